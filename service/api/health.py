@@ -1,0 +1,28 @@
+"""Health, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service.deps import AnyRole, RuntimeDep
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(runtime: RuntimeDep, response: Response) -> dict:
+    if not runtime.ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return {"status": "loading"}
+    return {"status": "ready", "active_calls": len(runtime.live), "asr": runtime.pipeline.recognizer.description}
+
+
+@router.get("/metrics")
+async def metrics(runtime: RuntimeDep, _: AnyRole) -> Response:
+    return Response(runtime.pipeline.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,36 @@
+"""create_app(settings): the FastAPI application. Models load once in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api import calls, health, stream
+from service.runtime import Runtime
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. A prebuilt ``runtime`` (tests, tools) skips loading the models again."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = runtime is None
+        app.state.runtime = runtime or await asyncio.to_thread(Runtime.build, settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.runtime.close()
+
+    app = FastAPI(title="hotline-scribe", version="0.1.0", lifespan=lifespan)
+    app.include_router(health.router)
+    app.include_router(stream.router)
+    app.include_router(calls.router)
+    return app

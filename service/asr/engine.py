@@ -1,0 +1,263 @@
+"""The recognizer: one shared Whisper model (faster-whisper / CTranslate2) served by worker threads from a
+priority queue, decoding ready utterances of all calls in batches. Inference never runs on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import heapq
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from service.asr.models import ResolvedModel
+from service.asr.text import clean_text, compression_ratio
+from service.settings import ASRSettings
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+FRAMES_PER_S = 100  # Whisper mel frames per second
+MAX_WINDOW_FRAMES = 3000  # 30 s: Whisper's longest input
+TOKENS_PER_S = 12  # cap on decoded tokens per second of audio (Chinese speech is ~4–6 characters/s)
+PRIORITY = {"final": 0, "partial": 1, "offline": 2}  # live finals first, recorded calls last
+
+JobKind = Literal["final", "partial", "offline"]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the recognizer made of one utterance, with the numbers the hallucination guard used."""
+
+    text: str
+    raw_text: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    dropped: str | None = None  # why the text was discarded, if it was
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    kind: JobKind = field(compare=False)
+    audio: np.ndarray = field(compare=False, repr=False)
+    future: concurrent.futures.Future = field(compare=False, repr=False)
+    enqueued: float = field(compare=False, default=0.0)
+
+
+class QueueFull(RuntimeError):
+    """The inference queue is full; partial jobs are refused first."""
+
+
+def pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import ctranslate2
+
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+def pick_compute_type(compute_type: str, device: str) -> str:
+    if compute_type != "auto":
+        return compute_type
+    return "float16" if device == "cuda" else "int8"
+
+
+class Recognizer:
+    """Loads the model once; ``submit`` queues an utterance and returns a future of its :class:`Transcript`."""
+
+    def __init__(self, settings: ASRSettings, model: ResolvedModel, metrics=None) -> None:
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self.settings = settings
+        self.model_info = model
+        self.device = pick_device(settings.device)
+        self.compute_type = pick_compute_type(settings.compute_type, self.device)
+        self.metrics = metrics
+        self._whisper = WhisperModel(
+            str(model.path),
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=settings.cpu_threads,
+            num_workers=settings.workers,
+            local_files_only=True,
+        )
+        self._tokenizer = Tokenizer(
+            self._whisper.hf_tokenizer, self._whisper.model.is_multilingual, task="transcribe",
+            language=settings.language,
+        )
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
+        self._prompt = self._build_prompt()
+        self._heap: list[_Job] = []
+        self._cv = threading.Condition()
+        self._seq = itertools.count()
+        self._stopping = False
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"asr-worker-{i}", daemon=True)
+            for i in range(settings.workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    # ----------------------------------------------------------------- public
+    @property
+    def description(self) -> dict:
+        """What produced the transcripts, for reports and persisted records."""
+        return {
+            "model": self.model_info.name,
+            "model_path": str(self.model_info.path),
+            "model_sha256": self.model_info.sha256.get("model.bin"),
+            "device": self.device,
+            "compute_type": self.compute_type,
+            "beam_size": self.settings.beam_size,
+            "partial_beam_size": self.settings.partial_beam_size,
+            "min_window_s": self.settings.min_window_s,
+            "language": self.settings.language,
+        }
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._heap)
+
+    def submit(self, audio: np.ndarray, kind: JobKind) -> concurrent.futures.Future:
+        """Queue an utterance (16 kHz float32). A partial is refused with QueueFull when the queue is full."""
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        with self._cv:
+            if self._stopping:
+                raise RuntimeError("the recognizer is shut down")
+            if kind == "partial" and len(self._heap) >= self.settings.queue_size:
+                raise QueueFull("inference queue full")
+            heapq.heappush(self._heap, _Job(PRIORITY[kind], next(self._seq), kind, audio, fut, time.monotonic()))
+            self._cv.notify()
+        self._gauge()
+        return fut
+
+    async def transcribe(self, audio: np.ndarray, kind: JobKind = "final") -> Transcript:
+        return await asyncio.wrap_future(self.submit(audio, kind))
+
+    def transcribe_sync(self, audio: np.ndarray, kind: JobKind = "final") -> Transcript:
+        return self.submit(audio, kind).result()
+
+    def close(self) -> None:
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        for t in self._threads:
+            t.join(timeout=30)
+        for job in self._heap:
+            job.future.cancel()
+        self._heap.clear()
+
+    def offline_transcribe(self, audio: np.ndarray, beam_size: int | None = None) -> list[str]:
+        """One plain batch faster-whisper pass (VAD on): the offline floor the live path is held against."""
+        segments, _ = self._whisper.transcribe(
+            audio, language=self.settings.language, beam_size=beam_size or self.settings.beam_size,
+            vad_filter=True, initial_prompt=self.settings.initial_prompt, condition_on_previous_text=False,
+        )
+        return [clean_text(s.text) for s in segments]
+
+    # ----------------------------------------------------------------- worker
+    def _gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.queue_depth.set(len(self._heap))
+
+    def _take_batch(self) -> list[_Job] | None:
+        with self._cv:
+            while not self._heap and not self._stopping:
+                self._cv.wait()
+            if self._stopping and not self._heap:
+                return None
+            first = heapq.heappop(self._heap)
+            batch = [first]
+            while self._heap and len(batch) < self.settings.batch_size and self._heap[0].kind == first.kind:
+                batch.append(heapq.heappop(self._heap))
+        self._gauge()
+        return batch
+
+    def _worker(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            live = [j for j in batch if j.future.set_running_or_notify_cancel()]
+            if not live:
+                continue
+            t0 = time.thread_time()
+            try:
+                results = self._decode([j.audio for j in live], live[0].kind)
+            except Exception as e:  # noqa: BLE001 - every waiting job must hear about it
+                logger.exception("inference failed for a batch of %d utterances", len(live))
+                for j in live:
+                    j.future.set_exception(e)
+                continue
+            spent = time.thread_time() - t0
+            if self.metrics is not None:
+                self.metrics.compute_seconds.inc(spent)
+                self.metrics.batch_size.observe(len(live))
+            for j, r in zip(live, results):
+                j.future.set_result(r)
+
+    def _build_prompt(self) -> list[int]:
+        tok = self._tokenizer
+        prompt: list[int] = []
+        extra = " ".join(filter(None, [self.settings.hotwords, self.settings.initial_prompt]))
+        if extra:
+            prompt.append(tok.sot_prev)
+            prompt.extend(tok.encode(" " + extra.strip())[:223])
+        prompt.extend(tok.sot_sequence)
+        prompt.append(tok.no_timestamps)
+        return prompt
+
+    def _features(self, audios: list[np.ndarray]) -> np.ndarray:
+        fe = self._whisper.feature_extractor
+        longest = max(len(a) for a in audios)
+        frames = int(min(MAX_WINDOW_FRAMES, max(self.settings.min_window_s * FRAMES_PER_S,
+                                                 longest / SAMPLE_RATE * FRAMES_PER_S + 50)))
+        feats = []
+        for a in audios:
+            a = a[: MAX_WINDOW_FRAMES * SAMPLE_RATE // FRAMES_PER_S]
+            mel = fe(a, padding=MAX_WINDOW_FRAMES * SAMPLE_RATE // FRAMES_PER_S)[:, :frames]
+            feats.append(mel)
+        return np.ascontiguousarray(np.stack(feats), dtype=np.float32)
+
+    def _decode(self, audios: list[np.ndarray], kind: JobKind) -> list[Transcript]:
+        import ctranslate2
+
+        s = self.settings
+        features = self._features(audios)
+        encoded = self._whisper.model.encode(ctranslate2.StorageView.from_array(features))
+        longest_s = max(len(a) for a in audios) / SAMPLE_RATE
+        max_length = int(min(448 - len(self._prompt), TOKENS_PER_S * longest_s + 16))
+        beam = s.partial_beam_size if kind == "partial" else s.beam_size
+        results = self._whisper.model.generate(
+            encoded, [self._prompt] * len(audios), beam_size=beam, max_length=max_length,
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=self._suppress, repetition_penalty=1.0, no_repeat_ngram_size=0,
+        )
+        out = []
+        for r in results:
+            tokens = [t for t in r.sequences_ids[0] if t < self._tokenizer.eot]
+            raw = self._tokenizer.decode(tokens)
+            seq_len = len(tokens)
+            avg_logprob = r.scores[0] * seq_len / (seq_len + 1) if seq_len else r.scores[0]
+            out.append(self._guard(raw, avg_logprob, r.no_speech_prob))
+        return out
+
+    def _guard(self, raw: str, avg_logprob: float, no_speech_prob: float) -> Transcript:
+        s = self.settings
+        ratio = compression_ratio(raw)
+        if no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
+            return Transcript("", raw, avg_logprob, no_speech_prob, ratio, dropped="no_speech")
+        text = clean_text(raw)
+        if text and compression_ratio(text) > s.compression_ratio_threshold:
+            return Transcript("", raw, avg_logprob, no_speech_prob, ratio, dropped="repetition")
+        return Transcript(text, raw, avg_logprob, no_speech_prob, ratio, dropped=None if text else "hallucination")

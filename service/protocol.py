@@ -1,0 +1,44 @@
+"""The live protocol's messages (streaming-protocol.md, version 1): text frames parsed with one TypeAdapter."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+Role = Literal["caller", "counselor", "mixed"]
+
+
+class StartMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["start"]
+    call_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    sample_rate: Literal[8000, 16000]
+    encoding: Literal["pcm_s16le", "mulaw", "alaw"] = "pcm_s16le"
+    channels: Literal[1, 2] = 1
+    channel_roles: list[Role] | None = None
+    counselor_id: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _roles(self) -> "StartMessage":
+        if self.channel_roles is None:
+            self.channel_roles = ["mixed"] if self.channels == 1 else ["caller", "counselor"]
+        if len(self.channel_roles) != self.channels:
+            raise ValueError(f"channel_roles names {len(self.channel_roles)} channels but channels is {self.channels}")
+        if self.channels == 2 and len(set(self.channel_roles)) != 2:
+            raise ValueError("the two channels must have different roles")
+        return self
+
+
+class StopMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["stop"]
+
+
+ClientMessage = Annotated[Union[StartMessage, StopMessage], Field(discriminator="type")]
+client_message = TypeAdapter(ClientMessage)
+
+
+def error(code: str, message: str, fatal: bool) -> dict:
+    return {"type": "error", "code": code, "message": message, "fatal": fatal}

@@ -1,0 +1,67 @@
+"""The process-wide runtime: models, store, metrics and the registry of live calls."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from service.asr.engine import Recognizer
+from service.asr.models import resolve_model
+from service.asr.vad import VadModel
+from service.auth import Authenticator
+from service.metrics import Metrics
+from service.session import CallSession, Pipeline
+from service.settings import Settings
+from service.store.db import Store
+
+logger = logging.getLogger(__name__)
+
+
+class AdmissionRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pipeline: Pipeline
+    auth: Authenticator
+    live: dict[str, CallSession] = field(default_factory=dict)
+    ready: bool = False
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Runtime":
+        metrics = Metrics()
+        store = Store(settings.effective_database_url)
+        n = store.mark_interrupted()
+        if n:
+            logger.warning("%d calls were left unfinished by an earlier process and are marked interrupted", n)
+        model = resolve_model(settings.asr.model, settings.effective_models_dir)
+        recognizer = Recognizer(settings.asr, model, metrics)
+        pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics)
+        logger.info("model %s loaded on %s (%s)", model.name, recognizer.device, recognizer.compute_type)
+        return cls(settings, pipeline, Authenticator(settings), ready=True)
+
+    def admit(self, session: CallSession) -> None:
+        if session.call_id in self.live:
+            raise AdmissionRefused("duplicate_call", f"call {session.call_id} is already streaming")
+        if len(self.live) >= self.settings.stream.max_concurrent_calls:
+            self.pipeline.metrics.calls_refused.labels("capacity").inc()
+            raise AdmissionRefused(
+                "capacity_exceeded",
+                f"the service is at its limit of {self.settings.stream.max_concurrent_calls} concurrent calls",
+            )
+        self.live[session.call_id] = session
+        self.pipeline.metrics.active_calls.set(len(self.live))
+
+    def release(self, session: CallSession) -> None:
+        if self.live.get(session.call_id) is session:
+            del self.live[session.call_id]
+        self.pipeline.metrics.active_calls.set(len(self.live))
+
+    def close(self) -> None:
+        self.ready = False
+        self.pipeline.recognizer.close()
+        self.pipeline.store.close()

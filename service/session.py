@@ -1,0 +1,279 @@
+"""CallSession: one per call, all of its state. Audio in (bytes), messages out (a sink), finals persisted
+before they are sent. Used by the live socket, uploads, the command line and the evaluation harness alike."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+import numpy as np
+
+from service.asr.engine import QueueFull, Recognizer, Transcript
+from service.asr.text import StablePrefix
+from service.asr.vad import SAMPLE_RATE, Segmenter, Utterance, VadModel
+from service.audio.codecs import BYTES_PER_SAMPLE, FrameError, StreamResampler, decode_frame
+from service.metrics import Metrics
+from service.protocol import StartMessage
+from service.settings import Settings
+from service.store.db import CallStart, Store
+from service.types import FinalSegment
+
+logger = logging.getLogger(__name__)
+
+Sink = Callable[[dict], Awaitable[None]]
+MIN_PARTIAL_AUDIO_S = 0.8
+MAX_PENDING_FINALS = 64  # a session feeding faster than the recognizer waits beyond this
+ARRIVALS_KEPT = 4096
+
+
+class CallLimitExceeded(Exception):
+    """The call ran past the configured maximum duration."""
+
+
+class CallAnalysis:
+    """What runs after ASR for each final segment (risk, alerts, worksheet); the base does nothing."""
+
+    async def on_final(self, seg: FinalSegment, transcript: Transcript | None) -> list[dict]:
+        return []
+
+    async def on_end(self) -> dict:
+        return {}
+
+
+@dataclass
+class Pipeline:
+    """Everything shared by all calls: loaded once, used by every session."""
+
+    settings: Settings
+    recognizer: Recognizer
+    vad: VadModel
+    store: Store
+    metrics: Metrics
+    analysis_factory: Callable[[str, str | None], CallAnalysis] = lambda call_id, counselor_id: CallAnalysis()
+
+
+@dataclass
+class _Channel:
+    index: int
+    role: str
+    resampler: StreamResampler
+    segmenter: Segmenter
+    segment_id: int | None = None  # id of the utterance in progress once something was sent for it
+    agreement: StablePrefix = field(default_factory=StablePrefix)
+    last_sent: tuple[str, str] = ("", "")
+    partial_at: int = 0  # segmenter position of the last partial request
+    partial_busy: bool = False
+    last_final: asyncio.Task | None = None
+    arrivals: collections.deque = field(default_factory=lambda: collections.deque(maxlen=ARRIVALS_KEPT))
+
+
+class CallSession:
+    def __init__(self, pipeline: Pipeline, start: StartMessage, sink: Sink, source: str = "live") -> None:
+        self.p = pipeline
+        self.start = start
+        self.call_id = start.call_id
+        self.sink = sink
+        self.source = source
+        s = pipeline.settings
+        self.channels = [
+            _Channel(i, role, StreamResampler(start.sample_rate), Segmenter(pipeline.vad, s.vad))
+            for i, role in enumerate(start.channel_roles or ["mixed"])
+        ]
+        self._next_id = 0
+        self._finals = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._samples_in = 0  # per channel, at the input rate
+        self._carry = b""
+        self._lock = asyncio.Lock()
+        self._ended = False
+        self.connected = True
+        self.analysis = pipeline.analysis_factory(self.call_id, start.counselor_id)
+        self.final_latencies: list[float] = []
+        self._final_kind = "final" if source == "live" else "offline"
+
+    # ------------------------------------------------------------------ life
+    @property
+    def audio_seconds(self) -> float:
+        return self._samples_in / self.start.sample_rate
+
+    async def open(self) -> None:
+        """Record the call (raises CallExists for a known call id)."""
+        st = self.start
+        await asyncio.to_thread(
+            self.p.store.create_call,
+            CallStart(st.call_id, st.counselor_id, self.source, st.sample_rate, st.encoding, st.channels,
+                      list(st.channel_roles or []), self.p.recognizer.description),
+        )
+
+    async def feed(self, data: bytes) -> None:
+        """Decode one binary frame and run it through VAD; raises FrameError (non-fatal) or CallLimitExceeded."""
+        if not data:
+            return
+        st = self.start
+        width = BYTES_PER_SAMPLE[st.encoding] * st.channels
+        max_bytes = int(self.p.settings.stream.max_frame_s * st.sample_rate) * width
+        if len(data) > max_bytes:
+            raise FrameError(f"frame of {len(data)} bytes is longer than {self.p.settings.stream.max_frame_s:g} s")
+        samples = decode_frame(data, st.encoding, st.channels)
+        if self.audio_seconds + len(samples) / st.sample_rate > self.p.settings.stream.max_call_duration_s:
+            raise CallLimitExceeded(f"call longer than {self.p.settings.stream.max_call_duration_s:g} s")
+        self._samples_in += len(samples)
+        now = time.monotonic()
+        ended = await asyncio.to_thread(self._process, samples, False)
+        for ch in self.channels:
+            ch.arrivals.append((ch.segmenter.position, now))
+            self.p.metrics.audio_seconds.labels(ch.role).inc(len(samples) / st.sample_rate)
+        self._dispatch(ended)
+        if self.source == "live":
+            self._maybe_partials()
+        while len(self._tasks) > MAX_PENDING_FINALS:
+            await asyncio.wait(list(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+
+    def _process(self, samples: np.ndarray, last: bool) -> list[tuple[_Channel, Utterance]]:
+        out = []
+        for ch in self.channels:
+            x = ch.resampler.process(samples[:, ch.index], last=last) if samples is not None else None
+            if x is not None and len(x):
+                out.extend((ch, u) for u in ch.segmenter.feed(x))
+            if last:
+                out.extend((ch, u) for u in ch.segmenter.flush())
+        return out
+
+    async def finish(self) -> int:
+        """Flush every channel, wait for every final, record the end; returns the number of segments."""
+        if self._ended:
+            return self._finals
+        self._ended = True
+        empty = np.zeros((0, len(self.channels)), dtype=np.float32)
+        ended = await asyncio.to_thread(self._process, empty, True)
+        self._dispatch(ended)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        summary = await self.analysis.on_end()
+        await asyncio.to_thread(self.p.store.finish_call, self.call_id, "ended", self.audio_seconds)
+        await self._send({"type": "ended", "call_id": self.call_id, "segments": self._finals,
+                          "worksheet": f"/v1/calls/{self.call_id}/worksheet", **summary})
+        return self._finals
+
+    async def fail(self, reason: str) -> None:
+        """Record a call that could not be finished (after a server fault)."""
+        self._ended = True
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.to_thread(self.p.store.finish_call, self.call_id, "failed", self.audio_seconds, reason)
+
+    # -------------------------------------------------------------- messages
+    async def _send(self, msg: dict) -> None:
+        if not self.connected:
+            return
+        try:
+            await self.sink(msg)
+        except Exception:  # the peer went away: keep working, persist everything
+            self.connected = False
+            logger.info("call %s: peer gone, continuing without sending", self.call_id)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._task_done)
+        return t
+
+    def _task_done(self, t: asyncio.Task) -> None:
+        self._tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            logger.error("call %s: a pipeline task failed", self.call_id, exc_info=t.exception())
+
+    # ---------------------------------------------------------------- finals
+    def _dispatch(self, ended: list[tuple[_Channel, Utterance]]) -> None:
+        for ch, utt in ended:
+            seg_id = ch.segment_id
+            ch.segment_id = None
+            ch.agreement = StablePrefix()
+            ch.last_sent = ("", "")
+            ch.partial_at = 0
+            arrived = self._arrival(ch, utt.end)
+            fut = self.p.recognizer.submit(utt.audio, self._final_kind)
+            ch.last_final = self._spawn(self._final(ch, utt, seg_id, fut, arrived, ch.last_final))
+
+    def _arrival(self, ch: _Channel, pos: int) -> float:
+        for end, t in ch.arrivals:
+            if end >= pos:
+                return t
+        return time.monotonic()
+
+    async def _final(self, ch: _Channel, utt: Utterance, seg_id: int | None, fut, arrived: float,
+                     previous: asyncio.Task | None) -> None:
+        tr: Transcript = await asyncio.wrap_future(fut)
+        if previous is not None:  # finals of one channel go out in order
+            await asyncio.gather(previous, return_exceptions=True)
+        if not tr.text and seg_id is None:
+            return
+        if seg_id is None:
+            seg_id = self._new_id()
+        seg = FinalSegment(self.call_id, seg_id, ch.role, round(utt.start / SAMPLE_RATE, 2),
+                           round(utt.end / SAMPLE_RATE, 2), tr.text)
+        if tr.text:
+            await asyncio.to_thread(self.p.store.add_segment, seg, tr.avg_logprob, tr.no_speech_prob)
+            self._finals += 1
+            self.p.metrics.segments.inc()
+        await self._send({"type": "final", "call_id": self.call_id, "segment_id": seg_id, "speaker": ch.role,
+                          "start": seg.start, "end": seg.end, "text": tr.text})
+        latency = time.monotonic() - arrived
+        self.final_latencies.append(latency)
+        self.p.metrics.final_latency.observe(latency)
+        if tr.text:
+            for msg in await self.analysis.on_final(seg, tr):
+                await self._send(msg)
+
+    def _new_id(self) -> int:
+        i = self._next_id
+        self._next_id += 1
+        return i
+
+    # -------------------------------------------------------------- partials
+    def _maybe_partials(self) -> None:
+        s = self.p.settings.stream
+        if not s.partials:
+            return
+        interval = int(s.partial_interval_s * SAMPLE_RATE)
+        for ch in self.channels:
+            seg = ch.segmenter
+            if not seg.in_speech or ch.partial_busy:
+                continue
+            start = seg.utt_start
+            assert start is not None
+            pos = seg.position
+            if pos - start < MIN_PARTIAL_AUDIO_S * SAMPLE_RATE or pos - max(ch.partial_at, start) < interval:
+                continue
+            utt = seg.current()
+            if utt is None:
+                continue
+            try:
+                fut = self.p.recognizer.submit(utt.audio, "partial")
+            except QueueFull:
+                self.p.metrics.partials_dropped.inc()
+                continue
+            ch.partial_at = pos
+            ch.partial_busy = True
+            self._spawn(self._partial(ch, start, fut))
+
+    async def _partial(self, ch: _Channel, utt_start: int, fut) -> None:
+        try:
+            tr: Transcript = await asyncio.wrap_future(fut)
+        finally:
+            ch.partial_busy = False
+        if ch.segmenter.utt_start != utt_start or not tr.text:
+            return  # the utterance ended (its final replaces this) or nothing was heard
+        stable, tail = ch.agreement.update(tr.text)
+        if (stable, tail) == ch.last_sent or not (stable or tail):
+            return
+        ch.last_sent = (stable, tail)
+        if ch.segment_id is None:
+            ch.segment_id = self._new_id()
+        await self._send({"type": "partial", "call_id": self.call_id, "segment_id": ch.segment_id,
+                          "speaker": ch.role, "start": round(utt_start / SAMPLE_RATE, 2), "text": stable,
+                          "unstable": tail})

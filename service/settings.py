@@ -1,0 +1,152 @@
+"""Service configuration: one pydantic-settings ``Settings`` read from ``SCRIBE_*`` environment variables.
+
+Nested groups use ``__``: ``SCRIBE_ASR__MODEL=large-v3``, ``SCRIBE_VAD__MIN_SILENCE_S=0.5``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["telephony", "counselor", "supervisor", "admin"]
+ROLES: tuple[str, ...] = ("telephony", "counselor", "supervisor", "admin")
+PLACEHOLDER_TOKENS = frozenset({"changeme", "change-me", "secret", "token", "dev", "test"})
+
+
+class ASRSettings(BaseModel):
+    """Speech recognition: which Whisper model, where it runs, how it decodes."""
+
+    model: str = "base"
+    """A model name from models/manifest.json or a path to a CTranslate2 Whisper model directory."""
+    models_dir: Path | None = None
+    """Where named models live on disk (default: DATA_DIR/models); an air-gapped server puts large-v3 here."""
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    """auto: CUDA when a GPU is visible to CTranslate2, else CPU."""
+    compute_type: str = "auto"
+    """CTranslate2 compute type; auto = float16 on CUDA, int8 on CPU."""
+    language: str = "zh"
+    """Decoding language."""
+    beam_size: int = Field(5, ge=1, le=10)
+    """Beam size for final segments."""
+    partial_beam_size: int = Field(1, ge=1, le=10)
+    """Beam size for partial (interim) hypotheses; greedy keeps them cheap."""
+    initial_prompt: str | None = "以下是普通话的句子，使用简体中文。"
+    """Text prompt before every utterance; a Simplified prompt steers Whisper towards Simplified output."""
+    hotwords: str | None = None
+    """Comma- or space-separated words to bias recognition towards (e.g. 12356,安眠药)."""
+    workers: int = Field(1, ge=1, le=16)
+    """Inference threads sharing the one model (CTranslate2 num_workers)."""
+    cpu_threads: int = Field(0, ge=0, le=64)
+    """Threads per inference worker on the CPU (0: CTranslate2 default)."""
+    batch_size: int = Field(8, ge=1, le=64)
+    """Most utterances decoded together in one batch (across calls)."""
+    queue_size: int = Field(512, ge=1)
+    """Bound of the inference queue; partials are dropped first when it is full."""
+    min_window_s: float = Field(15.0, ge=1.0, le=30.0)
+    """Shortest encoder window: short utterances are padded to this many seconds (30 = Whisper's fixed window)."""
+    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    """A segment whose no-speech probability is above this and whose log-probability is low is dropped."""
+    log_prob_threshold: float = -1.0
+    """Average log-probability below which (with high no-speech probability) a segment is treated as silence."""
+    compression_ratio_threshold: float = 2.4
+    """gzip compression ratio above which a hypothesis is a repetition loop and is repaired or dropped."""
+
+
+class VADSettings(BaseModel):
+    """Silero voice activity detection that cuts each channel into utterances."""
+
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    """Speech probability at or above which a 32 ms window is speech."""
+    neg_threshold: float = Field(0.35, gt=0.0, lt=1.0)
+    """Probability below which a window counts as silence inside an utterance."""
+    min_silence_s: float = Field(0.6, ge=0.1, le=5.0)
+    """Silence that ends an utterance (a final is produced)."""
+    speech_pad_s: float = Field(0.2, ge=0.0, le=1.0)
+    """Audio kept before and after the detected speech."""
+    min_speech_s: float = Field(0.25, ge=0.0, le=2.0)
+    """Utterances with less detected speech than this are noise and are dropped."""
+    max_segment_s: float = Field(15.0, ge=2.0, le=30.0)
+    """Longest utterance: a longer stretch of speech is cut (at its quietest point near the end)."""
+
+
+class StreamSettings(BaseModel):
+    """Live call limits and partial results."""
+
+    max_concurrent_calls: int = Field(32, ge=1)
+    """Calls streamed at once; a call beyond this is refused with a fatal error."""
+    max_call_duration_s: float = Field(4 * 3600, gt=0)
+    """Longest call; audio beyond this ends the call."""
+    partial_interval_s: float = Field(1.0, ge=0.2)
+    """How often a partial hypothesis is computed while someone speaks (0 disables partials: see partials)."""
+    partials: bool = True
+    """Send partial results."""
+    max_frame_s: float = Field(10.0, gt=0)
+    """Largest binary frame accepted (seconds of audio); larger frames are refused as bad_audio_frame."""
+
+
+class Settings(BaseSettings):
+    """All settings of the service."""
+
+    model_config = SettingsConfigDict(env_prefix="SCRIBE_", env_nested_delimiter="__", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    """production refuses placeholder tokens and an empty token list."""
+    tokens: SecretStr = SecretStr("")
+    """Comma-separated token:role pairs, e.g. t0k3n:telephony,s3cr3t:supervisor."""
+    data_dir: Path = Path("var")
+    """Where the SQLite database and assembled models live."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default sqlite:///DATA_DIR/scribe.db; postgresql://… for PostgreSQL."""
+    log_level: str = "INFO"
+    """Python logging level."""
+    asr: ASRSettings = ASRSettings()
+    vad: VADSettings = VADSettings()
+    stream: StreamSettings = StreamSettings()
+
+    @field_validator("tokens")
+    @classmethod
+    def _parse_check(cls, v: SecretStr) -> SecretStr:
+        parse_tokens(v.get_secret_value())
+        return v
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> "Settings":
+        if self.mode == "production":
+            tokens = parse_tokens(self.tokens.get_secret_value())
+            if not tokens:
+                raise ValueError("SCRIBE_TOKENS is empty: production mode needs at least one token")
+            weak = [t for t in tokens if t.lower() in PLACEHOLDER_TOKENS or len(t) < 16]
+            if weak:
+                raise ValueError("production mode refuses placeholder or short tokens (fewer than 16 characters)")
+        return self
+
+    @property
+    def token_roles(self) -> dict[str, str]:
+        """Token → role."""
+        return parse_tokens(self.tokens.get_secret_value())
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'scribe.db').resolve()}"
+
+    @property
+    def effective_models_dir(self) -> Path:
+        return self.asr.models_dir or (self.data_dir / "models")
+
+
+def parse_tokens(raw: str) -> dict[str, str]:
+    """Parse ``token:role,token:role``; raise ValueError on a malformed pair or an unknown role."""
+    out: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        token, sep, role = pair.rpartition(":")
+        if not sep or not token:
+            raise ValueError("SCRIBE_TOKENS entries must be token:role")
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r} in SCRIBE_TOKENS (roles: {', '.join(ROLES)})")
+        out[token] = role
+    return out
