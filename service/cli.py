@@ -69,6 +69,34 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stream(args: argparse.Namespace) -> int:
+    import os
+
+    from service.audio.files import AudioFileError, read_audio
+    from service.client import stream_call
+
+    token = args.token or os.environ.get("SCRIBE_TOKEN")
+    if not token:
+        print("scribe stream: give --token or set SCRIBE_TOKEN (a telephony token)", file=sys.stderr)
+        return 2
+    try:
+        audio = read_audio(args.file, args.rate)
+    except (AudioFileError, FileNotFoundError) as e:
+        print(f"scribe stream: cannot read {args.file}: {e}", file=sys.stderr)
+        return 2
+
+    def show(msg: dict) -> None:
+        if msg["type"] == "final" and msg["text"]:
+            print(f"[{msg['start']:7.2f}–{msg['end']:7.2f}] {msg['speaker']:9s} {msg['text']}", flush=True)
+        elif msg["type"] in ("error", "ended", "risk"):
+            print(json.dumps(msg, ensure_ascii=False), flush=True)
+
+    call_id = args.call_id or f"demo-{int(time.time())}"
+    res = asyncio.run(stream_call(args.url, token, call_id, audio, args.rate, encoding=args.encoding,
+                                  speed=args.speed, on_message=show))
+    return 0 if res.messages and res.messages[-1]["type"] == "ended" else 1
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from service.asr.models import ModelError, load_manifest, resolve_model
 
@@ -101,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--call-id")
     p.add_argument("--json", action="store_true", help="print final messages as JSON lines")
     p.set_defaults(func=cmd_transcribe)
+    p = sub.add_parser("stream", help="stream a recording to a running service as a live call (telephony side)")
+    p.add_argument("file")
+    p.add_argument("--url", default="ws://127.0.0.1:8000")
+    p.add_argument("--token", help="telephony token (default: $SCRIBE_TOKEN)")
+    p.add_argument("--rate", type=int, default=8000, choices=[8000, 16000])
+    p.add_argument("--encoding", default="mulaw", choices=["pcm_s16le", "mulaw", "alaw"])
+    p.add_argument("--speed", type=float, default=1.0, help="times real time; 0 = as fast as possible")
+    p.add_argument("--call-id")
+    p.set_defaults(func=cmd_stream)
     p = sub.add_parser("models", help="list known models, or provision and verify one")
     p.add_argument("action", choices=["list", "verify"])
     p.add_argument("name", nargs="?")

@@ -30,14 +30,19 @@ class Runtime:
     auth: Authenticator
     live: dict[str, CallSession] = field(default_factory=dict)
     ready: bool = False
+    owns_models: bool = True
 
     @classmethod
-    def build(cls, settings: Settings) -> "Runtime":
-        metrics = Metrics()
+    def build(cls, settings: Settings, share: "Runtime | None" = None) -> "Runtime":
+        """Load everything; ``share`` reuses another runtime's loaded models (tests, tools)."""
+        metrics = share.pipeline.metrics if share else Metrics()
         store = Store(settings.effective_database_url)
         n = store.mark_interrupted()
         if n:
             logger.warning("%d calls were left unfinished by an earlier process and are marked interrupted", n)
+        if share is not None:
+            pipeline = Pipeline(settings, share.pipeline.recognizer, share.pipeline.vad, store, metrics)
+            return cls(settings, pipeline, Authenticator(settings), ready=True, owns_models=False)
         model = resolve_model(settings.asr.model, settings.effective_models_dir)
         recognizer = Recognizer(settings.asr, model, metrics)
         pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics)
@@ -63,5 +68,6 @@ class Runtime:
 
     def close(self) -> None:
         self.ready = False
-        self.pipeline.recognizer.close()
+        if self.owns_models:
+            self.pipeline.recognizer.close()
         self.pipeline.store.close()

@@ -50,8 +50,8 @@ def compression_ratio(text: str) -> float:
 def collapse_repetitions(text: str) -> str:
     """Collapse Whisper's repetition loops: a phrase said three or more times in a row, a character run,
     and a whole utterance emitted twice (a short-window decoding artefact)."""
-    text = _LOOP.sub(r"\1", text)
     text = _CHAR_RUN.sub(lambda m: m.group(1) * 3, text)
+    text = _LOOP.sub(r"\1", text)
     core = re.sub(r"[\s，。！？、,.!?]", "", text)
     half = len(core) // 2
     if len(core) >= 8 and len(core) % 2 == 0 and core[:half] == core[half:]:

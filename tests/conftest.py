@@ -1,0 +1,102 @@
+"""Shared fixtures: the real model loaded once, a real service on a loopback port, real audio clips."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+
+from service.app import create_app
+from service.audio.files import read_audio
+from service.runtime import Runtime
+from service.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SPEECH = FIXTURES / "speech"
+TOKENS = "tel-token-0001:telephony,coun-token-0001:counselor,sup-token-0001:supervisor,adm-token-0001:admin"
+TEL, COUN, SUP, ADM = "tel-token-0001", "coun-token-0001", "sup-token-0001", "adm-token-0001"
+MODELS_DIR = Path(os.environ.get("SCRIBE_TEST_MODELS_DIR", Path(__file__).resolve().parents[1] / "var" / "models"))
+
+
+def make_settings(tmp: Path, **overrides) -> Settings:
+    env = {"tokens": TOKENS, "data_dir": tmp, "asr": {"models_dir": MODELS_DIR}}
+    env.update(overrides)
+    return Settings(**env)
+
+
+@pytest.fixture(scope="session")
+def runtime(tmp_path_factory) -> Runtime:
+    rt = Runtime.build(make_settings(tmp_path_factory.mktemp("data")))
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="session")
+def clips() -> dict[str, tuple[np.ndarray, str]]:
+    """name → (16 kHz mono float32, reference text)."""
+    out = {}
+    with open(SPEECH / "transcripts.tsv", encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            out[row["file"].removesuffix(".wav")] = (read_audio(SPEECH / row["file"])[:, 0], row["text"])
+    return out
+
+
+class Server:
+    def __init__(self, app, port: int) -> None:
+        self.port = port
+        self.config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws_max_size=1 << 24)
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "Server":
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(runtime) -> Server:
+    with Server(create_app(runtime.settings, runtime=runtime), free_port()) as srv:
+        yield srv
+
+
+def serve_with(runtime: Runtime, settings: Settings) -> Server:
+    """A second service sharing the loaded models but with its own settings and database."""
+    rt = Runtime.build(settings, share=runtime)
+    return Server(create_app(settings, runtime=rt), free_port())
+
+
+def load_fixture_call() -> tuple[dict, np.ndarray]:
+    call = json.loads((FIXTURES / "calls" / "calls.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    return call, read_audio(FIXTURES / "calls" / call["audio"], 8000)

@@ -1,0 +1,216 @@
+"""Units of the live path: codecs, text guard, agreement, settings, model provisioning, segmenter."""
+
+from __future__ import annotations
+
+import audioop
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.asr.models import ModelError, resolve_model
+from service.asr.text import StablePrefix, clean_text, collapse_repetitions
+from service.asr.vad import SAMPLE_RATE, Segmenter, VadModel
+from service.audio.codecs import (ALAW_TO_FLOAT, MULAW_TO_FLOAT, FrameError, StreamResampler, decode_frame,
+                                  encode_alaw, encode_mulaw)
+from service.settings import Settings, VADSettings, parse_tokens
+
+
+# ---------------------------------------------------------------- codecs
+def test_g711_tables_match_reference_codec():
+    allbytes = bytes(range(256))
+    assert np.array_equal(MULAW_TO_FLOAT, np.frombuffer(audioop.ulaw2lin(allbytes, 2), "<i2") / 32768)
+    assert np.array_equal(ALAW_TO_FLOAT, np.frombuffer(audioop.alaw2lin(allbytes, 2), "<i2") / 32768)
+    x = np.linspace(-1, 1, 65536).astype(np.float32)
+    pcm = np.clip(x * 32768, -32768, 32767).astype("<i2").tobytes()
+    assert encode_mulaw(x) == audioop.lin2ulaw(pcm, 2)
+    assert encode_alaw(x) == audioop.lin2alaw(pcm, 2)
+
+
+@pytest.mark.parametrize("encoding,data,channels,expected", [
+    ("pcm_s16le", b"\x00\x40\x00\xc0", 1, [[0.5], [-0.5]]),
+    ("pcm_s16le", b"\x00\x40\x00\xc0", 2, [[0.5, -0.5]]),
+    ("mulaw", b"\xff\x7f", 1, [[0.0], [0.0]]),
+    ("alaw", b"\xd5\x55", 2, [[0.000244140625, -0.000244140625]]),
+    ("pcm_s16le", b"", 1, np.zeros((0, 1))),
+])
+def test_decode_frame(encoding, data, channels, expected):
+    assert np.allclose(decode_frame(data, encoding, channels), np.array(expected))
+
+
+@pytest.mark.parametrize("encoding,n,channels", [("pcm_s16le", 3, 1), ("pcm_s16le", 6, 2), ("mulaw", 3, 2)])
+def test_decode_frame_refuses_partial_samples(encoding, n, channels):
+    with pytest.raises(FrameError):
+        decode_frame(b"\x00" * n, encoding, channels)
+
+
+def test_stream_resampler_keeps_length_across_frames():
+    r = StreamResampler(8000)
+    x = np.sin(np.arange(8000) / 7).astype(np.float32)
+    out = [r.process(x[i : i + 80]) for i in range(0, 8000, 80)] + [r.process(np.zeros(0, np.float32), last=True)]
+    assert sum(len(o) for o in out) == 16000
+
+
+# ------------------------------------------------------------ text guard
+@pytest.mark.parametrize("raw,expected", [
+    ("我最近真的撐不下去了。", "我最近真的撑不下去了。"),
+    ("字幕由Amara.org社群提供", ""),
+    ("请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", ""),
+    ("我想聊聊。字幕由Amara.org社群提供", "我想聊聊。"),
+    ("谢谢观看", ""),
+    ("谢谢观看这个节目的人很多", "谢谢观看这个节目的人很多"),
+    ("。。。", ""),
+    ("好的好的好的好的好的", "好的"),
+    ("换一首歌换一首歌", "换一首歌"),
+    ("对对对，好的", "对对对，好的"),
+    ("说一下,然后呢?", "说一下，然后呢？"),
+    ("啊啊啊啊啊啊啊啊", "啊啊啊"),
+])
+def test_clean_text(raw, expected):
+    assert clean_text(raw) == expected
+
+
+def test_collapse_keeps_genuine_short_repeats():
+    assert collapse_repetitions("我我想") == "我我想"
+    assert collapse_repetitions("谢谢谢谢") == "谢谢谢谢"
+
+
+def test_stable_prefix_never_retracts():
+    sp = StablePrefix()
+    assert sp.update("我最近") == ("", "我最近")
+    assert sp.update("我最近真的") == ("我最近", "真的")
+    assert sp.update("我最近真的撑不") == ("我最近真的", "撑不")
+    assert sp.update("我最进") == ("我最近真的", "")  # a worse hypothesis never shrinks what was committed
+    assert sp.update("我最近真的撑不下去") == ("我最近真的", "撑不下去")
+    assert sp.update("我最近真的撑不下去了") == ("我最近真的撑不下去", "了")
+
+
+# --------------------------------------------------------------- settings
+def test_tokens_and_nested_env(monkeypatch):
+    assert parse_tokens("a:telephony, b:admin") == {"a": "telephony", "b": "admin"}
+    for bad in ("a", "a:boss", ":admin"):
+        with pytest.raises(ValueError):
+            parse_tokens(bad)
+    monkeypatch.setenv("SCRIBE_TOKENS", "t0k3n:telephony,s3cr3t:supervisor")
+    monkeypatch.setenv("SCRIBE_ASR__MODEL", "/models/large-v3")
+    monkeypatch.setenv("SCRIBE_ASR__DEVICE", "cuda")
+    monkeypatch.setenv("SCRIBE_VAD__MIN_SILENCE_S", "0.5")
+    monkeypatch.setenv("SCRIBE_STREAM__MAX_CONCURRENT_CALLS", "8")
+    s = Settings()
+    assert s.token_roles == {"t0k3n": "telephony", "s3cr3t": "supervisor"}
+    assert (s.asr.model, s.asr.device, s.vad.min_silence_s, s.stream.max_concurrent_calls) == (
+        "/models/large-v3", "cuda", 0.5, 8)
+    assert "s3cr3t" not in repr(s)
+
+
+def test_production_refuses_unsafe_tokens():
+    with pytest.raises(ValueError):
+        Settings(mode="production", tokens="")
+    with pytest.raises(ValueError):
+        Settings(mode="production", tokens="changeme:admin")
+    assert Settings(mode="production", tokens="a-long-random-token-1234:admin").mode == "production"
+
+
+# ----------------------------------------------------------------- models
+def test_default_model_assembles_once_and_verifies(tmp_path):
+    m = resolve_model("base", tmp_path)
+    stamp = m.path / ".scribe-verified.json"
+    assert (m.path / "model.bin").stat().st_size == 145217532
+    assert m.sha256["model.bin"] == "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+    before = ((m.path / "model.bin").stat().st_mtime_ns, stamp.stat().st_mtime_ns)
+    again = resolve_model("base", tmp_path)
+    assert again.path == m.path
+    assert ((m.path / "model.bin").stat().st_mtime_ns, stamp.stat().st_mtime_ns) == before  # not re-assembled
+    with open(m.path / "model.bin", "r+b") as f:  # a truncated copy is detected and rebuilt
+        f.truncate(1000)
+    assert resolve_model("base", tmp_path).sha256["model.bin"] == m.sha256["model.bin"]
+    assert (m.path / "model.bin").stat().st_size == 145217532
+
+
+def test_named_directory_model_and_paths(tmp_path):
+    with pytest.raises(ModelError, match="not present"):
+        resolve_model("large-v3", tmp_path)
+    with pytest.raises(ModelError, match="neither a known model"):
+        resolve_model(str(tmp_path / "nowhere"), tmp_path)
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(ModelError, match="missing model.bin"):
+        resolve_model(str(tmp_path / "mine"), tmp_path)
+    base = resolve_model("base", tmp_path / "store")
+    small = tmp_path / "models" / "small"
+    small.mkdir(parents=True)
+    for f in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        os.link(base.path / f, small / f)
+    m = resolve_model("small", tmp_path / "models")  # by name, from a copied directory: hashed and stamped
+    assert m.sha256["model.bin"] == base.sha256["model.bin"]
+    assert json.loads((small / ".scribe-verified.json").read_text())["files"]["model.bin"]["size"] == 145217532
+    assert resolve_model(str(small), tmp_path).path == small.resolve()
+
+
+def test_corrupt_manifest_checksum_is_refused(tmp_path):
+    from service.asr.models import load_manifest
+
+    manifest = load_manifest()
+    manifest["asr"]["base"]["files"]["model.bin"] = "0" * 64
+    with pytest.raises(ModelError, match="corrupt"):
+        resolve_model("base", tmp_path, manifest)
+
+
+# -------------------------------------------------------------- segmenter
+@pytest.fixture(scope="module")
+def vad() -> VadModel:
+    return VadModel()
+
+
+def feed_all(seg: Segmenter, x: np.ndarray, step: int = 320) -> list:
+    out = []
+    for i in range(0, len(x), step):
+        out.extend(seg.feed(x[i : i + step]))
+    return out + seg.flush()
+
+
+def test_segmenter_cuts_utterances_at_silence(vad, clips):
+    a = clips["aishell1_BAC009S0764W0121"][0]
+    b = clips["speechcolab_cctv_104"][0]
+    z = np.zeros(SAMPLE_RATE, np.float32)
+    x = np.concatenate([z, a, z, z, b, z])
+    utts = feed_all(Segmenter(vad, VADSettings()), x)
+    assert len(utts) == 2
+    assert abs(utts[0].start / SAMPLE_RATE - 1.0) < 0.45
+    assert utts[0].end <= len(z) + len(a) + 0.8 * SAMPLE_RATE
+    assert utts[1].start >= len(z) * 3 + len(a) - 0.5 * SAMPLE_RATE
+    assert all(len(u.audio) == u.end - u.start for u in utts)
+
+
+def test_segmenter_forces_cut_at_max_length(vad, clips):
+    meeting = clips["wenetspeech_meeting_S00000"][0]  # ~12 s of continuous speech
+    utts = feed_all(Segmenter(vad, VADSettings(max_segment_s=4.0)), meeting)
+    assert len(utts) >= 3
+    assert all(u.end - u.start <= 4.0 * SAMPLE_RATE + 512 for u in utts)
+    for prev, nxt in zip(utts, utts[1:]):
+        assert nxt.start >= prev.end - 1  # no overlap, nothing lost between forced cuts
+    assert any(u.forced_cut for u in utts)
+
+
+def test_segmenter_silence_empty_and_zero_frames(vad):
+    seg = Segmenter(vad, VADSettings())
+    assert seg.feed(np.zeros(0, np.float32)) == []
+    assert feed_all(seg, np.zeros(SAMPLE_RATE * 5, np.float32)) == []
+    assert Segmenter(vad, VADSettings()).flush() == []
+
+
+def test_two_hour_call_keeps_memory_bounded(vad, clips):
+    """Two hours of audio (speech every minute, silence between): the buffer never grows past one segment."""
+    speech = clips["aishell1_BAC009S0764W0121"][0]
+    minute = np.zeros(60 * SAMPLE_RATE, np.float32)
+    minute[SAMPLE_RATE : SAMPLE_RATE + len(speech)] = speech
+    seg = Segmenter(vad, VADSettings())
+    n_utts, peak = 0, 0
+    for _ in range(120):
+        for i in range(0, len(minute), SAMPLE_RATE * 10):
+            n_utts += len(seg.feed(minute[i : i + SAMPLE_RATE * 10]))
+            peak = max(peak, seg.audio.size)
+    assert n_utts == 120
+    assert seg.position == 120 * 60 * SAMPLE_RATE
+    assert peak <= (10 + VADSettings().max_segment_s + 1) * SAMPLE_RATE
