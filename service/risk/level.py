@@ -1,0 +1,162 @@
+"""A call's risk level by the Beijing criteria (spec/annotation-format.md), and the alerts it raises.
+
+- 紧急: a suicidal act in progress or just done (pills taken, at the edge, "跟你说完就下去");
+- 高: a plan or preparation plus a time within about 72 h (今晚, 明天, 后天, 这周末), or an attempt within two weeks;
+- 中: active ideation, a plan without a near date, an earlier attempt;
+- 低: passive ideation only, or self-harm without suicidal intent;
+- 无: none of these.
+
+Only the caller's own labels count (the engine gives counselor segments none). The level never goes down during a
+call. Alerts: once when the level first reaches the threshold, once more at 紧急; never twice for one level.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from service.risk.lexicon import Lexicon, load_lexicon
+from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
+
+#: earlier segments searched for when an attempt happened ("上周五做了一件事" two turns before "我割了手腕")
+ATTEMPT_TIME_LOOKBACK = 6
+#: evidence segments an alert carries (the most recent ones)
+MAX_EVIDENCE = 5
+_CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_DAYS_AGO = re.compile(r"([一两二三四五六七八九十\d]{1,3})\s*天(之)?前")
+
+
+def _cn_number(s: str) -> int | None:
+    if s.isdigit():
+        return int(s)
+    if s == "十":
+        return 10
+    if s.startswith("十"):
+        return 10 + _CN_DIGITS.get(s[1:], 0)
+    if s.endswith("十"):
+        return _CN_DIGITS.get(s[0], 0) * 10
+    if "十" in s:
+        a, b = s.split("十", 1)
+        return _CN_DIGITS.get(a, 0) * 10 + _CN_DIGITS.get(b, 0)
+    return _CN_DIGITS.get(s)
+
+
+def attempt_when(lex: Lexicon, texts: Sequence[str]) -> str:
+    """'now', 'recent' (≤ 2 weeks), 'earlier' or 'unknown', from the first text that says (most relevant first)."""
+    for text in texts:
+        if lex.cue_re("just_now").search(text):
+            return "now"
+        for m in _DAYS_AGO.finditer(text):
+            n = _cn_number(m.group(1))
+            if n is not None:
+                return "recent" if n <= 14 else "earlier"
+        if lex.cue_re("recent_past").search(text):
+            return "recent"
+        if lex.cue_re("distant_past").search(text):
+            return "earlier"
+    return "unknown"
+
+
+def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], context: Sequence[FinalSegment] = ()) -> str:
+    """The level this one segment shows on its own (the call-level rules in CallRiskState add plan + near time)."""
+    labels = set(labels)
+    suicidal = labels & set(SUICIDE_LABELS)
+    text = seg.text
+    level = "无"
+
+    def raise_to(lv: str) -> None:
+        nonlocal level
+        if level_rank(lv) > level_rank(level):
+            level = lv
+
+    if labels & {"passive_ideation", "self_harm_ideation", "self_harm_behavior"}:
+        raise_to("低")
+    if labels & {"active_ideation", "suicide_plan", "suicide_preparation"}:
+        raise_to("中")
+    if "suicide_attempt" in labels:
+        earlier = [s.text for s in list(context)[-ATTEMPT_TIME_LOOKBACK:][::-1] if s.speaker != "counselor"]
+        when = attempt_when(lex, [text, *earlier])
+        raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
+    if suicidal and (lex.cue_re("at_the_edge").search(text) or lex.cue_re("time_imminent").search(text)):
+        raise_to("紧急")
+    return level
+
+
+@dataclass
+class CallRiskState:
+    """All risk state of one call: its level (never lowered), the evidence, the alerts already raised."""
+
+    call_id: str
+    counselor_id: str | None
+    engine_version: str
+    alert_threshold: str = "高"
+    lexicon: Lexicon | None = None
+    level: str = "无"
+    labels: set[str] = field(default_factory=set)
+    evidence: list[FinalSegment] = field(default_factory=list)
+    alerted: set[str] = field(default_factory=set)
+    has_plan: bool = False
+    near_time: bool = False
+    _history: list[FinalSegment] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.alert_threshold not in RISK_LEVELS or self.alert_threshold == "无":
+            raise ValueError(f"alert_threshold must be one of {RISK_LEVELS[1:]}, not {self.alert_threshold!r}")
+        if self.lexicon is None:
+            self.lexicon = load_lexicon()
+
+    def update(self, seg: FinalSegment, risk: SegmentRisk) -> list[AlertEvent]:
+        """Take one segment and its risk; return the alerts to raise now (0, 1 or 2)."""
+        lex = self.lexicon
+        context = list(self._history)
+        self._history.append(seg)
+        del self._history[:-ATTEMPT_TIME_LOOKBACK]
+        if seg.speaker == "counselor":
+            return []
+        labels = list(risk.labels)
+        # a near time counts where the caller's own words carry the risk (a keyword, not the classifier alone),
+        # or with "我想好了/决定了" once the call has suicidal content ("我已经决定了，这周六")
+        own_words = any(k.label in SUICIDE_LABELS for k in risk.keywords)
+        decided = bool(self.labels & set(SUICIDE_LABELS)) and lex.cue_re("plan_intent").search(seg.text)
+        if (own_words or decided) and lex.cue_re("time_near").search(seg.text):
+            self.near_time = True
+        if not labels:
+            return self._raise_plan_level()
+        seg_level = segment_level(lex, seg, labels, context)
+        if set(labels) & {"suicide_plan", "suicide_preparation"}:
+            self.has_plan = True
+        if self.has_plan and self.near_time and level_rank(seg_level) < level_rank("高"):
+            seg_level = "高"
+        self.labels.update(labels)
+        if level_rank(seg_level) > level_rank("无"):
+            self.evidence.append(seg)
+            del self.evidence[:-MAX_EVIDENCE]
+        before = self.level
+        if level_rank(seg_level) > level_rank(self.level):
+            self.level = seg_level
+        return self._alerts(before)
+
+    def _raise_plan_level(self) -> list[AlertEvent]:
+        before = self.level
+        if self.has_plan and self.near_time and level_rank(self.level) < level_rank("高"):
+            self.level = "高"
+        return self._alerts(before)
+
+    def _alerts(self, before: str) -> list[AlertEvent]:
+        out = []
+        for lv in (self.alert_threshold, "紧急"):
+            if lv in self.alerted or level_rank(self.level) < level_rank(lv) or level_rank(before) >= level_rank(lv):
+                continue
+            self.alerted.add(lv)
+            out.append(
+                AlertEvent(
+                    call_id=self.call_id,
+                    risk_level=lv,
+                    labels=sorted(self.labels, key=lambda x: (x not in SUICIDE_LABELS, x)),
+                    evidence=list(self.evidence),
+                    engine_version=self.engine_version,
+                    counselor_id=self.counselor_id,
+                )
+            )
+        return out

@@ -1,0 +1,215 @@
+"""Risk lexicon: the versioned data file and the matcher that finds its terms in a segment.
+
+The data (``data/lexicon.json``) holds terms and regular-expression patterns per label, and the cue lists that
+:mod:`service.risk.context` and :mod:`service.risk.level` use. Terms match on characters and, for ASR errors, on
+toneless pinyin with fuzzy initials/finals (安眠要 → 安眠药, 成不下去 → 撑不下去); patterns match on characters only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pypinyin import lazy_pinyin
+
+from service.types import RISK_LABELS
+
+DEFAULT_LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconEntry:
+    label: str
+    kind: str
+    terms: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
+    wish: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A lexicon term or pattern found in a text, before any context rule."""
+
+    text: str
+    label: str
+    kind: str
+    char_start: int
+    char_end: int
+    wish: bool
+    via: str  # "chars" or "pinyin"
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width → half-width) and lower case; keeps the length of Chinese text unchanged."""
+    out = unicodedata.normalize("NFKC", text).lower()
+    # NFKC can change the length (e.g. ligatures); fall back to the raw text so spans stay aligned.
+    return out if len(out) == len(text) else text.lower()
+
+
+@dataclass
+class Lexicon:
+    version: str
+    entries: list[LexiconEntry]
+    cues: dict
+    initial_map: list[tuple[str, str]]
+    final_map: list[tuple[str, str]]
+    pinyin_min_chars: int
+    one_mismatch_min_chars: int
+    correction_words: tuple[str, ...] = ()
+    _pinyin_index: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    _cue_res: dict[str, re.Pattern[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Lexicon":
+        path = Path(path) if path else DEFAULT_LEXICON_PATH
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = []
+        for e in data["entries"]:
+            if e["label"] not in RISK_LABELS:
+                raise ValueError(f"lexicon {path}: unknown label {e['label']!r}")
+            entries.append(
+                LexiconEntry(
+                    label=e["label"],
+                    kind=e["kind"],
+                    terms=tuple(e.get("terms", ())),
+                    patterns=tuple(re.compile(p) for p in e.get("patterns", ())),
+                    wish=bool(e.get("wish", False)),
+                )
+            )
+        fz = data.get("fuzzy_pinyin", {})
+        lex = cls(
+            version=str(data["version"]),
+            entries=entries,
+            cues=data["cues"],
+            initial_map=[tuple(x) for x in fz.get("initials", [])],
+            final_map=[tuple(x) for x in fz.get("finals", [])],
+            pinyin_min_chars=int(fz.get("min_chars", 3)),
+            one_mismatch_min_chars=int(fz.get("one_mismatch_min_chars", 99)),
+            correction_words=tuple(fz.get("correction_words", ())),
+        )
+        lex._build_index()
+        return lex
+
+    # --- pinyin -------------------------------------------------------------------------------------------
+    def _fuzzy(self, syl: str) -> str:
+        for a, b in self.initial_map:
+            if syl.startswith(a):
+                syl = b + syl[len(a):]
+                break
+        for a, b in self.final_map:
+            if syl.endswith(a):
+                syl = syl[: -len(a)] + b
+                break
+        return syl
+
+    def pinyin(self, text: str) -> list[str]:
+        """One fuzzy toneless syllable per character (non-Chinese characters stand for themselves)."""
+        syls = lazy_pinyin(text, errors=lambda s: list(s))
+        if len(syls) != len(text):  # defensive: keep alignment with characters
+            syls = [lazy_pinyin(ch, errors=lambda s: list(s))[0] for ch in text]
+        return [self._fuzzy(s) for s in syls]
+
+    def _build_index(self) -> None:
+        """Pinyin index of the terms (≥ min_chars) and of the correction words (any length ≥ 2).
+
+        Correction words are not labels themselves: they only rewrite an ASR spelling back (安眠要 → 安眠药) so that
+        the patterns can see it.
+        """
+        words = {t for e in self.entries for t in e.terms if len(t) >= self.pinyin_min_chars}
+        words |= {w for w in self.correction_words if len(w) >= 2}
+        for term in sorted(words):
+            syls = tuple(self.pinyin(term))
+            self._pinyin_index.setdefault(syls[0], []).append((syls, term))
+            if len(term) >= self.one_mismatch_min_chars:  # also reachable when the first syllable is the wrong one
+                self._pinyin_index.setdefault("*" + syls[1], []).append((syls, term))
+
+    # --- cues ---------------------------------------------------------------------------------------------
+    def cue_re(self, name: str) -> re.Pattern[str]:
+        """One compiled alternation for a cue list of the data file (lists are literal words or regexes)."""
+        if name not in self._cue_res:
+            self._cue_res[name] = re.compile("|".join(f"(?:{p})" for p in self.cues[name]))
+        return self._cue_res[name]
+
+    # --- matching -----------------------------------------------------------------------------------------
+    def find(self, text: str) -> list[Match]:
+        """Every term/pattern occurrence; a match inside a strictly longer one is dropped.
+
+        Pinyin matches first rewrite the text to the lexicon's own characters (安眠要 → 安眠药), so that the
+        character terms and patterns also see them; a match touching a rewritten span says ``via="pinyin"``.
+        """
+        norm = normalize(text)
+        fixed = list(norm)
+        fixed_spans = []
+        for start, end, term in self._find_pinyin(norm):
+            if norm[start:end] != term:
+                fixed[start:end] = term
+                fixed_spans.append((start, end))
+        corrected = "".join(fixed)
+        found: dict[tuple[int, int, str], Match] = {}
+
+        def add(start: int, end: int, entry: LexiconEntry) -> None:
+            via = "pinyin" if any(a < end and start < b for a, b in fixed_spans) else "chars"
+            found.setdefault((start, end, entry.label), Match(text[start:end], entry.label, entry.kind, start, end, entry.wish, via))
+
+        for entry in self.entries:
+            for term in entry.terms:
+                start = corrected.find(term)
+                while start >= 0:
+                    add(start, start + len(term), entry)
+                    start = corrected.find(term, start + 1)
+            for pat in entry.patterns:
+                for m in pat.finditer(corrected):
+                    if m.end() > m.start():
+                        add(m.start(), m.end(), entry)
+        return _keep_longest(list(found.values()))
+
+    def _find_pinyin(self, norm: str) -> list[tuple[int, int, str]]:
+        syls = self.pinyin(norm)
+        n = len(syls)
+        out = []
+        for i in range(n):
+            tries = [(i, c) for c in self._pinyin_index.get(syls[i], ())]
+            if i > 0:
+                tries += [(i - 1, c) for c in self._pinyin_index.get("*" + syls[i], ())]
+            for start, (term_syls, term) in tries:
+                k = len(term_syls)
+                if start + k > n:
+                    continue
+                mismatches = sum(a != b for a, b in zip(syls[start:start + k], term_syls))
+                if mismatches > (1 if k >= self.one_mismatch_min_chars else 0):
+                    continue
+                chars = norm[start:start + k]
+                if not all("\u4e00" <= c <= "\u9fff" for c in chars):
+                    continue
+                # at least half the characters must be the term's own: homophones elsewhere are not the term
+                if sum(a == b for a, b in zip(chars, term)) * 2 < k:
+                    continue
+                out.append((start, start + k, term))
+        return out
+
+
+def _keep_longest(matches: list[Match]) -> list[Match]:
+    """Drop a match that lies inside a strictly longer one (安眠药 inside 吞过一瓶安眠药)."""
+    keep = []
+    for m in matches:
+        inside = any(
+            o is not m
+            and o.char_start <= m.char_start
+            and m.char_end <= o.char_end
+            and (o.char_end - o.char_start) > (m.char_end - m.char_start)
+            for o in matches
+        )
+        if not inside:
+            keep.append(m)
+    keep.sort(key=lambda m: (m.char_start, m.char_end, m.label))
+    return keep
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path: str | None = None) -> Lexicon:
+    """The lexicon, loaded once per path."""
+    return Lexicon.load(path)

@@ -1,0 +1,97 @@
+"""Call level by the Beijing criteria, never lowered; alerts once per level (threshold, then 紧急)."""
+
+import pytest
+
+from service.risk import CallRiskState, RiskEngine
+from service.risk.lexicon import load_lexicon
+from service.types import FinalSegment, SegmentRisk
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return RiskEngine(load_lexicon(), predict=None, threshold=0.5, model_id="clf-none")
+
+
+def run_call(engine, turns, threshold="高"):
+    """turns: (speaker, text); returns the state and the alerts raised after each segment."""
+    state = CallRiskState("t-1", "c-017", engine.version, alert_threshold=threshold)
+    context, raised = [], []
+    for i, (speaker, text) in enumerate(turns):
+        seg = FinalSegment("t-1", i, speaker, i * 5.0, i * 5.0 + 4.0, text)
+        raised.append(state.update(seg, engine.analyze(seg, context)))
+        context.append(seg)
+    return state, raised
+
+
+LEVELS = [
+    ([("caller", "最近睡不好，工作压力大")], "无"),
+    ([("caller", "今天加班累死了，笑死我了")], "无"),
+    ([("caller", "要是一觉睡过去再也不醒就好了")], "低"),
+    ([("caller", "我会用刀片划自己，划完就松一点")], "低"),
+    ([("caller", "我真想死，活不下去了")], "中"),
+    ([("caller", "等拿到毕业证，六月底，就从图书馆楼顶跳下去")], "中"),
+    ([("caller", "七年前我吞过一瓶安眠药，送医院洗的胃")], "中"),
+    ([("caller", "我想好了，明天晚上就从阳台跳下去")], "高"),
+    ([("caller", "我真想死"), ("caller", "我已经决定了，这周六"), ("caller", "绳子买好了，昨天快递到的")], "高"),
+    ([("caller", "上个礼拜二，我拿围巾在卫生间上吊，挂钩断了")], "高"),
+    ([("caller", "我上周五做了一件事"), ("counselor", "你愿意说说吗？"), ("caller", "我用美工刀割了手腕")], "高"),
+    ([("caller", "就刚才，我已经把一整板药吞下去了")], "紧急"),
+    ([("caller", "我现在站在楼顶边上，跟你说完就跳")], "紧急"),
+    ([("counselor", "你有没有想过自杀？你是不是打算今晚就跳楼？")], "无"),
+    ([("counselor", "你有没有想过结束自己的生命？"), ("caller", "嗯，想过。")], "中"),
+    ([("counselor", "你有没有想过结束自己的生命？"), ("caller", "没有，没想过。")], "无"),
+    ([("caller", "我同学说她想跳楼，今晚就跳")], "无"),
+]
+
+
+@pytest.mark.parametrize("turns,level", LEVELS)
+def test_call_level(engine, turns, level):
+    state, _ = run_call(engine, turns)
+    assert state.level == level
+
+
+def test_level_never_decreases(engine):
+    state, _ = run_call(engine, [("caller", "我真想死"), ("caller", "不过现在好多了"), ("caller", "今天天气不错")])
+    assert state.level == "中"
+
+
+def test_alerts_once_at_threshold_then_once_at_emergency(engine):
+    turns = [
+        ("caller", "我想好了，明天晚上就从阳台跳下去"),   # 高 → alert
+        ("caller", "遗书也写好了，明天就跳下去"),         # still 高 → no second 高 alert
+        ("caller", "就刚才，我已经把一整板药吞下去了"),     # 紧急 → alert
+        ("caller", "刚才吞下去了，好多片"),               # still 紧急 → nothing
+    ]
+    state, raised = run_call(engine, turns)
+    assert [[a.risk_level for a in r] for r in raised] == [["高"], [], ["紧急"], []]
+    high = raised[0][0]
+    assert high.call_id == "t-1" and high.counselor_id == "c-017" and high.engine_version == engine.version
+    assert high.evidence and high.evidence[-1].segment_id == 0
+    assert "suicide_plan" in high.labels
+
+
+def test_jump_straight_to_emergency_raises_both(engine):
+    _, raised = run_call(engine, [("caller", "就刚才，我已经把一整板药吞下去了")])
+    assert [a.risk_level for a in raised[0]] == ["高", "紧急"]
+
+
+def test_threshold_is_configurable(engine):
+    _, raised = run_call(engine, [("caller", "我真想死"), ("caller", "我真想死")], threshold="中")
+    assert [[a.risk_level for a in r] for r in raised] == [["中"], []]
+
+
+def test_no_alert_below_threshold(engine):
+    _, raised = run_call(engine, [("caller", "我真想死，活不下去了")])
+    assert raised == [[]]
+
+
+def test_bad_threshold_is_refused():
+    with pytest.raises(ValueError):
+        CallRiskState("t-1", None, "v", alert_threshold="无")
+
+
+def test_counselor_labels_are_ignored_by_the_call():
+    state = CallRiskState("t-1", None, "v")
+    seg = FinalSegment("t-1", 0, "counselor", 0.0, 1.0, "你是不是已经把药吞下去了？")
+    assert state.update(seg, SegmentRisk(0, labels=["suicide_attempt"])) == []
+    assert state.level == "无"

@@ -1,0 +1,111 @@
+"""Lexicon + context rules, hand-checked (classifier off, so each case tests the lexicon layer alone)."""
+
+import pytest
+
+from service.risk import RiskEngine
+from service.risk.lexicon import load_lexicon
+from service.types import FinalSegment
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return RiskEngine(load_lexicon(), predict=None, threshold=0.5, model_id="clf-none")
+
+
+def seg(text, speaker="caller", i=1, start=0.0, end=5.0):
+    return FinalSegment("t-1", i, speaker, start, end, text)
+
+
+CASES = [
+    # direct words, methods, preparation, time-free euphemisms
+    ("我真的撑不下去了，药我都已经买好了。", {"active_ideation", "suicide_preparation"}),
+    ("我想结束自己的生命", {"active_ideation"}),
+    ("我打算从我们家楼顶跳下去", {"suicide_plan"}),
+    ("遗书我已经写好了", {"suicide_preparation"}),
+    ("我把猫送给朋友了", {"suicide_preparation"}),
+    ("活着没意思，死了算了", {"passive_ideation"}),
+    ("就想一了百了", {"active_ideation"}),
+    ("我去年吞过一瓶安眠药", {"suicide_attempt"}),
+    ("我会用刀片划自己", {"self_harm_behavior"}),
+    ("他喝醉了就打我", {"victimization"}),
+    ("我真想杀了他", {"aggression_to_others"}),
+    # ASR errors: pinyin with tolerance
+    ("我想吃安眠要", {"suicide_plan"}),
+    ("我真的成不下去了", {"active_ideation"}),
+    ("我想自撒", {"active_ideation"}),
+    ("我学不下去了", set()),  # one syllable off is not 撑不下去
+    # hyperbole
+    ("今天累死了", set()),
+    ("笑死我了", set()),
+    ("气死我了", set()),
+    ("热死了", set()),
+    ("烦得要死", set()),
+    ("我想死你了", set()),
+    # negation
+    ("我不会自杀的", set()),
+    ("我没想过死", set()),
+    ("我不是想死，我就是想睡一觉", set()),
+    # resolved past
+    ("我以前想过死，现在不会了", set()),
+    ("以前想过自杀，现在不想了", set()),
+    # hypothetical → exploration; wish-shaped passive ideation stays
+    ("那我要是说我不想活了呢", {"suicide_exploration"}),
+    ("要是一觉睡过去再也不醒就好了", {"passive_ideation"}),
+    # third parties
+    ("我同学说她想死", {"suicide_exploration"}),
+    ("昨天他跟我说，他想死", {"suicide_exploration"}),
+    ("我妈说她不想活了", {"suicide_exploration"}),
+    ("我妈骂我，我想死", {"active_ideation", "victimization"}),
+    # nothing there
+    ("我最近睡不好，想问问能不能开点药", set()),
+    ("医生给我开了安眠药，我一般吃半片", set()),
+]
+
+
+@pytest.mark.parametrize("text,labels", CASES)
+def test_segment_labels(engine, text, labels):
+    assert set(engine.analyze(seg(text)).labels) == labels
+
+
+def test_counselor_speech_is_never_risk(engine):
+    risk = engine.analyze(seg("你有没有想过自杀？", speaker="counselor"))
+    assert risk.labels == [] and risk.keywords == []
+
+
+@pytest.mark.parametrize(
+    "question,answer,labels",
+    [
+        ("我想直接问你：你有没有想过结束自己的生命？", "嗯，想过。", {"active_ideation"}),
+        ("你有没有想过自杀？", "……是。我已经决定了。", {"active_ideation"}),
+        ("你有没有想过自杀？", "没有，从来没有。", set()),
+        ("你有没有想过自杀？", "三分吧。", set()),
+        ("你今天吃饭了吗？", "嗯，吃过了。", set()),
+        ("你有没有想过伤害自己？", "想过。", {"self_harm_ideation"}),
+    ],
+)
+def test_answer_to_counselor_question(engine, question, answer, labels):
+    q = seg(question, speaker="counselor", i=1)
+    assert set(engine.analyze(seg(answer, i=2), context=[q]).labels) == labels
+
+
+def test_keyword_times_are_linear_in_characters(engine):
+    risk = engine.analyze(seg("我想自杀了啊啊啊啊啊", start=10.0, end=20.0))  # 10 chars over 10 s
+    (hit,) = risk.keywords
+    assert (hit.char_start, hit.char_end) == (1, 4)
+    assert (hit.start, hit.end) == (11.0, 14.0)
+    assert hit.label == "active_ideation"
+
+
+def test_pinyin_hit_keeps_the_spoken_characters(engine):
+    (hit,) = engine.analyze(seg("我真的成不下去了")).keywords
+    assert hit.text == "成不下去"
+
+
+def test_lexicon_is_versioned_data():
+    lex = load_lexicon()
+    assert lex.version
+    assert {e.label for e in lex.entries} >= {"passive_ideation", "active_ideation", "suicide_plan"}
+
+
+def test_empty_segment(engine):
+    assert engine.analyze(seg("")).labels == []
