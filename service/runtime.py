@@ -5,16 +5,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from service.analysis import RiskAnalysis
 from service.asr.engine import Recognizer
 from service.asr.models import resolve_model
 from service.asr.vad import VadModel
 from service.auth import Authenticator
 from service.metrics import Metrics
+from service.risk import RiskEngine
 from service.session import CallSession, Pipeline
 from service.settings import Settings
 from service.store.db import Store
 
 logger = logging.getLogger(__name__)
+
+
+def _analysis_factory(pipeline: Pipeline):
+    def make(call_id: str, counselor_id: str | None) -> RiskAnalysis:
+        return RiskAnalysis(pipeline.risk, call_id, counselor_id, store=pipeline.store)
+
+    return make
 
 
 class AdmissionRefused(Exception):
@@ -41,11 +50,14 @@ class Runtime:
         if n:
             logger.warning("%d calls were left unfinished by an earlier process and are marked interrupted", n)
         if share is not None:
-            pipeline = Pipeline(settings, share.pipeline.recognizer, share.pipeline.vad, store, metrics)
+            pipeline = Pipeline(settings, share.pipeline.recognizer, share.pipeline.vad, store, metrics,
+                                share.pipeline.risk)
+            pipeline.analysis_factory = _analysis_factory(pipeline)
             return cls(settings, pipeline, Authenticator(settings), ready=True, owns_models=False)
         model = resolve_model(settings.asr.model, settings.effective_models_dir)
         recognizer = Recognizer(settings.asr, model, metrics)
-        pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics)
+        pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics, RiskEngine.load())
+        pipeline.analysis_factory = _analysis_factory(pipeline)
         logger.info("model %s loaded on %s (%s)", model.name, recognizer.device, recognizer.compute_type)
         return cls(settings, pipeline, Authenticator(settings), ready=True)
 

@@ -53,6 +53,7 @@ class Pipeline:
     vad: VadModel
     store: Store
     metrics: Metrics
+    risk: object | None = None  # service.risk.RiskEngine, loaded once
     analysis_factory: Callable[[str, str | None], CallAnalysis] = lambda call_id, counselor_id: CallAnalysis()
 
 

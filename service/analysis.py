@@ -1,0 +1,60 @@
+"""After ASR, per call: risk on every final segment, the call's level (never lowered), the `risk` message and
+the alerts it raises. The live path, uploads and `python -m eval calls` all run exactly this code."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict
+
+from service.asr.engine import Transcript
+from service.risk import CallRiskState, RiskEngine
+from service.session import CallAnalysis
+from service.store.db import Store
+from service.types import AlertEvent, FinalSegment, SegmentRisk
+
+logger = logging.getLogger(__name__)
+CONTEXT_SEGMENTS = 6
+
+
+class RiskAnalysis(CallAnalysis):
+    def __init__(self, engine: RiskEngine, call_id: str, counselor_id: str | None, alert_threshold: str = "高",
+                 store: Store | None = None) -> None:
+        self.engine = engine
+        self.call_id = call_id
+        self.state = CallRiskState(call_id, counselor_id, engine.version, alert_threshold)
+        self.store = store
+        self.context: list[FinalSegment] = []
+        self.risks: list[SegmentRisk] = []
+        self.alerts: list[AlertEvent] = []
+
+    def analyze(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]]:
+        """Synchronous core (also used by the evaluation's transcript mode)."""
+        risk = self.engine.analyze(seg, self.context[-CONTEXT_SEGMENTS:])
+        alerts = self.state.update(seg, risk)
+        self.context.append(seg)
+        self.risks.append(risk)
+        self.alerts.extend(alerts)
+        return risk, alerts
+
+    def risk_message(self, risk: SegmentRisk) -> dict:
+        return {"type": "risk", "call_id": self.call_id, "segment_id": risk.segment_id, "labels": risk.labels,
+                "risk_level": self.state.level,
+                "keywords": [{"text": k.text, "label": k.label, "start": k.start, "end": k.end} for k in risk.keywords],
+                "score": round(risk.score, 4), "engine_version": risk.engine_version}
+
+    async def on_final(self, seg: FinalSegment, transcript: Transcript | None) -> list[dict]:
+        before = self.state.level
+        risk, alerts = self.analyze(seg)
+        if self.store is not None and risk.labels:
+            await asyncio.to_thread(self.store.set_segment_risk, self.call_id, seg.segment_id, risk.labels,
+                                    {"keywords": [asdict(k) for k in risk.keywords], "score": risk.score,
+                                     "engine_version": risk.engine_version})
+        if self.store is not None and self.state.level != before:
+            await asyncio.to_thread(self.store.set_risk_level, self.call_id, self.state.level)
+        if alerts:
+            logger.warning("call %s reached risk level %s", self.call_id, self.state.level)
+        return [self.risk_message(risk)] if risk.labels else []
+
+    async def on_end(self) -> dict:
+        return {"risk_level": self.state.level}

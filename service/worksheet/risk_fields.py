@@ -1,0 +1,189 @@
+"""Risk fields of the worksheet from the risk engine's labels and the words around them; 0–10 ratings."""
+
+from __future__ import annotations
+
+
+from service.worksheet.lexicon import load_lexicon, parse_number, rx
+from service.worksheet.model import FieldDraft
+from service.worksheet.view import CallView
+
+ACTIVE = ("active_ideation", "suicide_plan", "suicide_preparation")
+SELF_HARM = ("self_harm_ideation", "self_harm_behavior")
+TIMING_ORDER = ("无", "既往", "近两周", "本次通话中")
+TWO_WEEKS_DAYS = 14
+
+
+def draft_risk_level(view: CallView, call_level: str) -> FieldDraft:
+    ev = [s.segment_id for s in view.own_suicide_segments() + view.with_label(*SELF_HARM)]
+    return FieldDraft(call_level, 0.9, sorted(set(ev))[:6])
+
+
+def draft_ideation(view: CallView, prior_attempt: str) -> FieldDraft:
+    active = view.with_label(*ACTIVE)
+    if active:
+        return FieldDraft("主动", 0.85, [s.segment_id for s in active][:6])
+    if prior_attempt in ("本次通话中", "近两周"):
+        # an attempt now or in the last two weeks is taken as active intent even when not restated
+        return FieldDraft("主动", 0.6, [s.segment_id for s in view.with_label("suicide_attempt")][:6])
+    passive = view.with_label("passive_ideation")
+    if passive:
+        return FieldDraft("被动", 0.8, [s.segment_id for s in passive][:6])
+    return FieldDraft("无", 0.8, [])
+
+
+def draft_plan(view: CallView) -> FieldDraft:
+    segs = view.with_label("suicide_plan", "suicide_preparation")
+    if segs:
+        return FieldDraft(True, 0.85, [s.segment_id for s in segs][:6])
+    return FieldDraft(False, 0.75, [])
+
+
+def draft_self_harm(view: CallView) -> FieldDraft:
+    segs = view.with_label(*SELF_HARM)
+    if segs:
+        return FieldDraft(True, 0.85, [s.segment_id for s in segs][:6])
+    return FieldDraft(False, 0.8, [])
+
+
+def _timing(text: str) -> str | None:
+    risk = load_lexicon().data["risk"]
+    m = rx(risk["days_ago"]).search(text)
+    if m:
+        days = parse_number(m.group(1))
+        if days is not None:
+            return "近两周" if days <= TWO_WEEKS_DAYS else "既往"
+    for label in ("本次通话中", "近两周", "既往"):
+        if rx(risk["attempt_timing"][label]).search(text):
+            return label
+    return None
+
+
+def draft_prior_attempt(view: CallView) -> FieldDraft:
+    """The most recent attempt: timing words in the attempt's own segment, else in the nearest segments around it."""
+    attempts = view.with_label("suicide_attempt")
+    if not attempts:
+        return FieldDraft("无", 0.8, [])
+    best, evidence = "既往", []
+    found_any = False
+    for seg in attempts:
+        i = view.index_of(seg.segment_id)
+        order = [i] + [j for d in (1, 2) for j in (i - d, i + d) if 0 <= j < len(view.segments)]
+        for j in order:
+            label = _timing(view.segments[j].text)
+            if label:
+                found_any = True
+                if TIMING_ORDER.index(label) >= TIMING_ORDER.index(best):
+                    if TIMING_ORDER.index(label) > TIMING_ORDER.index(best):
+                        evidence = []
+                    best = label
+                    evidence += [seg.segment_id, view.segments[j].segment_id]
+                break
+    evidence = sorted(set(evidence or [s.segment_id for s in attempts]))
+    return FieldDraft(best, 0.8 if found_any else 0.4, evidence[:6])
+
+
+def draft_method(view: CallView) -> FieldDraft:
+    """The method as the caller names it, from segments labelled active/plan/preparation/attempt."""
+    risk = load_lexicon().data["risk"]
+    segs = view.with_label("active_ideation", "suicide_plan", "suicide_preparation", "suicide_attempt")
+    if not segs:
+        return FieldDraft(None, 0.7, [])
+    joined = "，".join(s.text.rstrip("。！？…") for s in segs)
+    for name, pattern in risk["methods"]:
+        m = rx(pattern).search(joined)
+        if not m:
+            continue
+        value = m.group(0) if name == "drug" else name
+        if name == "跳江":
+            water = rx(risk["water"]).search(joined)
+            value = "跳" + water.group(1) if water else "跳桥"
+        ev = [s.segment_id for s in segs if rx(pattern).search(s.text)] or [s.segment_id for s in segs][:3]
+        if name in ("安眠药", "服药"):
+            for other in view.caller():
+                drug = rx(risk["methods"][0][1]).search(other.text)
+                if drug:
+                    value, ev = drug.group(0), ev + [other.segment_id]
+                    break
+        return FieldDraft(value, 0.7, ev)
+    return FieldDraft(None, 0.4, [s.segment_id for s in segs][:3])
+
+
+def _answer(view: CallView, start: int) -> tuple[int, int] | None:
+    risk = load_lexicon().data["risk"]
+    seen = 0
+    for seg in view.segments[start + 1:]:
+        if seg.speaker == "counselor":
+            break
+        seen += 1
+        m = rx(risk["rating_answer"]).search(seg.text) or rx(risk["rating_answer_bare"]).search(seg.text.strip())
+        if m:
+            value = parse_number(m.group(1))
+            if value is not None and 0 <= value <= 10:
+                return value, seg.segment_id
+        if seen >= 2:
+            break
+    return None
+
+
+def draft_ratings(view: CallView) -> tuple[FieldDraft, FieldDraft]:
+    """ideation_intensity and hopelessness: a counselor's 0–10 question and the caller's answer right after it.
+
+    A follow-up like '那对未来的绝望感呢？' counts as a rating question when a rating was asked just before.
+    """
+    risk = load_lexicon().data["risk"]
+    found: dict[str, FieldDraft] = {}
+    last_rating_q = -99
+    for i, seg in enumerate(view.segments):
+        if seg.speaker == "caller":
+            continue
+        text = seg.text
+        is_q = bool(rx(risk["rating_question"]).search(text))
+        hopeless = bool(rx(risk["rating_hopelessness"]).search(text))
+        if not is_q and not (hopeless and i - last_rating_q <= 4):
+            continue
+        last_rating_q = i
+        if hopeless:
+            target = "hopelessness"
+        elif rx(risk["rating_intensity"]).search(text):
+            target = "ideation_intensity"
+        else:
+            continue
+        if target in found:
+            continue
+        ans = _answer(view, i)
+        if ans:
+            found[target] = FieldDraft(ans[0], 0.85, [seg.segment_id, ans[1]])
+    none = FieldDraft(None, 0.7, [])
+    return found.get("ideation_intensity", none), found.get("hopelessness", FieldDraft(None, 0.7, []))
+
+
+def draft_protective(view: CallView) -> FieldDraft:
+    """What holds the caller back, from the answers to '是什么让您撑着' / '放不下的是谁' questions."""
+    risk = load_lexicon().data["risk"]
+    values: list[str] = []
+    evidence: list[int] = []
+
+    def take(seg) -> None:
+        for value, pattern in risk["protective"]:
+            if rx(pattern).search(seg.text) and value not in values:
+                values.append(value)
+                evidence.append(seg.segment_id)
+
+    for i, seg in enumerate(view.segments):
+        if seg.speaker == "caller":
+            if rx(risk["protective_statement"]).search(seg.text):
+                take(seg)
+            continue
+        if rx(risk["protective_reflection"]).search(seg.text):
+            take(seg)
+        if not rx(risk["protective_question"]).search(seg.text):
+            continue
+        for ans in view.segments[i + 1: i + 3]:
+            if ans.speaker == "counselor":
+                break
+            take(ans)
+    if "母亲" in values and "父母" in values:
+        values.remove("母亲")
+    return FieldDraft(values, 0.5 if values else 0.6, sorted(set(evidence)))
+
+

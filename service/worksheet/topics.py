@@ -1,0 +1,130 @@
+"""Call type, problem categories and emotions: weighted lexicon cues over the caller's words plus the risk labels."""
+
+from __future__ import annotations
+
+from service.worksheet.lexicon import load_lexicon, rx
+from service.worksheet.model import FieldDraft
+from service.worksheet.view import CallView
+
+CRISIS_LABELS = ("self_harm_ideation", "self_harm_behavior", "aggression_to_others", "victimization")
+
+
+def caller_chars(view: CallView) -> int:
+    """How much the caller said, fillers ('嗯', '……') and punctuation left out."""
+    filler = rx(load_lexicon().data["call_type"]["filler"])
+    return sum(len(filler.sub("", s.text)) for s in view.caller())
+
+
+def harassment(view: CallView) -> tuple[float, list[int]]:
+    lex = load_lexicon().data["call_type"]
+    sides = {"caller": view.caller(), "counselor": view.counselor()}
+    score, evidence = 0.0, []
+    for side, pattern in lex["harassment"]:
+        hits = [s.segment_id for s in sides[side] if rx(pattern).search(s.text)]
+        if hits:
+            score += 1.0
+            evidence.extend(hits[:2])
+    return score, sorted(set(evidence))
+
+
+def consultation(view: CallView) -> list[int]:
+    """Segments where the caller asks about symptoms, drugs, services or how to help someone else."""
+    lex = load_lexicon().data["call_type"]
+    hits = [s.segment_id for s in view.caller()
+            if rx(lex["consult_cue"]).search(s.text) and rx(lex["consult_topic"]).search(s.text)]
+    return hits + [s.segment_id for s in view.with_label("suicide_exploration")]
+
+
+def draft_call_type(view: CallView, suicidal: bool, suicidal_ev: list[int], problems: list[str]) -> FieldDraft:
+    """First rule that applies, in the spec's order."""
+    lex = load_lexicon().data["call_type"]
+    said = caller_chars(view)
+    if view.segments and said <= lex["silent_max_chars"]:
+        return FieldDraft("沉默来电", 0.85, [s.segment_id for s in view.caller()][:6])
+    score, ev = harassment(view)
+    if score >= lex["harassment_min_score"]:
+        return FieldDraft("骚扰来电", min(0.95, 0.5 + 0.08 * score), ev[:8])
+    if suicidal:
+        return FieldDraft("自杀风险", 0.85, suicidal_ev[:6])
+    crisis = view.with_label(*CRISIS_LABELS)
+    if crisis:
+        return FieldDraft("心理危机", 0.75, [s.segment_id for s in crisis][:6])
+    consult = consultation(view)
+    if consult:
+        return FieldDraft("精神卫生知识咨询", 0.7, consult[:6])
+    if problems or said > 4 * lex["silent_max_chars"]:
+        return FieldDraft("一般心理问题", 0.6, [])
+    return FieldDraft("其他", 0.4, [])
+
+
+def _weighted(view: CallView, rule: dict) -> tuple[float, list[int]]:
+    """Sum of weight × distinct words matched, over the caller's segments that the rule does not skip."""
+    kin = rx(load_lexicon().data["macros"]["KIN"])
+    skip = rule.get("skip_segment")
+    risky = {s.segment_id for s in view.own_suicide_segments()} if rule.get("skip_risk_segments") else set()
+    score, evidence = 0.0, []
+    segs = [s for s in view.caller()
+            if not (rule.get("skip_kin") and kin.search(s.text)) and not (skip and rx(skip).search(s.text))
+            and s.segment_id not in risky]
+    patterns = rule["patterns"]
+    for weight, pattern in patterns:
+        words = {m.group(0) for s in segs for m in rx(pattern).finditer(s.text)}
+        if words:
+            score += float(weight) * len(words)
+            evidence.extend([s.segment_id for s in segs if rx(pattern).search(s.text)][:2])
+    return score, evidence
+
+
+def draft_problem_categories(view: CallView, implied: dict[str, bool]) -> tuple[FieldDraft, dict[str, float]]:
+    lex = load_lexicon().data["problem_categories"]
+    values, evidence, scores = [], [], {}
+    for name, rule in lex.items():
+        score, ev = _weighted(view, rule)
+        if any(implied.get(f) for f in rule.get("implied_by", [])):
+            score += rule["threshold"]
+        scores[name] = score
+        if score >= rule["threshold"]:
+            values.append(name)
+            evidence.extend(ev)
+    conf = 0.6 if values else 0.4
+    return FieldDraft(values, conf, sorted(set(evidence))[:10]), scores
+
+
+def finish_categories(draft: FieldDraft, call_type: str, consult_ev: list[int]) -> FieldDraft:
+    """Categories that follow from the call type: 信息咨询 for consultations, 其他 for harassment, none when silent."""
+    if call_type == "沉默来电":
+        return FieldDraft([], 0.8, [])
+    if call_type == "骚扰来电":
+        return FieldDraft(["其他"], 0.8, draft.evidence)
+    values = list(draft.value)
+    evidence = list(draft.evidence)
+    if call_type == "精神卫生知识咨询" and "信息咨询" not in values:
+        values.append("信息咨询")
+        evidence += consult_ev
+    if not values:
+        values = ["其他"]
+    return FieldDraft(values, draft.confidence, sorted(set(evidence))[:10])
+
+
+def draft_emotions(view: CallView, call_type: str, despair: bool, despair_ev: list[int]) -> FieldDraft:
+    lex = load_lexicon().data["emotions"]
+    if call_type == "沉默来电":
+        return FieldDraft([], 0.7, [])
+    if call_type == "骚扰来电":
+        return FieldDraft(["平稳"], 0.6, [])
+    scores: dict[str, float] = {}
+    evidence: dict[str, list[int]] = {}
+    sides = ((view.caller(), 1.0), (view.counselor(), float(lex["counselor_weight"])))
+    for name, (weight, pattern) in lex["patterns"].items():
+        scores[name], evidence[name] = 0.0, []
+        for segs, side_weight in sides:
+            words = {m.group(0) for s in segs for m in rx(pattern).finditer(s.text)}
+            scores[name] += float(weight) * side_weight * len(words)
+            evidence[name] += [s.segment_id for s in segs if rx(pattern).search(s.text)][:2]
+    if despair:
+        scores["悲观绝望"] = scores.get("悲观绝望", 0.0) + 1.0
+        evidence["悲观绝望"] = (evidence.get("悲观绝望", []) + despair_ev)[:3]
+    chosen = sorted((n for n in scores if scores[n] >= lex["threshold"]), key=lambda n: -scores[n])[: lex["max"]]
+    if not chosen:
+        return FieldDraft(["平稳"], 0.4, [])
+    return FieldDraft(chosen, 0.5, sorted({i for n in chosen for i in evidence[n]}))
