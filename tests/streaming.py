@@ -9,15 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import websockets
 
-from service.audio.codecs import encode_alaw, encode_mulaw
-
-
-def encode(x: np.ndarray, encoding: str) -> bytes:
-    """(n, channels) float32 → interleaved bytes."""
-    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    if encoding == "pcm_s16le":
-        return (np.clip(flat, -1, 1) * 32767).astype("<i2").tobytes()
-    return encode_mulaw(flat) if encoding == "mulaw" else encode_alaw(flat)
+from service.client import encode  # noqa: F401  (tests import it from here)
 
 
 @dataclass
