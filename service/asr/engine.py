@@ -25,6 +25,7 @@ SAMPLE_RATE = 16000
 FRAMES_PER_S = 100  # Whisper mel frames per second
 MAX_WINDOW_FRAMES = 3000  # 30 s: Whisper's longest input
 TOKENS_PER_S = 12  # cap on decoded tokens per second of audio (Chinese speech is ~4–6 characters/s)
+PARTIAL_WINDOW_S = 3.0  # shortest encoder window for partial hypotheses
 PRIORITY = {"final": 0, "partial": 1, "offline": 2}  # live finals first, recorded calls last
 
 JobKind = Literal["final", "partial", "offline"]
@@ -217,10 +218,10 @@ class Recognizer:
         prompt.append(tok.no_timestamps)
         return prompt
 
-    def _features(self, audios: list[np.ndarray]) -> np.ndarray:
+    def _features(self, audios: list[np.ndarray], min_window_s: float) -> np.ndarray:
         fe = self._whisper.feature_extractor
         longest = max(len(a) for a in audios)
-        frames = int(min(MAX_WINDOW_FRAMES, max(self.settings.min_window_s * FRAMES_PER_S,
+        frames = int(min(MAX_WINDOW_FRAMES, max(min_window_s * FRAMES_PER_S,
                                                  longest / SAMPLE_RATE * FRAMES_PER_S + 50)))
         feats = []
         for a in audios:
@@ -233,7 +234,10 @@ class Recognizer:
         import ctranslate2
 
         s = self.settings
-        features = self._features(audios)
+        # Partials are replaced by the final: they decode a window just longer than the audio, at a fraction
+        # of the cost of the padded window finals use.
+        window = PARTIAL_WINDOW_S if kind == "partial" else s.min_window_s
+        features = self._features(audios, window)
         encoded = self._whisper.model.encode(ctranslate2.StorageView.from_array(features))
         longest_s = max(len(a) for a in audios) / SAMPLE_RATE
         max_length = int(min(448 - len(self._prompt), TOKENS_PER_S * longest_s + 16))
