@@ -49,7 +49,7 @@ def cmd_utterances(args) -> int:
 
 async def _calls_audio(calls, speed: float):
     """Each recording through the live session code at `speed`; returns per-call segments, levels, alerts, latencies."""
-    from service.recorded import open_recording, to_pcm16
+    from service.recorded import complete_recording, open_recording
     from service.runtime import Runtime
     from service.audio.files import read_audio
     import tempfile
@@ -68,18 +68,9 @@ async def _calls_audio(calls, speed: float):
                 roles = [None, None]
                 for who, idx in c.channels.items():
                     roles[idx] = who
-            session = await open_recording(runtime.pipeline, 8000, audio.shape[1], f"eval-{c.call_id}-{time.time_ns()}", roles)
-            session.source = "live"
-            session._final_kind = "final"
-            step = int(0.1 * 8000)
-            t0 = time.monotonic()
-            for i in range(0, len(audio), step):
-                await session.feed(to_pcm16(audio[i : i + step]))
-                if speed:
-                    delay = t0 + (i + step) / 8000 / speed - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-            await session.finish()
+            session = await open_recording(runtime.pipeline, 8000, audio.shape[1],
+                                           f"eval-{c.call_id}-{time.time_ns()}", roles, source="live")
+            await complete_recording(session, audio, 8000, speed=speed, chunk_s=0.1)
             segs = runtime.pipeline.store.segments(session.call_id)
             out.append((segs, session.analysis, session.final_latencies))
     finally:
@@ -139,8 +130,7 @@ def cmd_bench(args) -> int:
     token = args.token or os.environ.get("SCRIBE_TOKEN")
     if not token:
         return _fail("bench needs --token or SCRIBE_TOKEN (a telephony token)")
-    bench = asyncio.run(run_bench(calls, args.concurrency, args.speed, args.url, token))
-    audios = bench.pop("_audios")
+    bench, audios = asyncio.run(run_bench(calls, args.concurrency, args.speed, args.url, token))
     settings = _settings()
     floor, floor_settings = offline_floor(audios, settings)
     bench["offline_cpu_s"] = round(floor, 2)

@@ -47,7 +47,9 @@ def offline_floor(calls, settings) -> tuple[float, dict]:
                                                                         "beam_size": 5, "vad_filter": True}
 
 
-async def run_bench(calls_data, concurrency: int, speed: float, url: str, token: str) -> dict[str, Any]:
+async def run_bench(calls_data, concurrency: int, speed: float, url: str,
+                    token: str) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """The bench block and the audio that was streamed (for the offline floor over the same audio)."""
     audios = [read_audio(c.audio, 8000) for c in calls_data]
     picks = [(i, audios[i % len(audios)]) for i in range(concurrency)]
     http_url = url.replace("ws://", "http://").replace("wss://", "https://")
@@ -72,5 +74,4 @@ async def run_bench(calls_data, concurrency: int, speed: float, url: str, token:
         "final_p50_s": lat.get("p50"), "final_p95_s": lat.get("p95"), "alert_p95_s": None,
         "stream_cpu_s": round(stream_cpu, 2) if stream_cpu is not None else None,
         "dropped_frames": errors, "incomplete_calls": incomplete, "finals": len(latencies),
-        "_audios": [a for _, a in picks],
-    }
+    }, [a for _, a in picks]

@@ -11,17 +11,9 @@ from typing import Callable
 
 import numpy as np
 
-from service.audio.codecs import encode_alaw, encode_mulaw
+from service.audio.codecs import encode_frame
 
 FRAME_S = 0.02
-
-
-def encode(x: np.ndarray, encoding: str) -> bytes:
-    """(n, channels) float32 → interleaved bytes in the given encoding."""
-    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    if encoding == "pcm_s16le":
-        return (np.clip(flat, -1, 1) * 32767).astype("<i2").tobytes()
-    return encode_mulaw(flat) if encoding == "mulaw" else encode_alaw(flat)
 
 
 @dataclass
@@ -74,7 +66,7 @@ async def stream_call(url: str, token: str, call_id: str, audio: np.ndarray, sam
         out.t0 = time.monotonic()
         try:
             for i in range(0, len(audio), step):
-                await ws.send(encode(audio[i : i + step], encoding))
+                await ws.send(encode_frame(audio[i : i + step], encoding))
                 if speed:
                     delay = out.t0 + (i + step) / sample_rate / speed - time.monotonic()
                     if delay > 0:

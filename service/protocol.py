@@ -7,13 +7,14 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 Role = Literal["caller", "counselor", "mixed"]
+CALL_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 
 
 class StartMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: Literal["start"]
-    call_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    call_id: str = Field(pattern=CALL_ID_PATTERN)
     sample_rate: Literal[8000, 16000]
     encoding: Literal["pcm_s16le", "mulaw", "alaw"] = "pcm_s16le"
     channels: Literal[1, 2] = 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import numpy as np
+
+from service.audio.codecs import encode_frame
 
 from service.protocol import StartMessage
 from service.session import CallSession, Pipeline, Sink
@@ -17,27 +21,33 @@ async def _discard(msg: dict) -> None:
     return None
 
 
-def to_pcm16(x: np.ndarray) -> bytes:
-    return (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
 async def open_recording(pipeline: Pipeline, sample_rate: int, channels: int, call_id: str,
                          channel_roles: list[str], counselor_id: str | None = None,
-                         sink: Sink | None = None) -> CallSession:
-    """A new session for a recording, recorded in the store (raises CallExists for a known id)."""
+                         sink: Sink | None = None, source: str = "upload") -> CallSession:
+    """A new session for a recording, recorded in the store (raises CallExists for a known id).
+
+    ``source="live"`` makes the recording behave as a live call (partials, live priority): the evaluation's
+    ``--audio`` mode uses it."""
     start = StartMessage(type="start", call_id=call_id, sample_rate=sample_rate, encoding="pcm_s16le",
                          channels=channels, channel_roles=channel_roles, counselor_id=counselor_id)
-    session = CallSession(pipeline, start, sink or _discard, source="upload")
+    session = CallSession(pipeline, start, sink or _discard, source=source)
     await session.open()
     return session
 
 
-async def complete_recording(session: CallSession, audio: np.ndarray, sample_rate: int) -> None:
-    """Feed the whole recording (n, channels) and finish; a failure is recorded on the call."""
-    step = int(CHUNK_S * sample_rate)
+async def complete_recording(session: CallSession, audio: np.ndarray, sample_rate: int, speed: float = 0.0,
+                             chunk_s: float = CHUNK_S) -> None:
+    """Feed the whole recording (n, channels) at ``speed`` × real time (0: as fast as the recognizer allows) and
+    finish; a failure is recorded on the call."""
+    step = int(chunk_s * sample_rate)
+    t0 = time.monotonic()
     try:
         for i in range(0, len(audio), step):
-            await session.feed(to_pcm16(audio[i : i + step]))
+            await session.feed(encode_frame(audio[i : i + step], "pcm_s16le"))
+            if speed:
+                delay = t0 + (i + step) / sample_rate / speed - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
         await session.finish()
     except Exception:
         logger.exception("recording %s failed", session.call_id)

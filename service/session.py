@@ -137,8 +137,8 @@ class CallSession:
     def _process(self, samples: np.ndarray, last: bool) -> list[tuple[_Channel, Utterance]]:
         out = []
         for ch in self.channels:
-            x = ch.resampler.process(samples[:, ch.index], last=last) if samples is not None else None
-            if x is not None and len(x):
+            x = ch.resampler.process(samples[:, ch.index], last=last)
+            if len(x):
                 out.extend((ch, u) for u in ch.segmenter.feed(x))
             if last:
                 out.extend((ch, u) for u in ch.segmenter.flush())

@@ -80,7 +80,7 @@ class StreamSettings(BaseModel):
     max_call_duration_s: float = Field(4 * 3600, gt=0)
     """Longest call; audio beyond this ends the call."""
     partial_interval_s: float = Field(1.0, ge=0.2)
-    """How often a partial hypothesis is computed while someone speaks (0 disables partials: see partials)."""
+    """How often a partial hypothesis is computed while someone speaks (turn them off with partials=false)."""
     partials: bool = True
     """Send partial results."""
     max_frame_s: float = Field(10.0, gt=0)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import websockets
 
-from service.client import encode  # noqa: F401  (tests import it from here)
+from service.audio.codecs import encode_frame as encode
 
 
 @dataclass

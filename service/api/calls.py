@@ -14,13 +14,14 @@ from pydantic import ValidationError
 
 from service.audio.files import AudioFileError, read_audio
 from service.deps import ReaderRole, RuntimeDep, UploaderRole
+from service.protocol import CALL_ID_PATTERN
 from service.recorded import complete_recording, open_recording
 from service.store.db import CallExists
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/calls")
 MAX_UPLOAD_BYTES = 1 << 30
-_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_ID = re.compile(CALL_ID_PATTERN)
 _background: set[asyncio.Task] = set()
 
 

@@ -75,6 +75,14 @@ def encode_alaw(x: np.ndarray) -> bytes:
     return ((aval ^ mask) & 0xFF).astype(np.uint8).tobytes()
 
 
+def encode_frame(x: np.ndarray, encoding: Encoding) -> bytes:
+    """(n, channels) float32 → interleaved bytes in ``encoding`` (the inverse of :func:`decode_frame`)."""
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    if encoding == "pcm_s16le":
+        return (np.clip(flat, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return encode_mulaw(flat) if encoding == "mulaw" else encode_alaw(flat)
+
+
 def decode_frame(data: bytes, encoding: Encoding, channels: int) -> np.ndarray:
     """Decode one binary frame into float32 samples shaped (n, channels).
 
