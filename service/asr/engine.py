@@ -158,14 +158,6 @@ class Recognizer:
             job.future.cancel()
         self._heap.clear()
 
-    def offline_transcribe(self, audio: np.ndarray, beam_size: int | None = None) -> list[str]:
-        """One plain batch faster-whisper pass (VAD on): the offline floor the live path is held against."""
-        segments, _ = self._whisper.transcribe(
-            audio, language=self.settings.language, beam_size=beam_size or self.settings.beam_size,
-            vad_filter=True, initial_prompt=self.settings.initial_prompt, condition_on_previous_text=False,
-        )
-        return [clean_text(s.text) for s in segments]
-
     # ----------------------------------------------------------------- worker
     def _gauge(self) -> None:
         if self.metrics is not None:
@@ -224,9 +216,11 @@ class Recognizer:
         frames = int(min(MAX_WINDOW_FRAMES, max(min_window_s * FRAMES_PER_S,
                                                  longest / SAMPLE_RATE * FRAMES_PER_S + 50)))
         feats = []
+        hop = SAMPLE_RATE // FRAMES_PER_S
         for a in audios:
-            a = a[: MAX_WINDOW_FRAMES * SAMPLE_RATE // FRAMES_PER_S]
-            mel = fe(a, padding=MAX_WINDOW_FRAMES * SAMPLE_RATE // FRAMES_PER_S)[:, :frames]
+            a = a[: MAX_WINDOW_FRAMES * hop]
+            # Pad only to the window (the same mel values as padding to 30 s, without computing 30 s of STFT).
+            mel = fe(a, padding=max(0, frames * hop - len(a)) + hop)[:, :frames]
             feats.append(mel)
         return np.ascontiguousarray(np.stack(feats), dtype=np.float32)
 
