@@ -87,6 +87,44 @@ class StreamSettings(BaseModel):
     """Largest binary frame accepted (seconds of audio); larger frames are refused as bad_audio_frame."""
 
 
+class RiskSettings(BaseModel):
+    """Call risk levels and supervisor alerts."""
+
+    alert_threshold: Literal["中", "高", "紧急"] = "高"
+    """The call risk level at which a supervisor alert is raised (and again at each higher level)."""
+    webhook_urls: list[str] = []
+    """HTTP(S) endpoints that receive every alert as a signed JSON POST (JSON list in the environment)."""
+    webhook_secret: SecretStr = SecretStr("")
+    """HMAC-SHA256 key for the X-Scribe-Signature header of webhook bodies (empty: unsigned)."""
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    """Timeout of one webhook delivery attempt."""
+    webhook_max_attempts: int = Field(8, ge=1, le=100)
+    """Delivery attempts per alert and endpoint before it is given up (and logged)."""
+    webhook_backoff_s: float = Field(1.0, gt=0)
+    """First retry delay; it doubles after every failed attempt (capped at 5 minutes)."""
+
+
+class WorksheetSettings(BaseModel):
+    """Worksheet (工单) drafting."""
+
+    engine: Literal["rules", "llm"] = "rules"
+    """rules: the offline CPU engine; llm: a language model, falling back to rules field by field."""
+    llm_backend: Literal["openai", "transformers"] = "openai"
+    """openai: an OpenAI-compatible HTTP server (vLLM, SGLang, Ollama); transformers: a local model directory."""
+    llm_url: str = "http://127.0.0.1:8001/v1"
+    """Base URL of the OpenAI-compatible API (…/v1)."""
+    llm_model: str = ""
+    """Model name sent to the HTTP backend, or the local model directory for the transformers backend."""
+    llm_api_key: SecretStr = SecretStr("")
+    """Bearer key for the HTTP backend, if it needs one."""
+    llm_timeout_s: float = Field(120.0, gt=0)
+    """Timeout of one LLM request."""
+    llm_max_new_tokens: int = Field(1024, ge=16, le=8192)
+    """Most tokens the model may generate for one worksheet."""
+    prompt: str = "worksheet-v1"
+    """Prompt template name under prompts/ (versioned files)."""
+
+
 class Settings(BaseSettings):
     """All settings of the service."""
 
@@ -105,6 +143,8 @@ class Settings(BaseSettings):
     asr: ASRSettings = ASRSettings()
     vad: VADSettings = VADSettings()
     stream: StreamSettings = StreamSettings()
+    risk: RiskSettings = RiskSettings()
+    worksheet: WorksheetSettings = WorksheetSettings()
 
     @field_validator("tokens")
     @classmethod
