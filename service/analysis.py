@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from service.asr.engine import Transcript
 from service.risk import CallRiskState, RiskEngine
@@ -13,17 +14,27 @@ from service.session import CallAnalysis
 from service.store.db import Store
 from service.types import AlertEvent, FinalSegment, SegmentRisk
 
+if TYPE_CHECKING:
+    from service.alerts import AlertHub
+    from service.drafting import Drafting
+
 logger = logging.getLogger(__name__)
 CONTEXT_SEGMENTS = 6
 
 
 class RiskAnalysis(CallAnalysis):
+    """``store``, ``hub`` and ``drafting`` are the service's; without them (evaluation) nothing is persisted."""
+
     def __init__(self, engine: RiskEngine, call_id: str, counselor_id: str | None, alert_threshold: str = "高",
-                 store: Store | None = None) -> None:
+                 store: Store | None = None, hub: "AlertHub | None" = None,
+                 drafting: "Drafting | None" = None) -> None:
         self.engine = engine
         self.call_id = call_id
         self.state = CallRiskState(call_id, counselor_id, engine.version, alert_threshold)
         self.store = store
+        self.hub = hub
+        self.drafting = drafting
+        self.alert_messages: list[dict] = []
         self.context: list[FinalSegment] = []
         self.risks: list[SegmentRisk] = []
         self.alerts: list[AlertEvent] = []
@@ -52,9 +63,17 @@ class RiskAnalysis(CallAnalysis):
                                      "engine_version": risk.engine_version})
         if self.store is not None and self.state.level != before:
             await asyncio.to_thread(self.store.set_risk_level, self.call_id, self.state.level)
-        if alerts:
-            logger.warning("call %s reached risk level %s", self.call_id, self.state.level)
+        if alerts and self.hub is not None:  # the hub logs each alert it raises
+            for event in alerts:
+                msg = await self.hub.raise_alert(event)
+                if msg is not None:
+                    self.alert_messages.append(msg)
         return [self.risk_message(risk)] if risk.labels else []
 
     async def on_end(self) -> dict:
+        if self.drafting is not None:
+            try:
+                await self.drafting.at_call_end(self.call_id, self.context, self.risks, self.state.level)
+            except Exception:  # the transcript and risk are saved; the counselor can ask for a draft again
+                logger.exception("call %s: the worksheet draft failed", self.call_id)
         return {"risk_level": self.state.level}

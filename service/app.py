@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import calls, health, stream
+from service.api import alerts, calls, health, stream, watch, worksheet
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -23,9 +23,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI):
         own = runtime is None
         app.state.runtime = runtime or await asyncio.to_thread(Runtime.build, settings)
+        await app.state.runtime.start()
         try:
             yield
         finally:
+            await app.state.runtime.stop()
             if own:
                 app.state.runtime.close()
 
@@ -33,4 +35,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(health.router)
     app.include_router(stream.router)
     app.include_router(calls.router)
+    app.include_router(worksheet.router)
+    app.include_router(watch.router)
+    app.include_router(alerts.router)
     return app

@@ -7,7 +7,7 @@ from typing import Annotated, Callable
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.auth import allowed
+from service.auth import Principal, allowed
 from service.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False)
@@ -22,18 +22,19 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def require(*roles: str) -> Callable:
     def check(runtime: RuntimeDep,
-              creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-        role = runtime.auth.role_of(creds.credentials if creds else None)
-        if role is None:
+              creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+        who = runtime.auth.principal_of(creds.credentials if creds else None)
+        if who is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown bearer token",
                                 headers={"WWW-Authenticate": "Bearer"})
-        if not allowed(role, roles):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {role!r} may not do this")
-        return role
+        if not allowed(who.role, roles):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {who.role!r} may not do this")
+        return who
 
     return check
 
 
-ReaderRole = Annotated[str, Depends(require("counselor", "supervisor"))]
-UploaderRole = Annotated[str, Depends(require("telephony"))]
-AnyRole = Annotated[str, Depends(require("telephony", "counselor", "supervisor"))]
+ReaderRole = Annotated[Principal, Depends(require("counselor", "supervisor"))]
+UploaderRole = Annotated[Principal, Depends(require("telephony"))]
+AnyRole = Annotated[Principal, Depends(require("telephony", "counselor", "supervisor"))]
+SupervisorRole = Annotated[Principal, Depends(require("supervisor"))]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from service.alerts import AlertHub
 from service.analysis import RiskAnalysis
 from service.asr.engine import Recognizer
 from service.asr.models import resolve_model
 from service.asr.vad import VadModel
 from service.auth import Authenticator
+from service.drafting import Drafting
 from service.metrics import Metrics
 from service.risk import RiskEngine
 from service.session import CallSession, Pipeline
@@ -19,9 +21,12 @@ from service.store.db import Store
 logger = logging.getLogger(__name__)
 
 
-def _analysis_factory(pipeline: Pipeline):
+def _analysis_factory(pipeline: Pipeline, hub: AlertHub, drafting: Drafting):
+    threshold = pipeline.settings.risk.alert_threshold
+
     def make(call_id: str, counselor_id: str | None) -> RiskAnalysis:
-        return RiskAnalysis(pipeline.risk, call_id, counselor_id, store=pipeline.store)
+        return RiskAnalysis(pipeline.risk, call_id, counselor_id, threshold, store=pipeline.store, hub=hub,
+                            drafting=drafting)
 
     return make
 
@@ -37,6 +42,8 @@ class Runtime:
     settings: Settings
     pipeline: Pipeline
     auth: Authenticator
+    alerts: AlertHub
+    drafting: Drafting
     live: dict[str, CallSession] = field(default_factory=dict)
     ready: bool = False
     owns_models: bool = True
@@ -52,14 +59,25 @@ class Runtime:
         if share is not None:
             pipeline = Pipeline(settings, share.pipeline.recognizer, share.pipeline.vad, store, metrics,
                                 share.pipeline.risk)
-            pipeline.analysis_factory = _analysis_factory(pipeline)
-            return cls(settings, pipeline, Authenticator(settings), ready=True, owns_models=False)
-        model = resolve_model(settings.asr.model, settings.effective_models_dir)
-        recognizer = Recognizer(settings.asr, model, metrics)
-        pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics, RiskEngine.load())
-        pipeline.analysis_factory = _analysis_factory(pipeline)
-        logger.info("model %s loaded on %s (%s)", model.name, recognizer.device, recognizer.compute_type)
-        return cls(settings, pipeline, Authenticator(settings), ready=True)
+            owns = False
+        else:
+            model = resolve_model(settings.asr.model, settings.effective_models_dir)
+            recognizer = Recognizer(settings.asr, model, metrics)
+            pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics, RiskEngine.load())
+            logger.info("model %s loaded on %s (%s)", model.name, recognizer.device, recognizer.compute_type)
+            owns = True
+        hub = AlertHub(store, settings.risk, metrics)
+        drafting = Drafting(store, pipeline.risk, settings.worksheet, metrics)
+        pipeline.analysis_factory = _analysis_factory(pipeline, hub, drafting)
+        return cls(settings, pipeline, Authenticator(settings), hub, drafting, ready=True, owns_models=owns)
+
+    async def start(self) -> None:
+        """Start the background work that needs the event loop (alert notifications, webhooks)."""
+        await self.alerts.start()
+
+    async def stop(self) -> None:
+        await self.alerts.stop()
+        await self.drafting.close()
 
     def admit(self, session: CallSession) -> None:
         if session.call_id in self.live:

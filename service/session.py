@@ -16,6 +16,7 @@ from service.asr.engine import QueueFull, Recognizer, Transcript
 from service.asr.text import StablePrefix
 from service.asr.vad import SAMPLE_RATE, Segmenter, Utterance, VadModel
 from service.audio.codecs import BYTES_PER_SAMPLE, FrameError, StreamResampler, decode_frame
+from service.fanout import Subscription
 from service.metrics import Metrics
 from service.protocol import StartMessage
 from service.settings import Settings
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 Sink = Callable[[dict], Awaitable[None]]
 MIN_PARTIAL_AUDIO_S = 0.8
 MAX_PENDING_FINALS = 64  # a session feeding faster than the recognizer waits beyond this
+WATCH_QUEUE = 2000
 ARRIVALS_KEPT = 4096
 
 
@@ -93,6 +95,7 @@ class CallSession:
         self._ended = False
         self.connected = True
         self.analysis = pipeline.analysis_factory(self.call_id, start.counselor_id)
+        self.watchers: set[Subscription] = set()
         self.final_latencies: list[float] = []
         self._final_kind = "final" if source == "live" else "offline"
 
@@ -158,6 +161,7 @@ class CallSession:
         await asyncio.to_thread(self.p.store.finish_call, self.call_id, "ended", self.audio_seconds)
         await self._send({"type": "ended", "call_id": self.call_id, "segments": self._finals,
                           "worksheet": f"/v1/calls/{self.call_id}/worksheet", **summary})
+        self._close_watchers()
         return self._finals
 
     async def fail(self, reason: str) -> None:
@@ -166,9 +170,26 @@ class CallSession:
         for t in list(self._tasks):
             t.cancel()
         await asyncio.to_thread(self.p.store.finish_call, self.call_id, "failed", self.audio_seconds, reason)
+        self._close_watchers()
+
+    def _close_watchers(self) -> None:
+        for sub in list(self.watchers):
+            sub.close()
+        self.watchers.clear()
 
     # -------------------------------------------------------------- messages
+    def watch(self) -> Subscription:
+        """Every message this call sends from now on (a counselor's console follows the call)."""
+        sub = Subscription(WATCH_QUEUE)
+        self.watchers.add(sub)
+        return sub
+
+    def unwatch(self, sub: Subscription) -> None:
+        self.watchers.discard(sub)
+
     async def _send(self, msg: dict) -> None:
+        for sub in list(self.watchers):
+            sub.put(msg)
         if not self.connected:
             return
         try:

@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     mode: Literal["development", "production"] = "development"
     """production refuses placeholder tokens and an empty token list."""
     tokens: SecretStr = SecretStr("")
-    """Comma-separated token:role pairs, e.g. t0k3n:telephony,s3cr3t:supervisor."""
+    """Comma-separated token:role pairs, e.g. t0k3n:telephony,s3cr3t:supervisor; ``token:role@name`` also names
+    the person (recorded as who corrected a worksheet or acknowledged an alert)."""
     data_dir: Path = Path("var")
     """Where the SQLite database and assembled models live."""
     database_url: str | None = None
@@ -165,7 +166,7 @@ class Settings(BaseSettings):
 
     @property
     def token_roles(self) -> dict[str, str]:
-        """Token → role."""
+        """Token → role (``role`` or ``role@name``)."""
         return parse_tokens(self.tokens.get_secret_value())
 
     @property
@@ -185,8 +186,15 @@ def parse_tokens(raw: str) -> dict[str, str]:
     for pair in filter(None, (p.strip() for p in raw.split(","))):
         token, sep, role = pair.rpartition(":")
         if not sep or not token:
-            raise ValueError("SCRIBE_TOKENS entries must be token:role")
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r} in SCRIBE_TOKENS (roles: {', '.join(ROLES)})")
+            raise ValueError("SCRIBE_TOKENS entries must be token:role or token:role@name")
+        role_name, _, name = role.partition("@")
+        if role_name not in ROLES:
+            raise ValueError(f"unknown role {role_name!r} in SCRIBE_TOKENS (roles: {', '.join(ROLES)})")
         out[token] = role
     return out
+
+
+def split_role(role: str) -> tuple[str, str | None]:
+    """``counselor@c-017`` → (``counselor``, ``c-017``); a bare role has no name."""
+    base, _, name = role.partition("@")
+    return base, name or None

@@ -97,6 +97,9 @@ def serve_with(runtime: Runtime, settings: Settings) -> Server:
     return Server(create_app(settings, runtime=rt), free_port())
 
 
-def load_fixture_call() -> tuple[dict, np.ndarray]:
-    call = json.loads((FIXTURES / "calls" / "calls.jsonl").read_text(encoding="utf-8").splitlines()[0])
+def load_fixture_call(call_id: str = "dev-0008-head") -> tuple[dict, np.ndarray]:
+    """An annotated synthetic call and its 8 kHz stereo audio: ``dev-0008-head`` (the first 39 s, no risk) or
+    ``dev-0008-risk`` (33 s from the middle, where the caller discloses a plan: a 高 call)."""
+    lines = (FIXTURES / "calls" / "calls.jsonl").read_text(encoding="utf-8").splitlines()
+    call = next(c for c in map(json.loads, lines) if c["call_id"] == call_id)
     return call, read_audio(FIXTURES / "calls" / call["audio"], 8000)

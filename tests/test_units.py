@@ -90,7 +90,8 @@ def test_stable_prefix_never_retracts():
 # --------------------------------------------------------------- settings
 def test_tokens_and_nested_env(monkeypatch):
     assert parse_tokens("a:telephony, b:admin") == {"a": "telephony", "b": "admin"}
-    for bad in ("a", "a:boss", ":admin"):
+    assert parse_tokens("c:counselor@c-017") == {"c": "counselor@c-017"}  # a token may name its holder
+    for bad in ("a", "a:boss", ":admin", "a:boss@c-017"):
         with pytest.raises(ValueError):
             parse_tokens(bad)
     monkeypatch.setenv("SCRIBE_TOKENS", "t0k3n:telephony,s3cr3t:supervisor")

@@ -42,6 +42,14 @@ async def authorize_ws(ws: WebSocket, runtime: Runtime, *roles: str) -> bool:
     return True
 
 
+async def drain(ws: WebSocket) -> None:
+    """Read (and ignore) what a console sends, so that a closed socket is noticed at once."""
+    while True:
+        msg = await ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            return
+
+
 async def _fatal(ws: WebSocket, code: str, message: str, close_code: int = POLICY) -> None:
     try:
         await ws.send_json(error(code, message, True))

@@ -4,15 +4,24 @@ edges call them in a thread)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import create_engine, event, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.store.tables import Base, CallRow, SegmentRow
+from service.store.tables import (
+    AlertRow,
+    Base,
+    CallRow,
+    SegmentRow,
+    WebhookDeliveryRow,
+    WorksheetRow,
+    WorksheetVersionRow,
+)
 from service.types import FinalSegment
 
 
@@ -22,6 +31,22 @@ def utcnow() -> datetime:
 
 class CallExists(Exception):
     """A call with this id is already recorded."""
+
+
+class WorksheetLocked(Exception):
+    """The worksheet is finalized: it can no longer be corrected or redrafted."""
+
+
+class NoWorksheet(Exception):
+    """The call has no worksheet yet."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    alert_id: str
+    url: str
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -143,3 +168,182 @@ class Store:
         with self.session() as s:
             q = select(SegmentRow).where(SegmentRow.call_id == call_id).order_by(SegmentRow.start, SegmentRow.segment_id)
             return list(s.scalars(q))
+
+    # ----------------------------------------------------------------- alerts
+    def notify(self, channel: str, payload: str) -> None:
+        """PostgreSQL NOTIFY (delivered to every listening process when the transaction commits)."""
+        with self.session() as s:
+            s.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})
+            s.commit()
+
+    def add_alert(self, row: AlertRow, webhook_urls: list[str]) -> bool:
+        """Persist a new alert and its pending webhook deliveries in one transaction.
+
+        False when the call already has an alert at this level (raised earlier, possibly by another process)."""
+        now = utcnow()
+        with self.session() as s:
+            s.add(row)
+            for url in webhook_urls:
+                s.add(WebhookDeliveryRow(alert_id=row.alert_id, url=url, state="pending", attempts=0,
+                                         next_attempt_at=now))
+            try:
+                s.commit()
+            except IntegrityError:
+                return False
+        return True
+
+    def get_alert(self, alert_id: str) -> AlertRow | None:
+        with self.session() as s:
+            return s.get(AlertRow, alert_id)
+
+    def list_alerts(self, state: str | None = None, limit: int = 200, call_id: str | None = None) -> list[AlertRow]:
+        with self.session() as s:
+            q = select(AlertRow)
+            if state is not None:
+                q = q.where(AlertRow.state == state)
+            if call_id is not None:
+                q = q.where(AlertRow.call_id == call_id)
+            return list(s.scalars(q.order_by(AlertRow.raised_at.desc()).limit(limit)))
+
+    def ack_alert(self, alert_id: str, by: str) -> tuple[AlertRow | None, bool]:
+        """Acknowledge; returns (the alert, whether this call changed it). Acknowledging twice keeps the first."""
+        with self.session() as s:
+            res = s.execute(update(AlertRow).where(AlertRow.alert_id == alert_id, AlertRow.state == "open")
+                            .values(state="acked", acked_at=utcnow(), acked_by=by))
+            s.commit()
+            changed = bool(res.rowcount)
+        return self.get_alert(alert_id), changed
+
+    def claim_deliveries(self, lease_s: float, limit: int = 20) -> list[Delivery]:
+        """Take due webhook deliveries for ``lease_s`` seconds, so that two processes never send one at once."""
+        now = utcnow()
+        out: list[Delivery] = []
+        with self.session() as s:
+            due = s.scalars(
+                select(WebhookDeliveryRow).where(
+                    WebhookDeliveryRow.state == "pending", WebhookDeliveryRow.next_attempt_at <= now,
+                    or_(WebhookDeliveryRow.locked_until.is_(None), WebhookDeliveryRow.locked_until < now),
+                ).order_by(WebhookDeliveryRow.next_attempt_at).limit(limit)
+            ).all()
+            for d in due:
+                res = s.execute(
+                    update(WebhookDeliveryRow).where(
+                        WebhookDeliveryRow.id == d.id,
+                        or_(WebhookDeliveryRow.locked_until.is_(None), WebhookDeliveryRow.locked_until < now),
+                    ).values(locked_until=now + timedelta(seconds=lease_s))
+                )
+                if res.rowcount:
+                    out.append(Delivery(d.id, d.alert_id, d.url, d.attempts))
+            s.commit()
+        return out
+
+    def delivery_result(self, delivery_id: int, *, status: int | None, error: str | None,
+                        retry_at: datetime | None) -> None:
+        """Record one attempt: delivered (no error), retry at ``retry_at``, or given up (``retry_at`` None)."""
+        with self.session() as s:
+            d = s.get(WebhookDeliveryRow, delivery_id)
+            if d is None:
+                return
+            d.attempts += 1
+            d.last_status, d.last_error, d.locked_until = status, error, None
+            if error is None:
+                d.state, d.delivered_at = "delivered", utcnow()
+            elif retry_at is None:
+                d.state = "failed"
+            else:
+                d.next_attempt_at = retry_at
+            s.commit()
+
+    def deliveries(self, alert_id: str) -> list[WebhookDeliveryRow]:
+        with self.session() as s:
+            return list(s.scalars(select(WebhookDeliveryRow).where(WebhookDeliveryRow.alert_id == alert_id)))
+
+    # ------------------------------------------------------------- worksheets
+    def get_worksheet(self, call_id: str) -> WorksheetRow | None:
+        with self.session() as s:
+            return s.get(WorksheetRow, call_id)
+
+    def save_draft(self, call_id: str, draft: dict, by: str) -> WorksheetRow:
+        """Store an engine's draft (``WorksheetDraft.to_json()``) as the call's worksheet.
+
+        A redraft (during the call, or at its end after one during it) keeps every field a person corrected.
+        Raises WorksheetLocked once finalized."""
+        now = utcnow()
+        fields = {name: {**f, "corrected": False} for name, f in draft["fields"].items()}
+        with self.session() as s:
+            row = s.get(WorksheetRow, call_id, with_for_update=True)
+            if row is None:
+                row = WorksheetRow(call_id=call_id, status="draft", version=1, engine=draft["engine"],
+                                   engine_versions=_versions(draft), fields=fields, draft=draft, created_at=now,
+                                   updated_at=now, updated_by=by)
+                s.add(row)
+                s.add(_version_row(call_id, 1, "draft", by, now, {}, None, fields))
+            else:
+                if row.status == "finalized":
+                    raise WorksheetLocked(call_id)
+                kept = {n: f for n, f in row.fields.items() if f.get("corrected")}
+                changes = {n: {"from": row.fields[n]["value"], "to": f["value"]} for n, f in fields.items()
+                           if n not in kept and n in row.fields and row.fields[n]["value"] != f["value"]}
+                fields.update(kept)
+                row.version += 1
+                row.engine, row.engine_versions, row.fields, row.draft = (draft["engine"], _versions(draft),
+                                                                          fields, draft)
+                row.updated_at, row.updated_by = now, by
+                s.add(_version_row(call_id, row.version, "redraft", by, now, changes, None, fields))
+            s.commit()
+            return row
+
+    def correct_worksheet(self, call_id: str, values: dict[str, Any], by: str, reason: str | None) -> WorksheetRow:
+        """Apply a validated correction; every changed field is marked corrected and recorded with who and when."""
+        now = utcnow()
+        with self.session() as s:
+            row = s.get(WorksheetRow, call_id, with_for_update=True)
+            if row is None:
+                raise NoWorksheet(call_id)
+            if row.status == "finalized":
+                raise WorksheetLocked(call_id)
+            fields = {n: dict(f) for n, f in row.fields.items()}
+            changes = {}
+            for name, value in values.items():
+                if fields[name]["value"] != value:
+                    changes[name] = {"from": fields[name]["value"], "to": value}
+                fields[name].update(value=value, corrected=True, corrected_by=by, corrected_at=now.isoformat())
+            row.fields, row.version, row.updated_at, row.updated_by = fields, row.version + 1, now, by
+            s.add(_version_row(call_id, row.version, "correction", by, now, changes, reason, fields))
+            s.commit()
+            return row
+
+    def finalize_worksheet(self, call_id: str, by: str) -> WorksheetRow:
+        now = utcnow()
+        with self.session() as s:
+            row = s.get(WorksheetRow, call_id, with_for_update=True)
+            if row is None:
+                raise NoWorksheet(call_id)
+            if row.status == "finalized":
+                raise WorksheetLocked(call_id)
+            row.status, row.version, row.finalized_at, row.finalized_by = "finalized", row.version + 1, now, by
+            row.updated_at, row.updated_by = now, by
+            s.add(_version_row(call_id, row.version, "finalize", by, now, {}, None, row.fields))
+            s.commit()
+            return row
+
+    def worksheet_history(self, call_id: str) -> list[WorksheetVersionRow]:
+        with self.session() as s:
+            q = select(WorksheetVersionRow).where(WorksheetVersionRow.call_id == call_id)
+            return list(s.scalars(q.order_by(WorksheetVersionRow.version)))
+
+    def finalized_worksheets(self) -> list[WorksheetRow]:
+        """Every finalized worksheet with the engine's draft it started from (for ``python -m eval corrections``)."""
+        with self.session() as s:
+            q = select(WorksheetRow).where(WorksheetRow.status == "finalized").order_by(WorksheetRow.finalized_at)
+            return list(s.scalars(q))
+
+
+def _versions(draft: dict) -> dict:
+    return {"engine": draft["engine"], "version": draft["version"], **draft.get("engine_versions", {})}
+
+
+def _version_row(call_id: str, version: int, kind: str, by: str, at: datetime, changes: dict, reason: str | None,
+                 fields: dict) -> WorksheetVersionRow:
+    return WorksheetVersionRow(call_id=call_id, version=version, kind=kind, by=by, at=at, changes=changes,
+                               reason=reason, values={n: f["value"] for n, f in fields.items()})

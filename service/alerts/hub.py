@@ -1,0 +1,188 @@
+"""The alert hub: one per process. It persists an alert (once per call and level, enforced by the database),
+pushes it to every console connected to this process, and, with PostgreSQL, to every other process through
+LISTEN/NOTIFY, so a supervisor sees alerts from all replicas whichever one their console is connected to.
+
+With SQLite (one process by construction) the fan-out is local. With PostgreSQL every event, this process's own
+included, arrives through the notification channel, so there is exactly one path and no double delivery; a
+console that connects, or a listener that reconnects, first reads the open alerts from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from service.fanout import Subscription
+from service.metrics import Metrics
+from service.settings import RiskSettings
+from service.store.db import Store
+from service.store.tables import AlertRow
+from service.types import AlertEvent
+
+logger = logging.getLogger(__name__)
+
+BEIJING = timezone(timedelta(hours=8), "CST")
+CHANNEL = "scribe_alerts"
+CONSOLE_QUEUE = 1000
+RECONNECT_MAX_S = 30.0
+
+
+def iso_time(t: datetime | None) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:  # SQLite returns naive datetimes; they were stored as UTC
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(BEIJING).isoformat(timespec="milliseconds")
+
+
+def alert_json(row: AlertRow) -> dict:
+    """The ``alert`` message of the protocol (plus state, acknowledgement and engine version)."""
+    return {"type": "alert", "alert_id": row.alert_id, "call_id": row.call_id, "counselor_id": row.counselor_id,
+            "risk_level": row.risk_level, "labels": list(row.labels), "evidence": list(row.evidence),
+            "raised_at": iso_time(row.raised_at), "engine_version": row.engine_version, "state": row.state,
+            "acked_at": iso_time(row.acked_at), "acked_by": row.acked_by}
+
+
+def ack_json(row: AlertRow) -> dict:
+    return {"type": "ack", "alert_id": row.alert_id, "call_id": row.call_id, "acked_by": row.acked_by,
+            "acked_at": iso_time(row.acked_at)}
+
+
+class AlertHub:
+    def __init__(self, store: Store, settings: RiskSettings, metrics: Metrics) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self.shared = store.url.startswith(("postgresql://", "postgresql+psycopg://"))
+        self._subs: set[Subscription] = set()
+        self._tasks: list[asyncio.Task] = []
+        self._webhooks = None
+        self.started = False
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Start the notification listener (PostgreSQL) and the webhook sender (when webhooks are configured)."""
+        if self.started:
+            return
+        self.started = True
+        if self.shared:
+            ready = asyncio.Event()
+            self._tasks.append(asyncio.create_task(self._listen(ready), name="alerts-listen"))
+            try:
+                await asyncio.wait_for(ready.wait(), 10)
+            except TimeoutError:
+                logger.error("alert notifications: not listening yet; alerts from other processes may be late")
+        if self.settings.webhook_urls:
+            from service.alerts.webhooks import WebhookSender
+
+            self._webhooks = WebhookSender(self.store, self.settings, self.metrics)
+            self._tasks.append(asyncio.create_task(self._webhooks.run(), name="alerts-webhooks"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        if self._webhooks is not None:
+            await self._webhooks.close()
+        self.started = False
+        for sub in list(self._subs):
+            sub.close()
+
+    # --------------------------------------------------------------- events
+    async def raise_alert(self, event: AlertEvent) -> dict | None:
+        """Persist and publish; None when this call already has an alert at this level."""
+        row = AlertRow(
+            alert_id=str(uuid.uuid4()), call_id=event.call_id, counselor_id=event.counselor_id,
+            risk_level=event.risk_level, labels=list(event.labels),
+            evidence=[{"segment_id": s.segment_id, "speaker": s.speaker, "start": s.start, "end": s.end,
+                       "text": s.text} for s in event.evidence],
+            engine_version=event.engine_version, raised_at=datetime.now(timezone.utc), state="open",
+        )
+        if not await asyncio.to_thread(self.store.add_alert, row, list(self.settings.webhook_urls)):
+            return None
+        self.metrics.alerts.labels(row.risk_level).inc()
+        logger.warning("alert %s raised: call %s reached %s", row.alert_id, row.call_id, row.risk_level)
+        msg = alert_json(row)
+        await self._publish("alert", row.alert_id, msg)
+        if self._webhooks is not None:
+            self._webhooks.wake()
+        return msg
+
+    async def ack(self, alert_id: str, by: str) -> dict | None:
+        row, changed = await asyncio.to_thread(self.store.ack_alert, alert_id, by)
+        if row is None:
+            return None
+        if changed:
+            logger.info("alert %s acknowledged by %s", alert_id, by)
+            await self._publish("ack", alert_id, ack_json(row))
+        return alert_json(row)
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(CONSOLE_QUEUE)
+        self._subs.add(sub)
+        self.metrics.alert_consoles.set(len(self._subs))
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+        self.metrics.alert_consoles.set(len(self._subs))
+
+    def _fan_out(self, msg: dict) -> None:
+        for sub in list(self._subs):
+            sub.put(msg)
+
+    async def _publish(self, kind: str, alert_id: str, msg: dict) -> None:
+        if not self.shared:
+            self._fan_out(msg)
+            return
+        payload = json.dumps({"kind": kind, "alert_id": alert_id})  # ids only: NOTIFY payloads are not for text
+        try:
+            await asyncio.to_thread(self.store.notify, CHANNEL, payload)
+        except Exception:  # the alert is persisted: consoles get it on (re)connect; say so loudly
+            logger.exception("alert %s: NOTIFY failed; publishing locally only", alert_id)
+            self._fan_out(msg)
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        """LISTEN on the alerts channel; reconnect with backoff; replay open alerts after a reconnect."""
+        import psycopg
+
+        url = self.store.url.replace("postgresql+psycopg://", "postgresql://", 1)
+        delay = 0.5
+        first = True
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    ready.set()
+                    delay = 0.5
+                    if not first:  # anything raised while we were away
+                        for row in await asyncio.to_thread(self.store.list_alerts, "open"):
+                            self._fan_out(alert_json(row))
+                    first = False
+                    async for note in conn.notifies():
+                        await self._on_notify(note.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.error("alert notifications: connection lost (%s); retrying in %.1f s", type(e).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_S)
+
+    async def _on_notify(self, payload: str) -> None:
+        try:
+            note = json.loads(payload)
+            row = await asyncio.to_thread(self.store.get_alert, note["alert_id"])
+        except Exception:
+            logger.exception("alert notifications: unusable notification")
+            return
+        if row is None:
+            return
+        self._fan_out(alert_json(row) if note.get("kind") == "alert" else ack_json(row))

@@ -1,0 +1,117 @@
+"""Alert webhooks: at-least-once delivery of every alert to every configured endpoint.
+
+Deliveries are rows in the database, written in the same transaction as the alert, so an alert raised just
+before a crash is still delivered after the restart, and several processes share the work (a delivery is leased
+before it is sent). Each POST carries:
+
+- the alert JSON (the ``alert`` message of ``WS /v1/alerts``) as the body;
+- ``Idempotency-Key: <alert_id>``: the same on every retry, so a receiver drops duplicates;
+- ``X-Scribe-Timestamp`` and ``X-Scribe-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<body>"``
+  with ``SCRIBE_RISK__WEBHOOK_SECRET`` (receivers check it with :func:`verify` and reject old timestamps).
+
+A 2xx answer delivers it; anything else (another status, a timeout, a refused connection) is retried after
+``webhook_backoff_s``, doubling up to five minutes, ``webhook_max_attempts`` times in all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from service.alerts.hub import alert_json
+from service.metrics import Metrics
+from service.settings import RiskSettings
+from service.store.db import Delivery, Store
+
+logger = logging.getLogger(__name__)
+POLL_S = 1.0
+MAX_BACKOFF_S = 300.0
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, max_age_s: float = 300.0) -> bool:
+    """For receivers: the signature matches and the timestamp is recent."""
+    try:
+        if abs(time.time() - float(timestamp)) > max_age_s:
+            return False
+    except ValueError:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+class WebhookSender:
+    def __init__(self, store: Store, settings: RiskSettings, metrics: Metrics) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+        self.client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def run(self) -> None:
+        lease = self.settings.webhook_timeout_s * 2 + 5
+        while True:
+            try:
+                due = await asyncio.to_thread(self.store.claim_deliveries, lease)
+                if due:
+                    await asyncio.gather(*(self._send(d) for d in due))
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("webhooks: could not read pending deliveries")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL_S)
+            except TimeoutError:
+                pass
+
+    async def _send(self, d: Delivery) -> None:
+        row = await asyncio.to_thread(self.store.get_alert, d.alert_id)
+        if row is None:
+            return
+        body = json.dumps(alert_json(row), ensure_ascii=False, separators=(",", ":")).encode()
+        ts = str(int(time.time()))
+        headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": d.alert_id,
+                   "X-Scribe-Timestamp": ts, "X-Scribe-Delivery-Attempt": str(d.attempts + 1),
+                   "User-Agent": "hotline-scribe-webhooks"}
+        secret = self.settings.webhook_secret.get_secret_value()
+        if secret:
+            headers["X-Scribe-Signature"] = sign(secret, ts, body)
+        status: int | None = None
+        try:
+            resp = await self.client.post(d.url, content=body, headers=headers)
+            status = resp.status_code
+            error = None if 200 <= status < 300 else f"HTTP {status}"
+        except httpx.HTTPError as e:
+            error = type(e).__name__
+        attempt = d.attempts + 1
+        retry_at = None
+        if error is None:
+            self.metrics.webhooks.labels("delivered").inc()
+        elif attempt < self.settings.webhook_max_attempts:
+            self.metrics.webhooks.labels("retry").inc()
+            delay = min(self.settings.webhook_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
+            retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+            logger.warning("webhook for alert %s: attempt %d failed (%s); retrying in %.0f s",
+                           d.alert_id, attempt, error, delay)
+        else:
+            self.metrics.webhooks.labels("failed").inc()
+            logger.error("webhook for alert %s: given up after %d attempts (%s)", d.alert_id, attempt, error)
+        await asyncio.to_thread(self.store.delivery_result, d.id, status=status, error=error, retry_at=retry_at)

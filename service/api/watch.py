@@ -1,0 +1,62 @@
+"""WS /v1/calls/{call_id}/watch: a counselor's or supervisor's console follows a call.
+
+First a ``snapshot`` (the call and every final so far, with risk labels), then the call's own messages
+(``partial``, ``final``, ``risk``, ``ended``) as the telephony side gets them. A call that is not live gets the
+snapshot, ``ended``, and the socket closes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from service.api.calls import call_json
+from service.api.stream import POLICY, authorize_ws, drain
+from service.runtime import Runtime
+
+router = APIRouter()
+
+
+@router.websocket("/v1/calls/{call_id}/watch")
+async def watch_call(ws: WebSocket, call_id: str) -> None:
+    runtime: Runtime = ws.app.state.runtime
+    if not await authorize_ws(ws, runtime, "counselor", "supervisor"):
+        return
+    store = runtime.pipeline.store
+    session = runtime.live.get(call_id)
+    sub = session.watch() if session is not None else None  # before the snapshot: nothing falls in between
+    receiver = asyncio.create_task(drain(ws))
+    try:
+        call = await asyncio.to_thread(store.get_call, call_id)
+        if call is None:
+            await ws.close(POLICY, "unknown call")
+            return
+        snap = call_json(call, await asyncio.to_thread(store.segments, call_id))
+        segments = snap.pop("segments")
+        await ws.send_json({"type": "snapshot", "call": snap, "segments": segments})
+        if sub is None:
+            await ws.send_json({"type": "ended", "call_id": call_id, "segments": len(segments),
+                                "worksheet": f"/v1/calls/{call_id}/worksheet"})
+            await ws.close(1000, "ended")
+            return
+        seen = {s["segment_id"] for s in segments}
+        while True:
+            getter = asyncio.create_task(sub.get())
+            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if receiver in done:
+                getter.cancel()
+                return
+            msg = getter.result()
+            if msg is None:
+                await ws.close(*((1013, "reconnect") if sub.overflowed else (1000, "ended")))
+                return
+            if msg["type"] == "final" and msg["segment_id"] in seen:
+                continue
+            await ws.send_json(msg)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        receiver.cancel()
+        if sub is not None and session is not None:
+            session.unwatch(sub)
