@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import logging
 import time
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class _Channel:
     last_sent: tuple[str, str] = ("", "")
     partial_at: int = 0  # segmenter position of the last partial request
     partial_busy: bool = False
+    partial_job: "concurrent.futures.Future | None" = None
     last_final: asyncio.Task | None = None
     arrivals: collections.deque = field(default_factory=lambda: collections.deque(maxlen=ARRIVALS_KEPT))
 
@@ -217,6 +219,9 @@ class CallSession:
             ch.agreement = StablePrefix()
             ch.last_sent = ("", "")
             ch.partial_at = 0
+            if ch.partial_job is not None:  # still queued: its utterance is over, the final replaces it
+                ch.partial_job.cancel()
+                ch.partial_job = None
             arrived = self._arrival(ch, utt.end)
             fut = self.p.recognizer.submit(utt.audio, self._final_kind)
             ch.last_final = self._spawn(self._final(ch, utt, seg_id, fut, arrived, ch.last_final))
@@ -281,6 +286,7 @@ class CallSession:
                 continue
             ch.partial_at = pos
             ch.partial_busy = True
+            ch.partial_job = fut
             self._spawn(self._partial(ch, start, fut))
 
     async def _partial(self, ch: _Channel, utt_start: int, fut) -> None:
@@ -288,6 +294,8 @@ class CallSession:
             tr: Transcript = await asyncio.wrap_future(fut)
         finally:
             ch.partial_busy = False
+            if ch.partial_job is fut:
+                ch.partial_job = None
         if ch.segmenter.utt_start != utt_start or not tr.text:
             return  # the utterance ended (its final replaces this) or nothing was heard
         stable, tail = ch.agreement.update(tr.text)

@@ -37,10 +37,11 @@ class ASRSettings(BaseModel):
     """Text prompt before every utterance; a Simplified prompt steers Whisper towards Simplified output."""
     hotwords: str | None = None
     """Comma- or space-separated words to bias recognition towards (e.g. 12356,安眠药)."""
-    workers: int = Field(1, ge=1, le=16)
-    """Inference threads sharing the one model (CTranslate2 num_workers)."""
+    workers: int = Field(2, ge=1, le=16)
+    """Inference threads sharing the one model (CTranslate2 num_workers). With 2 or more, one worker is kept
+    for final segments: partials never occupy every worker, so a final does not wait behind them."""
     cpu_threads: int = Field(0, ge=0, le=64)
-    """Threads per inference worker on the CPU (0: CTranslate2 default)."""
+    """Threads per inference worker on the CPU (0: the machine's cores divided among the workers)."""
     batch_size: int = Field(8, ge=1, le=64)
     """Most utterances decoded together in one batch (across calls)."""
     queue_size: int = Field(512, ge=1)

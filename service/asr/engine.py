@@ -8,6 +8,7 @@ import concurrent.futures
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -84,11 +85,12 @@ class Recognizer:
         self.device = pick_device(settings.device)
         self.compute_type = pick_compute_type(settings.compute_type, self.device)
         self.metrics = metrics
+        self.cpu_threads = settings.cpu_threads or max(1, (os.cpu_count() or 1) // settings.workers)
         self._whisper = WhisperModel(
             str(model.path),
             device=self.device,
             compute_type=self.compute_type,
-            cpu_threads=settings.cpu_threads,
+            cpu_threads=self.cpu_threads,
             num_workers=settings.workers,
             local_files_only=True,
         )
@@ -99,6 +101,8 @@ class Recognizer:
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._prompt = self._build_prompt()
         self._heap: list[_Job] = []
+        self._partial_slots = max(1, settings.workers - 1)  # workers that may decode partials at once
+        self._partials_busy = 0
         self._cv = threading.Condition()
         self._seq = itertools.count()
         self._stopping = False
@@ -122,6 +126,8 @@ class Recognizer:
             "beam_size": self.settings.beam_size,
             "partial_beam_size": self.settings.partial_beam_size,
             "min_window_s": self.settings.min_window_s,
+            "workers": self.settings.workers,
+            "cpu_threads": self.cpu_threads,
             "language": self.settings.language,
         }
 
@@ -163,9 +169,15 @@ class Recognizer:
         if self.metrics is not None:
             self.metrics.queue_depth.set(len(self._heap))
 
+    def _ready(self) -> bool:
+        """Is there a job this worker may take? Partials only while another worker stays free for finals."""
+        if not self._heap:
+            return False
+        return self._heap[0].kind != "partial" or self._partials_busy < self._partial_slots
+
     def _take_batch(self) -> list[_Job] | None:
         with self._cv:
-            while not self._heap and not self._stopping:
+            while not self._ready() and not self._stopping:
                 self._cv.wait()
             if self._stopping and not self._heap:
                 return None
@@ -173,31 +185,45 @@ class Recognizer:
             batch = [first]
             while self._heap and len(batch) < self.settings.batch_size and self._heap[0].kind == first.kind:
                 batch.append(heapq.heappop(self._heap))
+            if first.kind == "partial":
+                self._partials_busy += 1
         self._gauge()
         return batch
+
+    def _done(self, kind: JobKind) -> None:
+        if kind == "partial":
+            with self._cv:
+                self._partials_busy -= 1
+                self._cv.notify_all()
 
     def _worker(self) -> None:
         while True:
             batch = self._take_batch()
             if batch is None:
                 return
-            live = [j for j in batch if j.future.set_running_or_notify_cancel()]
-            if not live:
-                continue
-            t0 = time.thread_time()
             try:
-                results = self._decode([j.audio for j in live], live[0].kind)
-            except Exception as e:  # noqa: BLE001 - every waiting job must hear about it
-                logger.exception("inference failed for a batch of %d utterances", len(live))
-                for j in live:
-                    j.future.set_exception(e)
-                continue
-            spent = time.thread_time() - t0
-            if self.metrics is not None:
-                self.metrics.compute_seconds.inc(spent)
-                self.metrics.batch_size.observe(len(live))
-            for j, r in zip(live, results):
-                j.future.set_result(r)
+                self._run(batch)
+            finally:
+                self._done(batch[0].kind)
+
+    def _run(self, batch: list[_Job]) -> None:
+        live = [j for j in batch if j.future.set_running_or_notify_cancel()]
+        if not live:
+            return
+        t0 = time.thread_time()
+        try:
+            results = self._decode([j.audio for j in live], live[0].kind)
+        except Exception as e:  # noqa: BLE001 - every waiting job must hear about it
+            logger.exception("inference failed for a batch of %d utterances", len(live))
+            for j in live:
+                j.future.set_exception(e)
+            return
+        spent = time.thread_time() - t0
+        if self.metrics is not None:
+            self.metrics.compute_seconds.inc(spent)
+            self.metrics.batch_size.observe(len(live))
+        for j, r in zip(live, results):
+            j.future.set_result(r)
 
     def _build_prompt(self) -> list[int]:
         tok = self._tokenizer
