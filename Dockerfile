@@ -9,7 +9,9 @@ COPY pyproject.toml README.md ./
 COPY service service
 COPY eval eval
 COPY models models
-RUN python3.11 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir .
+COPY prompts prompts
+# editable, so that models/ (manifest, risk model) and prompts/ are read from /app as in a checkout
+RUN python3.11 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -e .
 ENV PATH=/opt/venv/bin:$PATH
 VOLUME ["/models", "/data"]
 EXPOSE 8000

@@ -11,8 +11,14 @@ import httpx
 import pytest
 import websockets
 
+from service.analysis import RiskAnalysis
+from service.drafting import Drafting
+from service.metrics import Metrics
+from service.settings import WorksheetSettings
+from service.store.db import CallStart, Store
+from service.types import FinalSegment
 from service.worksheet import WORKSHEET_FIELDS
-from tests.conftest import COUN, SUP, TEL, TOKENS, load_fixture_call, make_settings, serve_with
+from tests.conftest import COUN, SUP, TEL, TOKENS, free_port, load_fixture_call, make_settings, serve_with
 from tests.streaming import encode, stream
 
 NAMED = "coun-named-token-17"
@@ -165,3 +171,31 @@ async def test_watch_refuses_wrong_roles_and_unknown_calls(srv):
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
         assert closed.value.rcvd.code == 1008
+
+
+async def test_llm_engine_drafts_after_the_rules_draft_and_falls_back_field_by_field(runtime, tmp_path):
+    """With engine=llm and the model's server unreachable, the call still gets the rules draft at once, then the
+    LLM engine's draft, every field of it fallen back to the rules engine with the reason recorded."""
+    call, _ = load_fixture_call("dev-0008-risk")
+    store = Store(f"sqlite:///{tmp_path / 'llm.db'}")
+    store.create_call(CallStart("t-llm", "c-017", "live", 8000, "mulaw", 2, ["caller", "counselor"], {}))
+    segs = [FinalSegment("t-llm", s["id"], s["speaker"], s["start"], s["end"], s["text"]) for s in call["segments"]]
+    settings = WorksheetSettings(engine="llm", llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_model="qwen-test",
+                                 llm_timeout_s=2)
+    drafting = Drafting(store, runtime.pipeline.risk, settings, Metrics())
+    analysis = RiskAnalysis(runtime.pipeline.risk, "t-llm", "c-017")
+    for seg in segs:
+        analysis.analyze(seg)
+    await drafting.at_call_end("t-llm", segs, analysis.risks, analysis.state.level)
+    assert store.get_worksheet("t-llm").engine == "rules"  # at once, before the model answers
+    for _ in range(200):
+        if store.get_worksheet("t-llm").engine == "llm":
+            break
+        await asyncio.sleep(0.05)
+    row = store.get_worksheet("t-llm")
+    assert row.engine == "llm" and row.version == 2
+    assert set(row.draft["fallbacks"]) == set(WORKSHEET_FIELDS)  # unreachable: every field from the rules engine
+    assert row.engine_versions["llm_model"] == "qwen-test"
+    assert [v.kind for v in store.worksheet_history("t-llm")] == ["draft", "redraft"]
+    await drafting.close()
+    store.close()

@@ -1,5 +1,6 @@
 """Worksheet (工单) drafting: the default offline rules engine, the draft records, and worksheet validation."""
 
+from service.worksheet.engines import make_drafter
 from service.worksheet.model import FieldDraft, WorksheetDraft
 from service.worksheet.rules import RulesDrafter
 from service.worksheet.schema import WORKSHEET_FIELDS, validate_correction, validate_worksheet
@@ -9,6 +10,7 @@ __all__ = [
     "FieldDraft",
     "RulesDrafter",
     "WorksheetDraft",
+    "make_drafter",
     "validate_correction",
     "validate_worksheet",
 ]

@@ -26,12 +26,17 @@ class FieldDraft:
 
 @dataclass(slots=True)
 class WorksheetDraft:
-    """Every worksheet field, drafted, plus the engine and versions that made the draft."""
+    """Every worksheet field, drafted, plus the engine and versions that made the draft.
+
+    ``fallbacks`` maps each field the engine could not draft itself (an LLM answer missing, invalid or below the
+    risk engine's level) to why, so that a reviewer knows which values came from the rules engine instead.
+    """
 
     fields: dict[str, FieldDraft]
     engine: str
     version: str
     engine_versions: dict[str, str] = field(default_factory=dict)
+    fallbacks: dict[str, str] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
         """The plain worksheet dict (spec field order); it validates against the annotation schema's worksheet."""
@@ -45,4 +50,5 @@ class WorksheetDraft:
             "version": self.version,
             "engine_versions": dict(self.engine_versions),
             "fields": {name: self.fields[name].to_json() for name in WORKSHEET_FIELDS},
+            "fallbacks": dict(self.fallbacks),
         }
