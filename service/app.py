@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service import web
 from service.api import alerts, calls, health, stream, watch, worksheet
 from service.runtime import Runtime
 from service.settings import Settings
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(health.router)
     app.include_router(stream.router)
     app.include_router(calls.router)
+    app.include_router(web.router)
     app.include_router(worksheet.router)
     app.include_router(watch.router)
     app.include_router(alerts.router)
