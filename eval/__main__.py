@@ -1,15 +1,15 @@
-"""python -m eval: calls, utterances, bench, compare (see ../shared/spec/eval-contract.md)."""
+"""python -m eval: calls, utterances, bench, corrections, compare (see ../shared/spec/eval-contract.md)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import shlex
 import sys
-from pathlib import Path
 
 from eval.data import DataError, load_calls, load_utterances
-from eval.report import build_report, make_meta, markdown_summary, write_report
+from eval.report import build_report, make_meta, markdown_summary, progress, write_report
 
 
 def _settings():
@@ -22,6 +22,23 @@ def _risk_engine():
     from service.risk import RiskEngine
 
     return RiskEngine.load()
+
+
+def _command(args) -> str:
+    """The command line as typed (recorded in the report's meta)."""
+    return shlex.join(["python", "-m", "eval", *args.argv])
+
+
+def _audio_sha256(calls) -> str:
+    """One sha256 over the recordings' bytes, in call order (the JSONL's hash does not cover them)."""
+    import hashlib
+
+    from eval.data import file_sha256
+
+    digest = hashlib.sha256()
+    for c in calls:
+        digest.update(f"{c.call_id}:{file_sha256(c.audio)}\n".encode())
+    return digest.hexdigest()
 
 
 def _fail(msg: str) -> int:
@@ -37,90 +54,96 @@ def cmd_utterances(args) -> int:
     utts = load_utterances(args.file)
     engine = _risk_engine()
     refs, hyps = [], []
-    for i, u in enumerate(utts):
+    for i, u in enumerate(progress(utts, "utterances", unit="utt", enabled=args.progress)):
         analysis = RiskAnalysis(engine, f"utt-{i}", None)
         risk, _ = analysis.analyze(FinalSegment(f"utt-{i}", 0, "caller", 0.0, 1.0, u.text))
         refs.append([Span(0.0, 1.0, frozenset(u.risk))])
         hyps.append([Span(0.0, 1.0, frozenset(risk.labels))])
-    report = build_report("utterances", meta=make_meta(args.file, command=" ".join(sys.argv),
+    report = build_report("utterances", meta=make_meta(args.file, command=_command(args),
                           engine_versions={"risk": engine.version}), risk_segment=score_segment_risk(refs, hyps))
     return _emit(report, args.out)
 
 
-async def _calls_audio(calls, speed: float):
-    """Each recording through the live session code at `speed`; returns per-call segments, levels, alerts, latencies."""
-    from service.recorded import complete_recording, open_recording
-    from service.runtime import Runtime
-    from service.audio.files import read_audio
-    import tempfile
-    import time
-
-    settings = _settings()
-    if not os.environ.get("SCRIBE_DATABASE_URL"):
-        settings = settings.model_copy(update={"database_url": f"sqlite:///{tempfile.mkdtemp()}/eval.db"})
-    runtime = Runtime.build(settings)
-    out = []
-    try:
-        for c in calls:
-            audio = read_audio(c.audio, 8000)
-            roles = ["caller", "counselor"] if audio.shape[1] == 2 else ["mixed"]
-            if c.channels and audio.shape[1] == 2:
-                roles = [None, None]
-                for who, idx in c.channels.items():
-                    roles[idx] = who
-            session = await open_recording(runtime.pipeline, 8000, audio.shape[1],
-                                           f"eval-{c.call_id}-{time.time_ns()}", roles, source="live")
-            await complete_recording(session, audio, 8000, speed=speed, chunk_s=0.1)
-            segs = runtime.pipeline.store.segments(session.call_id)
-            out.append((segs, session.analysis, session.final_latencies))
-    finally:
-        runtime.close()
-    return out, runtime.pipeline.recognizer.description
-
-
 def cmd_calls(args) -> int:
+    from eval.alerts import SPEED0_NOTE, alert_rows, alert_summary
     from eval.scoring import (CallOutcome, Span, latency_block, score_asr, score_calls, score_segment_risk,
                               score_worksheets, transcript_pairs)
     from service.analysis import RiskAnalysis
     from service.types import FinalSegment
     from service.worksheet import RulesDrafter
 
+    if args.speed < 0:
+        return _fail("--speed must be 0 (as fast as possible) or more")
+    if args.concurrency < 1:
+        return _fail("--concurrency must be at least 1")
     drafter = RulesDrafter()
     ws_refs, ws_hyps = [], []
 
     calls = load_calls(args.file, need_audio=args.audio)
     engine = _risk_engine()
-    ref_spans, hyp_spans, outcomes, pairs, finals_lat = [], [], [], [], []
+    ref_spans, hyp_spans, outcomes, pairs, finals_lat, alerts = [], [], [], [], [], []
     asr_desc = None
     if args.audio:
-        results, asr_desc = asyncio.run(_calls_audio(calls, args.speed))
-    for n, c in enumerate(calls):
+        from eval.live import CHUNK_S, stream_calls
+
+        results, asr_desc = asyncio.run(stream_calls(calls, args.speed, args.concurrency, args.progress))
+    for n, c in enumerate(progress(calls, "calls", unit="call", enabled=args.progress and not args.audio)):
         ref_spans.append(list(c.segments))
         if args.audio:
-            segs, analysis, lats = results[n]
-            finals_lat.extend(lats)
-            hyp = [FinalSegment(c.call_id, s.segment_id, s.speaker, s.start, s.end, s.text) for s in segs]
+            live = results[n]
+            analysis = live.analysis
+            finals_lat.extend(live.final_latencies)
+            alerts.extend(alert_rows(c, live.alerts, args.speed))
+            hyp = [FinalSegment(c.call_id, s.segment_id, s.speaker, s.start, s.end, s.text) for s in live.segments]
             pairs.extend(transcript_pairs(c.segments, hyp))
-            labels = {r.segment_id: r.labels for r in analysis.risks}
         else:
             analysis = RiskAnalysis(engine, c.call_id, None)
             hyp = [FinalSegment(c.call_id, s.id, s.speaker, s.start, s.end, s.text) for s in c.segments]
             for seg in hyp:
                 analysis.analyze(seg)
-            labels = {r.segment_id: r.labels for r in analysis.risks}
+        labels = {r.segment_id: r.labels for r in analysis.risks}
         hyp_spans.append([Span(s.start, s.end, frozenset(labels.get(s.segment_id, []))) for s in hyp])
         outcomes.append(CallOutcome(c.call_id, c.risk_level, analysis.state.level, len(analysis.alerts)))
         ws_refs.append(c.worksheet)
         ws_hyps.append(drafter.draft(hyp, analysis.risks, analysis.state.level).values())
-    meta = make_meta(args.file, command=" ".join(sys.argv), model=(asr_desc or {}).get("model"),
-                     engine_versions={"risk": engine.version, "worksheet": drafter.version}, settings={"asr": asr_desc, "speed": args.speed,
-                                                                          "audio": args.audio})
+    settings = {"asr": asr_desc, "speed": args.speed if args.audio else None, "audio": args.audio}
+    extra = {}
+    if args.audio:
+        settings.update(concurrency=args.concurrency, chunk_s=CHUNK_S,
+                        alert_threshold=_settings().risk.alert_threshold)
+        extra["audio_sha256"] = _audio_sha256(calls)
+        if not args.speed:
+            extra["alert_latency_note"] = SPEED0_NOTE
+    meta = make_meta(args.file, command=_command(args), model=(asr_desc or {}).get("model"),
+                     engine_versions={"risk": engine.version, "worksheet": drafter.version}, settings=settings,
+                     **extra)
+    latency = None
+    if args.audio:
+        latency = latency_block(finals_lat, [r["latency_s"] for r in alerts if r["latency_s"] is not None])
+        latency.update(alert_summary(alerts), alert_rows=alerts)
     report = build_report(
         "calls", meta=meta, asr=score_asr(pairs) if args.audio else None,
         risk_segment=score_segment_risk(ref_spans, hyp_spans), risk_call=score_calls(outcomes),
-        worksheet=score_worksheets(ws_refs, ws_hyps, [c.call_id for c in calls]),
-        latency=latency_block(finals_lat, []) if args.audio else None)
+        worksheet=score_worksheets(ws_refs, ws_hyps, [c.call_id for c in calls]), latency=latency)
     return _emit(report, args.out)
+
+
+def cmd_corrections(args) -> int:
+    from eval.corrections import (CorrectionsError, data_sha256, engine_versions, load_finalized, redact_url,
+                                  score_corrections)
+
+    url = args.database_url or _settings().effective_database_url
+    try:
+        pairs = load_finalized(url, show_progress=args.progress)
+    except CorrectionsError as e:
+        return _fail(str(e))
+    worksheet, corrections = score_corrections(pairs)
+    meta = make_meta(redact_url(url), command=_command(args), data_sha256=data_sha256(pairs),
+                     engine_versions=engine_versions(corrections),
+                     settings={"database": redact_url(url), "reference": "finalized worksheet values",
+                               "hypothesis": "the engine's draft values as drafted",
+                               "changed": corrections["changed_rule"]})
+    return _emit(build_report("corrections", meta=meta, worksheet=worksheet, corrections=corrections), args.out)
 
 
 def cmd_bench(args) -> int:
@@ -130,14 +153,17 @@ def cmd_bench(args) -> int:
     token = args.token or os.environ.get("SCRIBE_TOKEN")
     if not token:
         return _fail("bench needs --token or SCRIBE_TOKEN (a telephony token)")
-    bench, audios = asyncio.run(run_bench(calls, args.concurrency, args.speed, args.url, token))
+    bench, audios = asyncio.run(run_bench(calls, args.concurrency, args.speed, args.url, token,
+                                          show_progress=args.progress))
     settings = _settings()
     floor, floor_settings = offline_floor(audios, settings)
     bench["offline_cpu_s"] = round(floor, 2)
     if bench["stream_cpu_s"] is not None:
         bench["stream_vs_offline"] = round(bench["stream_cpu_s"] / floor, 3) if floor else None
-    meta = make_meta(args.file, command=" ".join(sys.argv), model=floor_settings["model"],
-                     settings={"url": args.url, "offline_floor": floor_settings, "encoding": "mulaw 8 kHz stereo"})
+    meta = make_meta(args.file, command=_command(args), model=floor_settings["model"],
+                     settings={"url": args.url, "offline_floor": floor_settings, "encoding": "mulaw 8 kHz stereo",
+                               "concurrency": args.concurrency, "speed": args.speed},
+                     audio_sha256=_audio_sha256(calls))
     return _emit(build_report("bench", meta=meta, bench=bench), args.out)
 
 
@@ -155,19 +181,28 @@ def _emit(report: dict, out: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``eval-contract.md``, plus ``corrections``, ``--concurrency`` and ``--no-progress``."""
     p = argparse.ArgumentParser(prog="python -m eval")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("calls", help="annotated calls: risk, call levels, worksheet; --audio adds ASR and latency")
     c.add_argument("file")
     c.add_argument("--audio", action="store_true")
-    c.add_argument("--speed", type=float, default=1.0)
+    c.add_argument("--speed", type=float, default=1.0,
+                   help="with --audio: times real time (default 1; 0: as fast as it can go, no alert latency)")
+    c.add_argument("--concurrency", type=int, default=1, metavar="K",
+                   help="with --audio: stream K calls at once, each at --speed (default 1)")
     c.add_argument("--out", required=True)
     c.set_defaults(func=cmd_calls)
     u = sub.add_parser("utterances", help="labelled utterances: segment risk")
     u.add_argument("file")
     u.add_argument("--out", required=True)
     u.set_defaults(func=cmd_utterances)
+    w = sub.add_parser("corrections", help="the service's worksheet drafts against what counselors finalized")
+    w.add_argument("--database-url", help="SQLAlchemy URL (default: the service's, SCRIBE_DATABASE_URL or "
+                                          "sqlite:///SCRIBE_DATA_DIR/scribe.db)")
+    w.add_argument("--out", required=True)
+    w.set_defaults(func=cmd_corrections)
     b = sub.add_parser("bench", help="stream K calls at once through a running service")
     b.add_argument("file")
     b.add_argument("--concurrency", type=int, required=True)
@@ -176,11 +211,20 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--token")
     b.add_argument("--out", required=True)
     b.set_defaults(func=cmd_bench)
+    for command in (c, u, w, b):
+        command.add_argument("--no-progress", dest="progress", action="store_false",
+                             help="no progress bar (it is hidden anyway when stderr is not a terminal)")
     k = sub.add_parser("compare", help="what moved between two reports")
     k.add_argument("a")
     k.add_argument("b")
     k.set_defaults(func=cmd_compare)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except DataError as e:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from eval.report import progress
 from eval.scoring import latency_summary
 from service.audio.files import read_audio
 from service.client import stream_call
@@ -47,17 +48,27 @@ def offline_floor(calls, settings) -> tuple[float, dict]:
                                                                         "beam_size": 5, "vad_filter": True}
 
 
-async def run_bench(calls_data, concurrency: int, speed: float, url: str,
-                    token: str) -> tuple[dict[str, Any], list[np.ndarray]]:
-    """The bench block and the audio that was streamed (for the offline floor over the same audio)."""
+async def run_bench(calls_data, concurrency: int, speed: float, url: str, token: str,
+                    show_progress: bool = True) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """The bench block and the audio that was streamed (for the offline floor over the same audio); the progress
+    bar counts call streams finished."""
     audios = [read_audio(c.audio, 8000) for c in calls_data]
     picks = [(i, audios[i % len(audios)]) for i in range(concurrency)]
     http_url = url.replace("ws://", "http://").replace("wss://", "https://")
     cpu0 = _process_cpu(http_url, token)
     stamp = time.strftime("%H%M%S")
-    results = await asyncio.gather(*[
-        stream_call(url, token, f"bench-{stamp}-{os.getpid()}-{i}", a, 8000, encoding="mulaw", speed=speed)
-        for i, a in picks])
+    bar = progress(total=len(picks), desc="bench streams", unit="call", enabled=show_progress)
+
+    async def one(i: int, audio: np.ndarray):
+        result = await stream_call(url, token, f"bench-{stamp}-{os.getpid()}-{i}", audio, 8000, encoding="mulaw",
+                                   speed=speed)
+        bar.update(1)
+        return result
+
+    try:
+        results = await asyncio.gather(*[one(i, a) for i, a in picks])
+    finally:
+        bar.close()
     cpu1 = _process_cpu(http_url, token)
     latencies, errors, incomplete = [], 0, 0
     for r in results:

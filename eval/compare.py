@@ -1,11 +1,11 @@
 """Compare two eval reports: every numeric leaf, old → new, delta, and whether it improved or regressed.
 
 Direction per metric (:func:`direction`): lower is better for CER and its error counts, latencies, CPU, realtime
-factor, dropped frames, false alerts and missing worksheet fields; higher is better for precision, recall, F1,
-accuracies, worksheet scores and hits; everything else (supports, counts of calls or characters, concurrency) is
-shown as changed without a verdict. Lists (per-call rows, raw latencies, confusion matrices) and ``meta`` are not
-diffed number by number; differing data, model, normaliser or settings are called out first, since numbers from
-different data are not comparable.
+factor, dropped frames, false and unjustified alerts, missing worksheet fields and the share of draft fields
+counselors changed; higher is better for precision, recall, F1, accuracies, worksheet scores and hits; everything
+else (supports, counts of calls, characters or worksheets, concurrency) is shown as changed without a verdict.
+Lists (per-call rows, raw latencies, confusion matrices) and ``meta`` are not diffed number by number; differing
+data, model, normaliser or settings are called out first, since numbers from different data are not comparable.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from typing import Any
 from eval.report import fmt
 
 LOWER_BETTER = {"cer", "substitutions", "deletions", "insertions", "realtime_factor", "offline_cpu_s",
-                "stream_cpu_s", "dropped_frames", "false_alerts_per_nonrisk_call"}
+                "stream_cpu_s", "dropped_frames", "false_alerts_per_nonrisk_call", "alerts_unjustified",
+                "changed_share", "changed_share_mean"}
 HIGHER_BETTER = {"precision", "recall", "f1", "level_accuracy", "high_recall", "high_precision",
                  "level_within_one", "mean"}
 NEUTRAL = {"n", "support", "detections", "correct_detections", "found", "hits", "ref_chars", "pairs", "calls",
-           "high_calls", "nonrisk_calls", "concurrency"}
+           "high_calls", "nonrisk_calls", "concurrency", "alerts", "alerts_timed", "worksheets", "worksheets_changed",
+           "changed", "marked_corrected"}
 META_KEYS = ("data_sha256", "model", "normaliser", "risk_matching", "engine_versions", "settings")
 
 

@@ -24,7 +24,7 @@ from eval.data import RISK_LABELS, file_sha256
 from eval.normalize import NORMALISER_NAME
 
 REPORT_FORMAT = "eval-report/1"
-KINDS = ("calls", "utterances", "bench")
+KINDS = ("calls", "utterances", "bench", "corrections")
 PACKAGES = ("faster-whisper", "ctranslate2", "onnxruntime", "jiwer", "OpenCC", "cn2an", "numpy", "hotline-scribe")
 LEVEL_NAMES_EN = {"无": "none", "低": "low", "中": "medium", "高": "high", "紧急": "urgent"}
 """Figure tick labels (matplotlib here has no CJK font); tables keep the Chinese."""
@@ -42,7 +42,7 @@ CONTRACT_KEYS: dict[str, tuple[str, ...]] = {
                                           "offline_cpu_s", "stream_cpu_s", "dropped_frames")),
 }
 REQUIRED_SECTIONS = {"calls": ("risk.segment", "risk.call", "worksheet"), "utterances": ("risk.segment",),
-                     "bench": ("bench",)}
+                     "bench": ("bench",), "corrections": ("worksheet",)}
 
 
 def _get(report: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
@@ -71,9 +71,12 @@ def contract_problems(report: Mapping[str, Any]) -> list[str]:
 
 def make_meta(data_path: Path | str, *, command: str, model: str | None = None,
               engine_versions: Mapping[str, str] | None = None, settings: Mapping[str, Any] | None = None,
-              **extra: Any) -> dict[str, Any]:
+              data_sha256: str | None = None, **extra: Any) -> dict[str, Any]:
     """The ``meta`` block: data file and its sha256, command, model, engine versions (risk lexicon, classifier,
-    worksheet engine…), effective settings, normaliser, package versions, time. ``extra`` is added as is."""
+    worksheet engine…), effective settings, normaliser, package versions, time. ``extra`` is added as is.
+
+    ``data_sha256`` is for data that is not one file (a database): the caller hashes it; otherwise the file's
+    bytes are hashed."""
     packages = {}
     for name in PACKAGES:
         try:
@@ -84,7 +87,7 @@ def make_meta(data_path: Path | str, *, command: str, model: str | None = None,
         "report_format": REPORT_FORMAT,
         "command": command,
         "data_file": str(data_path),
-        "data_sha256": file_sha256(data_path),
+        "data_sha256": data_sha256 or file_sha256(data_path),
         "model": model,
         "engine_versions": dict(engine_versions or {}),
         "settings": dict(settings or {}),
@@ -101,10 +104,11 @@ def make_meta(data_path: Path | str, *, command: str, model: str | None = None,
 def build_report(kind: str, *, meta: Mapping[str, Any], asr: Mapping | None = None,
                  risk_segment: Mapping | None = None, risk_call: Mapping | None = None,
                  worksheet: Mapping | None = None, latency: Mapping | None = None,
-                 bench: Mapping | None = None) -> dict[str, Any]:
+                 bench: Mapping | None = None, corrections: Mapping | None = None) -> dict[str, Any]:
     """Assemble a report from the outputs of ``eval.scoring`` (``score_asr``, ``score_segment_risk``,
-    ``score_calls``, ``score_worksheets``, ``latency_block``) and a bench dict; leave out what the run did not
-    measure. Raises ``ValueError`` naming any contract key that is missing."""
+    ``score_calls``, ``score_worksheets``, ``latency_block``), a bench dict and ``eval.corrections``'
+    ``corrections`` section; leave out what the run did not measure. Raises ``ValueError`` naming any contract key
+    that is missing."""
     report: dict[str, Any] = {"kind": kind}
     if asr is not None:
         report["asr"] = dict(asr)
@@ -114,7 +118,8 @@ def build_report(kind: str, *, meta: Mapping[str, Any], asr: Mapping | None = No
             report["risk"]["segment"] = dict(risk_segment)
         if risk_call is not None:
             report["risk"]["call"] = dict(risk_call)
-    for name, section in (("worksheet", worksheet), ("latency", latency), ("bench", bench)):
+    for name, section in (("worksheet", worksheet), ("latency", latency), ("bench", bench),
+                          ("corrections", corrections)):
         if section is not None:
             report[name] = dict(section)
     report["meta"] = dict(meta)
@@ -134,11 +139,14 @@ def write_report(report: Mapping[str, Any], out_path: Path | str) -> tuple[Path,
     return out_path, html_path
 
 
-def progress(iterable: Iterable, desc: str, total: int | None = None):
-    """A tqdm progress bar on stderr (hidden when stderr is not a terminal)."""
+def progress(iterable: Iterable | None = None, desc: str = "", total: int | None = None, *, enabled: bool = True,
+             unit: str = "item"):
+    """A tqdm progress bar on stderr, hidden when stderr is not a terminal or when ``enabled`` is False
+    (``--no-progress``). Without ``iterable``, call ``.update()`` yourself (calls finishing out of order)."""
     from tqdm import tqdm
 
-    return tqdm(iterable, desc=desc, total=total, file=sys.stderr, unit="item", disable=None, leave=False)
+    return tqdm(iterable, desc=desc, total=total, file=sys.stderr, unit=unit, disable=None if enabled else True,
+                leave=False, dynamic_ncols=True)
 
 
 # ------------------------------------------------------------------------------------------------------ tables
@@ -181,15 +189,30 @@ def tables(report: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[st
             levels = call["confusion"]["levels"]
             out.append(("Risk level confusion (rows: reference, columns: service)", ["ref \\ hyp", *levels],
                         [[lvl, *map(str, row)] for lvl, row in zip(levels, call["confusion"]["matrix"])]))
-    if "worksheet" in report:
+    if "worksheet" in report and "corrections" not in report:  # corrections shows the scores beside the changes
         w = report["worksheet"]
         rows = [[f, fmt(v)] for f, v in w["fields"].items()] + [["mean", fmt(w["mean"])]]
         out.append(("Worksheet fields", ["field", "score"], rows))
+    if "corrections" in report:
+        c = report["corrections"]
+        scores = report.get("worksheet", {}).get("fields", {})
+        rows = [[f, fmt(scores.get(f)), fmt(v["changed"]), fmt(v["changed_share"]), fmt(v["marked_corrected"])]
+                for f, v in c["fields"].items()]
+        rows.append(["mean", fmt(report.get("worksheet", {}).get("mean")), "", fmt(c["changed_share_mean"]), ""])
+        out.append((f"Counselor changes ({c['worksheets']} finalized worksheets)",
+                    ["field", "draft score", "changed", "changed share", "marked corrected"], rows))
+        out.append(("Draft engines", ["engine", "version", "worksheets", "worksheet mean"],
+                    [[e["engine"], e["version"], fmt(e["worksheets"]),
+                      fmt(next((g["worksheet"]["mean"] for g in c.get("by_engine", [])
+                                if (g["engine"], g["version"]) == (e["engine"], e["version"])),
+                               report.get("worksheet", {}).get("mean")))] for e in c["engines"]]))
     if "latency" in report:
         lat = report["latency"]
-        out.append(("Latency (s)", ["final_p50_s", "final_p95_s", "alert_p95_s", "finals", "alerts"],
+        out.append(("Latency (s)", ["final_p50_s", "final_p95_s", "alert_p95_s", "finals", "alerts",
+                                    "alerts timed", "alerts unjustified"],
                     [[fmt(lat["final_p50_s"]), fmt(lat["final_p95_s"]), fmt(lat["alert_p95_s"]),
-                      fmt(lat.get("final", {}).get("n")), fmt(lat.get("alert", {}).get("n"))]]))
+                      fmt(lat.get("final", {}).get("n")), fmt(lat.get("alerts")), fmt(lat.get("alerts_timed")),
+                      fmt(lat.get("alerts_unjustified"))]]))
     if "bench" in report:
         b = report["bench"]
         keys = [k for k, v in b.items() if not isinstance(v, (dict, list))]
@@ -203,6 +226,8 @@ def markdown_summary(report: Mapping[str, Any]) -> str:
     lines = [f"# eval {report.get('kind', '')}: {meta.get('data_file', '')}",
              f"data sha256 {str(meta.get('data_sha256', ''))[:12]}… · model {meta.get('model') or '–'} · "
              f"normaliser {meta.get('normaliser', '–')}", ""]
+    if meta.get("alert_latency_note"):
+        lines[-1:] = [f"note: {meta['alert_latency_note']}", ""]
     for title, header, rows in tables(report):
         if title.startswith("Risk level confusion"):
             continue  # in the HTML; too wide for a terminal summary
@@ -306,13 +331,21 @@ def render_html(report: Mapping[str, Any]) -> str:
         parts.append(f"<figure><img alt='{e(caption)}' src='data:image/png;base64,{png}'>"
                      f"<figcaption>{e(caption)}</figcaption></figure>")
     for title, rows in (("Calls", report.get("risk", {}).get("call", {}).get("rows")),
-                        ("Worksheet per call", report.get("worksheet", {}).get("rows"))):
+                        ("Alerts", report.get("latency", {}).get("alert_rows")),
+                        ("Worksheet per call", report.get("worksheet", {}).get("rows")),
+                        ("Finalized worksheets", report.get("corrections", {}).get("rows"))):
         if rows:
             header = list(rows[0])
-            parts.append(_html_table(title, header, [[fmt(r.get(k), 2) for k in header] for r in rows]))
+            parts.append(_html_table(title, header, [[_cell(r.get(k)) for k in header] for r in rows]))
     parts.append("<h2>meta</h2><pre>" + e(json.dumps(meta, ensure_ascii=False, indent=2)) + "</pre>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return fmt(value, 2)
 
 
 def _html_table(title: str, header: list[str], rows: list[list[str]]) -> str:

@@ -24,7 +24,7 @@ def run_eval(*args: str, env_extra: dict | None = None) -> subprocess.CompletedP
 
 def test_calls_transcript_mode(tmp_path):
     out = tmp_path / "calls.json"
-    r = run_eval("calls", str(FIXTURES / "eval" / "calls.jsonl"), "--out", str(out))
+    r = run_eval("calls", str(FIXTURES / "eval" / "calls.jsonl"), "--out", str(out), "--no-progress")
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
     assert set(report["risk"]["call"]) >= {"level_accuracy", "high_recall", "false_alerts_per_nonrisk_call"}
@@ -32,16 +32,36 @@ def test_calls_transcript_mode(tmp_path):
     assert report["meta"]["data_sha256"] and report["meta"]["engine_versions"]["risk"]
     assert out.with_suffix(".html").read_text().startswith("<!DOCTYPE html>") or "<html" in out.with_suffix(".html").read_text()
     assert "Risk per call" in r.stdout
+    assert "latency" not in report and report["meta"]["settings"]["audio"] is False
 
 
 def test_calls_audio_mode_runs_the_live_session(tmp_path):
+    # Two calls streamed at once at 4x real time. The alert threshold is 中 so that the alert path is measured
+    # whatever the base model mishears on this 8 kHz clip (as in test_alerts).
     out = tmp_path / "audio.json"
-    r = run_eval("calls", str(FIXTURES / "calls" / "calls.jsonl"), "--audio", "--speed", "0", "--out", str(out))
+    r = run_eval("calls", str(FIXTURES / "calls" / "calls.jsonl"), "--audio", "--speed", "4", "--concurrency", "2",
+                 "--out", str(out), env_extra={"SCRIBE_RISK__ALERT_THRESHOLD": "中"})
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
     assert 0 <= report["asr"]["cer"] < 0.5 and report["asr"]["ref_chars"] > 100
     assert report["latency"]["final_p95_s"] is not None
-    assert report["meta"]["model"] == "base"
+    meta = report["meta"]
+    assert meta["model"] == "base" and meta["audio_sha256"] and "alert_latency_note" not in meta
+    assert meta["settings"]["concurrency"] == 2 and meta["settings"]["speed"] == 4
+    assert meta["settings"]["alert_threshold"] == "中" and meta["command"].startswith("python -m eval calls")
+    lat = report["latency"]
+    rows = lat["alert_rows"]
+    assert lat["alerts"] == len(rows) == sum(r["alerts"] for r in report["risk"]["call"]["rows"])
+    assert lat["alerts_unjustified"] == sum(not row["justified"] for row in rows)
+    risky = [row for row in rows if row["call_id"] == "dev-0008-risk"]
+    assert risky and risky[0]["level"] == "中", "the caller discloses a decision and a plan"
+    # hand-checked: the reference first justifies 中 at the end of segment 13 (5.66 s of audio = 1.415 s at 4x)
+    assert risky[0]["justified_by_end_s"] == 5.66
+    assert risky[0]["latency_s"] == pytest.approx(risky[0]["arrived_s"] - 5.66 / 4)
+    assert lat["alert_p95_s"] is not None and -2 < risky[0]["latency_s"] < 60
+    for row in rows:
+        if row["call_id"] == "dev-0008-head":  # the reference never rises in the first 39 s: nothing justifies it
+            assert not row["justified"] and row["latency_s"] is None
 
 
 def test_utterances_and_compare(tmp_path):
@@ -51,6 +71,16 @@ def test_utterances_and_compare(tmp_path):
     assert "any_suicide" in json.loads(a.read_text())["risk"]["segment"]
     r = run_eval("compare", str(a), str(b))
     assert r.returncode == 0 and r.stdout.strip()
+
+
+def test_calls_refuses_a_negative_speed_or_no_concurrency(tmp_path, capsys):
+    from eval.__main__ import main
+
+    calls = str(FIXTURES / "calls" / "calls.jsonl")
+    assert main(["calls", calls, "--audio", "--speed", "-1", "--out", str(tmp_path / "x.json")]) == 2
+    assert main(["calls", calls, "--audio", "--concurrency", "0", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--speed must be" in err and "--concurrency must be" in err and not (tmp_path / "x.json").exists()
 
 
 def test_invalid_input_names_the_line(tmp_path):
@@ -67,3 +97,38 @@ def test_bench_against_a_running_service(server, tmp_path):
     bench = json.loads(out.read_text())["bench"]
     assert bench["concurrency"] == 2 and bench["incomplete_calls"] == 0 and bench["finals"] > 0
     assert bench["offline_cpu_s"] > 0 and bench["stream_cpu_s"] is not None and bench["realtime_factor"] > 0
+    assert "bench streams" not in r.stderr  # the progress bar stays off when stderr is not a terminal
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    import io
+
+    from eval.report import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    bar = progress(total=3, desc="calls", unit="call")
+    bar.update(2)
+    bar.refresh()  # tqdm redraws at most every 0.1 s on its own
+    bar.close()
+    assert "calls" in term.getvalue() and "2/3" in term.getvalue()
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert progress(total=3, enabled=False).disable  # --no-progress
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert progress(total=3).disable  # not a terminal
+
+
+def test_every_command_takes_no_progress():
+    from eval.__main__ import build_parser
+
+    parser = build_parser()
+    for argv in (["calls", "f.jsonl", "--audio", "--concurrency", "3"], ["utterances", "f.jsonl"],
+                 ["corrections"], ["bench", "f.jsonl", "--concurrency", "2"]):
+        assert parser.parse_args([*argv, "--out", "r.json"]).progress is True
+        assert parser.parse_args([*argv, "--out", "r.json", "--no-progress"]).progress is False
+    assert parser.parse_args(["calls", "f.jsonl", "--out", "r.json"]).concurrency == 1
+    assert parser.parse_args(["corrections", "--out", "r.json"]).database_url is None
