@@ -46,8 +46,10 @@ class ASRSettings(BaseModel):
     """Most utterances decoded together in one batch (across calls)."""
     queue_size: int = Field(512, ge=1)
     """Bound of the inference queue; partials are dropped first when it is full."""
-    min_window_s: float = Field(15.0, ge=1.0, le=30.0)
-    """Shortest encoder window: short utterances are padded to this many seconds (30 = Whisper's fixed window)."""
+    min_window_s: float = Field(8.0, ge=1.0, le=30.0)
+    """Shortest encoder window: short utterances are padded to this many seconds (30 = Whisper's fixed window).
+    On 8 of the annotated calls (6,594 reference characters) 8 s and 15 s gave the same CER (0.197) through the
+    live path, and 8 s costs about a third less CPU; below that, repetition artefacts grow."""
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
     """A segment whose no-speech probability is above this and whose log-probability is low is dropped."""
     log_prob_threshold: float = -1.0
