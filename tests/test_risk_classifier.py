@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from service.risk import RiskEngine
-from service.risk.classifier import DEFAULT_MODEL_DIR, Classifier, encode, ngrams
+from service.risk.classifier import DEFAULT_MODEL_DIR, MIN_WIDTH, UNKNOWN_ID, Classifier, chars, encode
 from service.types import RISK_LABELS, FinalSegment
 
 FIXTURES = Path(__file__).parent / "fixtures" / "risk"
@@ -50,9 +50,15 @@ def test_a_few_ms_per_segment_on_cpu(clf):
 
 
 def test_featurizer_ignores_punctuation_and_pads():
-    assert ngrams("好，累") == ngrams("好累")
-    ids = encode(["ab", ""], {"a": 1, "b": 2, "ab": 3})
-    assert ids.tolist() == [[1, 2, 3], [0, 0, 0]]
+    assert chars("好，累……") == chars("好累") == ["好", "累"]
+    ids = encode(["ab", "", "a？c"], {"a": 2, "b": 3})
+    assert ids.shape == (3, MIN_WIDTH)
+    assert ids.tolist() == [[2, 3, 0, 0], [0, 0, 0, 0], [2, UNKNOWN_ID, 0, 0]]
+
+
+def test_empty_and_long_texts_run(clf):
+    short, long = clf.predict(["", "我" * 5000])
+    assert 0.0 <= short["any_suicide"] <= 1.0 and 0.0 <= long["any_suicide"] <= 1.0
 
 
 def test_engine_version_names_lexicon_and_model():

@@ -41,6 +41,10 @@ LEVELS = [
     ([("counselor", "你有没有想过结束自己的生命？"), ("caller", "嗯，想过。")], "中"),
     ([("counselor", "你有没有想过结束自己的生命？"), ("caller", "没有，没想过。")], "无"),
     ([("caller", "我同学说她想跳楼，今晚就跳")], "无"),
+    # "上个礼拜天" is past, not a near date: a plan without a near date stays 中
+    ([("caller", "我想过好多回，就从阳台跳下去"), ("counselor", "最近一次冒出这个念头是什么时候？"),
+      ("caller", "上个礼拜天，跟婆婆吵完架，那个念头又上来了")], "中"),
+    ([("caller", "我想过，就从阳台跳下去"), ("caller", "我已经决定了，就这个礼拜天")], "高"),
 ]
 
 
@@ -95,3 +99,37 @@ def test_counselor_labels_are_ignored_by_the_call():
     seg = FinalSegment("t-1", 0, "counselor", 0.0, 1.0, "你是不是已经把药吞下去了？")
     assert state.update(seg, SegmentRisk(0, labels=["suicide_attempt"])) == []
     assert state.level == "无"
+
+
+def active_classifier(texts):
+    from service.risk.classifier import Classifier
+
+    outputs = Classifier.load().outputs
+    return [{o: (0.99 if o in ("any_suicide", "active_ideation") else 0.01) for o in outputs} for _ in texts]
+
+
+def test_classifier_only_labels_flag_segments_but_do_not_move_the_level():
+    engine = RiskEngine(load_lexicon(), predict=active_classifier, threshold=0.5, model_id="clf-stub")
+    state, raised = run_call(engine, [("caller", "最近一直睡不着，也不想出门见人"), ("caller", "我现在就过去，马上到")])
+    assert state.level == "无" and raised == [[], []]
+    assert "active_ideation" in state.labels
+
+
+def test_worded_labels_still_count_in_full_next_to_classifier_ones():
+    engine = RiskEngine(load_lexicon(), predict=active_classifier, threshold=0.5, model_id="clf-stub")
+    state, _ = run_call(engine, [("caller", "我想好了，明天晚上就从阳台跳下去")])
+    assert state.level == "高"
+
+
+def test_devreport_runs_on_the_fixture_calls(capsys):
+    from pathlib import Path
+
+    from service.risk import devreport
+
+    calls = Path(__file__).parent / "fixtures" / "worksheet" / "calls.jsonl"
+    report = devreport.main([str(calls), "--per-call"])
+    assert report["calls"] == 3 and report["high_recall"] == 1.0
+    assert sum(report["confusion"].values()) == 3
+    alone = report["classifier_alone"]
+    assert alone["caller_segments"] > 0 and alone["confirm_point"]["threshold"] >= alone["recall_point"]["threshold"]
+    assert "dev-0010" in capsys.readouterr().out

@@ -44,6 +44,10 @@ CASES = [
     # negation
     ("我不会自杀的", set()),
     ("我没想过死", set()),
+    # the bare word: talk about suicide unless the caller says it of themself; negated, nothing
+    ("我就自杀给他们看", {"active_ideation"}),
+    ("我不会自杀的，您放心", set()),
+    ("自杀热线是这个号码吗", {"suicide_exploration"}),
     ("我不是想死，我就是想睡一觉", set()),
     # resolved past
     ("我以前想过死，现在不会了", set()),
@@ -56,6 +60,12 @@ CASES = [
     ("昨天他跟我说，他想死", {"suicide_exploration"}),
     ("我妈说她不想活了", {"suicide_exploration"}),
     ("我妈骂我，我想死", {"active_ideation", "victimization"}),
+    # a third person as object is not who is speaking: "跟她", "和他", or a pronoun that ends its sentence
+    ("我想和他一起去死", {"active_ideation"}),
+    ("躺下就想他。有时候想，要是一觉睡过去不醒了，也好", {"passive_ideation"}),
+    ("我就怕她现在这样，又冒出不想活的念头", {"suicide_exploration"}),
+    ("他不想活了", {"suicide_exploration"}),
+    ("我就想，老天爷要是哪天把我也收走，倒也干净了", {"passive_ideation"}),
     # nothing there
     ("我最近睡不好，想问问能不能开点药", set()),
     ("医生给我开了安眠药，我一般吃半片", set()),
@@ -86,6 +96,30 @@ def test_counselor_speech_is_never_risk(engine):
 def test_answer_to_counselor_question(engine, question, answer, labels):
     q = seg(question, speaker="counselor", i=1)
     assert set(engine.analyze(seg(answer, i=2), context=[q]).labels) == labels
+
+
+@pytest.mark.parametrize(
+    "context,answer,labels",
+    [
+        # a reference back to suicidal thoughts named just before, by the caller or by the counselor
+        ([("caller", "我想过好多回，就从阳台跳下去。"), ("counselor", "最近一次冒出这个念头是什么时候？")],
+         "上个礼拜天，跟婆婆吵完架，那个念头又上来了。", {"active_ideation"}),
+        ([("counselor", "现在，您还有想死的念头吗？"), ("caller", "有。"), ("counselor", "围巾呢？")],
+         "还没想好，那条围巾我扔了。就是心里一直有这个念头。", {"active_ideation"}),
+        ([("caller", "有时候觉得活着没意思。"), ("counselor", "这种时候多吗？")],
+         "这个想法晚上多一些。", {"passive_ideation"}),
+        # no antecedent, a negated reference, a third person's thoughts
+        ([("counselor", "你最近工作上有什么打算？")], "我有个想法，想换个部门。", set()),
+        ([("counselor", "有没有想过结束自己的生命？")], "累是真累，可那种念头没有。", set()),
+        ([("counselor", "您想过自杀吗？")], "现在没有这个念头了。", set()),
+        ([("counselor", "您想过自杀吗？")], "以前有过那个念头，现在不会了。", set()),
+        ([("caller", "我真想死。"), ("counselor", "这种想法是什么时候开始的？")], "要是那个念头再来，我就给你们打电话。", set()),
+        ([("caller", "我同学说她想死。"), ("counselor", "她这样说多久了？")], "她这个念头有半年了。", set()),
+    ],
+)
+def test_reference_back_to_suicidal_thoughts(engine, context, answer, labels):
+    ctx = [seg(text, speaker=who, i=i) for i, (who, text) in enumerate(context)]
+    assert set(engine.analyze(seg(answer, i=len(ctx)), context=ctx).labels) == labels
 
 
 def test_keyword_times_are_linear_in_characters(engine):

@@ -185,6 +185,15 @@ def test_follow_up_from_counselor_speech(drafter, counselor, expected):
      {"call_type": "精神卫生知识咨询", "risk_level": "无"}),
     ([("C", "最近工作压力很大，天天加班，领导还老批评我。")], "无",
      {"call_type": "一般心理问题", "problem_categories": ["职场压力"]}),
+    # an active label under a call level of 低 (the classifier alone found it; the engine caps it there) reads 被动,
+    # never 主动 next to a 低 that active ideation would contradict
+    ([("C", "最近一直睡不着，也不想出门见人。", ["active_ideation"])], "低",
+     {"suicidal_ideation": "被动", "call_type": "自杀风险"}),
+    # under 无 the labels are the classifier's alone (the risk engine does not count them): no ideation, not 自杀风险
+    ([("C", "最近工作压力很大，天天加班，领导还老批评我，晚上睡不着，也不想出门见人。", ["passive_ideation"])], "无",
+     {"suicidal_ideation": "无", "call_type": "一般心理问题"}),
+    ([("C", "我真想死，活不下去了。", ["active_ideation"])], "中",
+     {"suicidal_ideation": "主动", "call_type": "自杀风险"}),
 ])
 def test_risk_fields_and_call_type(drafter, turns, level, expected):
     values = draft(drafter, [GREETING, *turns], level).values()

@@ -1,7 +1,13 @@
 """Risk engine: per-segment labels, keywords and score; per-call level and alerts.
 
-Two layers that agree or escalate: the lexicon (:mod:`.lexicon`, with the context rules of :mod:`.context`) and
-the trained classifier (:mod:`.classifier`). The call level follows the Beijing criteria (:mod:`.level`).
+Two layers: the lexicon (:mod:`.lexicon`, with the context rules of :mod:`.context`) and the trained classifier
+(:mod:`.classifier`). The classifier speaks only where the words leave room: on a caller segment with at least
+MIN_CLASSIFIER_CHARS letters, that the context rules did not already judge (negated, hyperbole, third party,
+hypothetical) and that does not open by denying the counselor's risk question. It adds a suicide label alone at
+its confirm point (precision ≥ 0.8 in cross-validation), not at its recall point: on hotline turns the recall point
+flagged about one caller turn in three (`python -m service.risk.devreport` counts them). Its labels carry no keyword,
+and the call level (:mod:`.level`, Beijing criteria) does not count them: they flag the segment. At the recall point it only gives a
+spoken decision its topic ("我已经决定了" in a flagged segment is active ideation, carried by those words).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from service.risk.classifier import Classifier
-from service.risk.context import answered_question, judge
+from service.risk.context import answered_question, denied_question, judge, referred_ideation
 from service.risk.level import CallRiskState, segment_level
 from service.risk.lexicon import Lexicon, load_lexicon
 from service.types import SUICIDE_LABELS, FinalSegment, KeywordHit, SegmentRisk
@@ -22,8 +28,11 @@ __all__ = ["RiskEngine", "CallRiskState", "segment_level"]
 CLASSIFIER_LABELS = ("passive_ideation", "active_ideation", "self_harm_behavior", "victimization", "aggression_to_others")
 #: probability a non-suicide classifier label needs (these have no recall target; keep them conservative)
 OTHER_LABEL_MIN_P = 0.8
-#: score of a segment whose suicide label came from the lexicon or a question/answer
+#: score of a segment whose suicide label came from the lexicon, a question/answer or a reference back
 LEXICON_SCORE = 0.9
+#: letters and digits a segment needs before the classifier is asked: a bag of n-grams over "好。", "嗯，对" or "……"
+#: has nothing to weigh (the shipped model gave "好，我接。" 0.99), and short explicit phrases are the lexicon's
+MIN_CLASSIFIER_CHARS = 6
 
 Predict = Callable[[list[str]], list[dict[str, float]]]
 
@@ -31,10 +40,14 @@ Predict = Callable[[list[str]], list[dict[str, float]]]
 class RiskEngine:
     """Loaded once, shared by all calls; :meth:`analyze` keeps no per-call state."""
 
-    def __init__(self, lexicon: Lexicon, predict: Predict | None, threshold: float, model_id: str) -> None:
+    def __init__(self, lexicon: Lexicon, predict: Predict | None, threshold: float, model_id: str,
+                 label_threshold: float | None = None) -> None:
         self.lexicon = lexicon
         self._predict = predict
         self.threshold = threshold
+        #: the probability a suicide label from the classifier alone needs (default: ``threshold``; the shipped
+        #: engine uses the model's confirm point)
+        self.label_threshold = threshold if label_threshold is None else label_threshold
         self.model_id = model_id
         self.version = f"lexicon-{lexicon.version}+{model_id}"
 
@@ -44,7 +57,8 @@ class RiskEngine:
         """The shipped lexicon and ONNX model unless paths are given; ``threshold`` overrides the any_suicide one."""
         lexicon = Lexicon.load(lexicon_path) if lexicon_path else load_lexicon()
         clf = Classifier.load(model_path, threshold=threshold)
-        return cls(lexicon, clf.predict, clf.threshold, clf.model_id)
+        return cls(lexicon, clf.predict, clf.threshold, clf.model_id,
+                   label_threshold=threshold if threshold is not None else max(clf.threshold, clf.confirm_threshold))
 
     def analyze(self, seg: FinalSegment, context: Sequence[FinalSegment] = ()) -> SegmentRisk:
         """Labels, keywords (char spans mapped linearly onto the segment's times) and score of one segment.
@@ -64,27 +78,47 @@ class RiskEngine:
             if j.label not in labels:
                 labels.append(j.label)
             risk.keywords.append(self._hit(seg, j.match.text, j.label, j.match.char_start, j.match.char_end))
-        qa = answered_question(lex, seg, context)
-        if qa is not None:
-            label, (a, b) = qa
+        for found in (answered_question(lex, seg, context), referred_ideation(lex, seg, context)):
+            if found is None:
+                continue
+            label, (a, b) = found
             if label not in labels:
                 labels.append(label)
             risk.keywords.append(self._hit(seg, seg.text[a:b], label, a, b))
-        vetoed = any(j.rule != "kept" for j in judged) and not any(lb in SUICIDE_LABELS for lb in labels)
+        # the classifier has no say where the words were already judged (a negated or third-party phrase, a denial
+        # of the counselor's question) or where there are too few of them
+        vetoed = (any(j.rule != "kept" for j in judged) or denied_question(lex, seg, context)) and not any(
+            lb in SUICIDE_LABELS for lb in labels)
         p_any = 0.0
-        if self._predict is not None:
+        if self._predict is not None and content_chars(seg.text) >= MIN_CLASSIFIER_CHARS:
             probs = self._predict([seg.text])[0]
             p_any = probs["any_suicide"]
             if not vetoed:
                 labels.extend(self._classifier_labels(probs, labels))
-        has_suicide = any(lb in SUICIDE_LABELS for lb in labels)
+                decided = self._decided(seg, probs, labels)
+                if decided is not None:
+                    labels.append("active_ideation")
+                    risk.keywords.append(decided)
+        worded_suicide = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         risk.labels = labels
-        risk.score = round(max(p_any, LEXICON_SCORE) if has_suicide else (min(p_any, 0.1) if vetoed else p_any), 4)
+        # the classifier's own probability where it alone speaks; words count as LEXICON_SCORE at least
+        risk.score = round(max(p_any, LEXICON_SCORE) if worded_suicide else (min(p_any, 0.1) if vetoed else p_any), 4)
         return risk
+
+    def _decided(self, seg: FinalSegment, probs: dict[str, float], have: list[str]) -> KeywordHit | None:
+        """"我已经决定了" where the classifier suspects suicidal content (its recall point): the words give the intent
+        the classifier cannot, so the segment is active ideation carried by those words. ASR that garbles the method
+        ("攒了四十多片" heard as "散了40多天") leaves the decision audible."""
+        if probs["any_suicide"] < self.threshold or any(lb in SUICIDE_LABELS for lb in have):
+            return None
+        m = self.lexicon.cue_re("plan_intent").search(seg.text)
+        if m is None:
+            return None
+        return self._hit(seg, m.group(0), "active_ideation", m.start(), m.end())
 
     def _classifier_labels(self, probs: dict[str, float], have: list[str]) -> list[str]:
         add = []
-        if probs["any_suicide"] >= self.threshold and not any(lb in SUICIDE_LABELS for lb in have):
+        if probs["any_suicide"] >= self.label_threshold and not any(lb in SUICIDE_LABELS for lb in have):
             add.append(max(("passive_ideation", "active_ideation"), key=lambda lb: probs[lb]))
         for lb in CLASSIFIER_LABELS[2:]:
             if probs[lb] >= OTHER_LABEL_MIN_P and lb not in have:
@@ -97,3 +131,8 @@ class RiskEngine:
         dur = seg.end - seg.start
         return KeywordHit(text=text, label=label, char_start=a, char_end=b,
                           start=round(seg.start + dur * a / n, 3), end=round(seg.start + dur * b / n, 3))
+
+
+def content_chars(text: str) -> int:
+    """Letters and digits in a segment (what the classifier's featurizer keeps)."""
+    return sum(ch.isalnum() for ch in text)

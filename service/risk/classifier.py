@@ -1,9 +1,12 @@
-"""The trained risk classifier: character 1–3-gram bag → small MLP, run with onnxruntime on the CPU.
+"""The trained risk classifier: characters → an ensemble of small CNNs (2/3/4-character filters, max-pooled),
+run with onnxruntime on the CPU.
 
-The model files (``models/risk/``): ``risk_clf.onnx`` (input ``ids`` int64 [batch, n], 0 = padding; output ``probs``
-float32 [batch, len(outputs)]), ``vocab.json`` (n-gram → id) and ``classifier.json`` (model id, outputs, the
-``any_suicide`` threshold chosen in cross-validation). ``service.risk.train`` writes all three; the featurizer
-below is shared by training and inference so they cannot drift apart.
+The model files (``models/risk/``): ``risk_clf.onnx`` (input ``ids`` int64 [batch, n], 0 = padding, 1 = a character
+not in the vocabulary; output ``probs`` float32 [batch, len(outputs)]), ``vocab.json`` (character → id) and
+``classifier.json`` (model id, outputs, and the two ``any_suicide`` operating points chosen in cross-validation:
+``threshold_any_suicide`` for recall ≥ 0.9, ``confirm_threshold_any_suicide`` for precision ≥ 0.8).
+``service.risk.train`` writes all three; the featurizer below is shared by training and inference so they cannot
+drift apart.
 """
 
 from __future__ import annotations
@@ -20,26 +23,28 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "risk"
 MODEL_FILE = "risk_clf.onnx"
 VOCAB_FILE = "vocab.json"
 CONFIG_FILE = "classifier.json"
-NGRAM_RANGE = (1, 3)
-#: n-gram ids per text; longer segments keep their first MAX_IDS n-grams
-MAX_IDS = 1024
+#: characters per text; a longer segment keeps its first MAX_CHARS (a hotline turn is rarely past 100)
+MAX_CHARS = 256
+PAD_ID = 0
+UNKNOWN_ID = 1
+#: the widest filter: inputs are padded to at least this many positions
+MIN_WIDTH = 4
 
 
-def ngrams(text: str, lo: int = NGRAM_RANGE[0], hi: int = NGRAM_RANGE[1]) -> list[str]:
-    """Character n-grams of the normalised text, letters and digits only.
+def chars(text: str) -> list[str]:
+    """The normalised text's letters and digits, in order.
 
     Punctuation is dropped: ASR punctuation says little, and PsyGUARD's ("我要死了……") taught an earlier model that
     an ellipsis alone is suicidal.
     """
-    s = "".join(ch for ch in normalize(text) if ch.isalnum())
-    return [s[i:i + n] for n in range(lo, hi + 1) for i in range(len(s) - n + 1)]
+    return [ch for ch in normalize(text) if ch.isalnum()][:MAX_CHARS]
 
 
 def encode(texts: list[str], vocab: dict[str, int]) -> np.ndarray:
-    """Padded int64 id matrix [batch, n]; unknown n-grams are dropped, id 0 is padding."""
-    rows = [[vocab[g] for g in ngrams(t) if g in vocab][:MAX_IDS] for t in texts]
-    width = max((len(r) for r in rows), default=0) or 1
-    out = np.zeros((len(rows), width), dtype=np.int64)
+    """Padded int64 id matrix [batch, n ≥ MIN_WIDTH]: 0 is padding, 1 a character the vocabulary lacks."""
+    rows = [[vocab.get(ch, UNKNOWN_ID) for ch in chars(t)] for t in texts]
+    width = max(max((len(r) for r in rows), default=0), MIN_WIDTH)
+    out = np.full((len(rows), width), PAD_ID, dtype=np.int64)
     for i, r in enumerate(rows):
         out[i, : len(r)] = r
     return out
@@ -52,6 +57,8 @@ class Classifier:
     threshold: float
     vocab: dict[str, int]
     session: object
+    #: the high-precision operating point; above 1 (never) for a model that has none
+    confirm_threshold: float = 1.000001
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, threshold: float | None = None) -> "Classifier":
@@ -75,6 +82,7 @@ class Classifier:
             model_id=config["model_id"],
             outputs=list(config["outputs"]),
             threshold=float(threshold if threshold is not None else config["threshold_any_suicide"]),
+            confirm_threshold=float(config.get("confirm_threshold_any_suicide", 1.000001)),
             vocab=vocab,
             session=session,
         )

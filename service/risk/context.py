@@ -10,8 +10,14 @@ Each rule reads its cue words from the lexicon data file. In order, per match:
 - hypothetical: 如果/要是… in its clause or the one before (要是我说我不想活了呢) → ``suicide_exploration``,
   except wish-shaped passive ideation (要是睡过去再也不醒就好了), which is hypothetical by nature.
 
-And per segment, question/answer: a caller's bare "嗯，想过" right after a counselor's question about suicide or
-self-harm takes the question's label; "没有" does not.
+And per segment, with the earlier segments of the call as context:
+
+- question/answer: a caller's bare "嗯，想过" right after a counselor's question about suicide or self-harm takes the
+  question's label; "没有" does not, and a segment that opens with such a denial is not left to the classifier
+  either (:func:`denied_question`: "没有，从来没有过" is an answer, not a statement about dying);
+- reference back: "那个念头又上来了", "心里一直有这个想法" name no act, but point at suicidal thoughts the caller or the
+  counselor spoke of in the last few turns; the segment takes the ideation label of that antecedent
+  (:func:`referred_ideation`), never without one.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ SELF_LABELS = frozenset(SUICIDE_LABELS) | {"self_harm_ideation", "self_harm_beha
 IDEATION_LABELS = frozenset({"passive_ideation", "active_ideation", "suicide_plan", "suicide_preparation", "self_harm_ideation"})
 #: how many earlier segments a counselor question may be back (the caller may say "嗯" in between)
 QA_LOOKBACK = 2
+#: how many earlier segments (both speakers) "那个念头" may point back to
+REFERENCE_LOOKBACK = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +77,12 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     """True when the nearest subject mention before ``pos`` is someone other than the speaker."""
     before = text[:pos]
     last_third = -1
+    not_subject = lex.cues["third_party_not_subject_before"]
     for m in lex.cue_re("third_party").finditer(before):
+        if m.start() > 0 and before[m.start() - 1] in not_subject:
+            continue  # 陪她, 跟他说, 被他打 — an object, not who is speaking of dying
+        if m.end() < len(before) and before[m.end()] in lex.cues["sentence_ends"]:
+            continue  # "躺下就想他。" — a pronoun that ends its sentence is an object
         last_third = max(last_third, m.start())
     last_first = -1
     not_before = lex.cues["first_person_not_subject_before"]
@@ -130,17 +143,37 @@ def answered_question(
     """
     if seg.speaker == "counselor":
         return None
+    q_labels = _risk_question(lex, context)
+    if not q_labels:
+        return None
+    kind, span = _answer(lex, seg.text)
+    if kind != "yes" or span is None:
+        return None
+    return _question_label(q_labels), span
+
+
+def denied_question(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
+    """True when a caller's segment opens by denying a counselor's question about suicide or self-harm."""
+    if seg.speaker == "counselor" or not _risk_question(lex, context):
+        return False
+    return _answer(lex, seg.text)[0] == "no"
+
+
+def _risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
+    """Labels named by the counselor's question just before (within QA_LOOKBACK segments); [] when none."""
     question = None
     for prev in list(context)[-QA_LOOKBACK:][::-1]:
         if prev.speaker == "counselor":
             question = prev
             break
     if question is None or not any(q in question.text for q in lex.cues["question_markers"]):
-        return None
-    q_labels = [m.label for m in lex.find(question.text) if m.label in SELF_LABELS | {"suicide_exploration"}]
-    if not q_labels:
-        return None
-    text = normalize(seg.text)
+        return []
+    return [m.label for m in lex.find(question.text) if m.label in SELF_LABELS | {"suicide_exploration"}]
+
+
+def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]:
+    """("yes", span of the answer), ("no", None) or (None, None) from the first clauses of a reply."""
+    text = normalize(raw)
     bounds = clause_bounds(text, lex.cues["clause_breaks"])
     fillers = re.compile(lex.cues["answer_fillers"])
     affirm = re.compile(lex.cues["answer_affirmative"])
@@ -152,9 +185,41 @@ def answered_question(
         if not core:
             continue
         if negative.match(core):
-            return None
+            return "no", None
         if affirm.match(core):
-            return _question_label(q_labels), (a + (lead.end() if lead else 0), b)
+            return "yes", (a + (lead.end() if lead else 0), b)
+    return None, None
+
+
+def referred_ideation(
+    lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]
+) -> tuple[str, tuple[int, int]] | None:
+    """The ideation label of "那个念头又上来了" when the recent context says which thoughts those are.
+
+    The antecedent is the nearest of: a caller segment with kept suicidal words, or a counselor segment that
+    names suicide (a question or a reflection: "您还有想死的念头吗"). Active unless the antecedent is only passive.
+    ``None`` without an antecedent, or when the reference is negated ("现在没有这个念头了").
+    """
+    if seg.speaker == "counselor":
+        return None
+    text = normalize(seg.text)
+    ref = lex.cue_re("ideation_reference").search(text)
+    if ref is None:
+        return None
+    bounds = clause_bounds(text, lex.cues["clause_breaks"])
+    c_start = bounds[_clause_of(bounds, ref.start())][0] if bounds else 0
+    # the per-match rules apply as to a word: negated, resolved past, third party, hypothetical → no reference
+    probe = Match(seg.text[ref.start():ref.end()], "active_ideation", "reference", ref.start(), ref.end(), False, "chars")
+    if judge(lex, seg.text, [probe])[0].rule != "kept" or lex.cue_re("reference_negated").search(text[c_start:]):
+        return None
+    for prev in list(context)[-REFERENCE_LOOKBACK:][::-1]:
+        if prev.speaker == "counselor":
+            found = [m.label for m in lex.find(prev.text) if m.label in SUICIDE_LABELS]
+        else:
+            found = [j.label for j in judge(lex, prev.text, lex.find(prev.text)) if j.label in SUICIDE_LABELS]
+        if found:
+            label = "passive_ideation" if all(lb == "passive_ideation" for lb in found) else "active_ideation"
+            return label, (ref.start(), ref.end())
     return None
 
 

@@ -3,9 +3,11 @@
     python -m service.risk.devreport /work/shared/data/calls/calls.jsonl [--threshold 0.2]
 
 Feeds every reference segment (both speakers, in order) through RiskEngine + CallRiskState and compares the final
-call level with ``worksheet.risk_level``. Prints per-call level accuracy, high_recall (高/紧急 calls that reached 高 or
-above), false alerts per 无/低 call, and segment-level any_suicide precision/recall on caller segments. These calls
-were read while writing the lexicon: the figures are development figures, not held-out ones.
+call level with ``worksheet.risk_level``. Prints per-call level accuracy, the level confusion (reference->predicted),
+high_recall (高/紧急 calls that reached 高 or above), false alerts per 无/低 call, segment-level any_suicide
+precision/recall on caller segments, and the classifier alone on the same caller segments (AUC, and counts at its
+recall and confirm points). These calls were read while writing the lexicon and its context rules: the figures are
+development figures, not held-out ones.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def evaluate(calls: list[dict], engine: RiskEngine) -> dict:
     rows, alerts_low, n_low, n_high, high_hit, correct = [], 0, 0, 0, 0, 0
     seg_counts = Counter()
     confusion = Counter()
+    clf_scores: list[tuple[float, bool]] = []
     for call in calls:
         state = CallRiskState(call["call_id"], None, engine.version)
         context: list[FinalSegment] = []
@@ -36,6 +39,8 @@ def evaluate(calls: list[dict], engine: RiskEngine) -> dict:
                 gold = any(lb in SUICIDE_LABELS for lb in s["risk"])
                 pred = any(lb in SUICIDE_LABELS for lb in risk.labels)
                 seg_counts["tp" if gold and pred else "fp" if pred else "fn" if gold else "tn"] += 1
+                if engine._predict is not None:
+                    clf_scores.append((engine._predict([s["text"]])[0]["any_suicide"], gold))
         ref = call["worksheet"]["risk_level"]
         confusion[(ref, state.level)] += 1
         correct += ref == state.level
@@ -57,8 +62,19 @@ def evaluate(calls: list[dict], engine: RiskEngine) -> dict:
                                 "precision": round(tp / (tp + fp), 4) if tp + fp else 0.0,
                                 "recall": round(tp / (tp + fn), 4) if tp + fn else 0.0},
         "confusion": {f"{r}->{p}": n for (r, p), n in sorted(confusion.items())},
+        "classifier_alone": _classifier_alone(clf_scores, engine) if clf_scores else None,
         "per_call": rows,
     }
+
+
+def _classifier_alone(scores: list[tuple[float, bool]], engine: RiskEngine) -> dict:
+    pos = [p for p, g in scores if g]
+    neg = [p for p, g in scores if not g]
+    auc = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / (len(pos) * len(neg)) if pos and neg else None
+    out = {"caller_segments": len(scores), "positives": len(pos), "auc": round(auc, 4) if auc is not None else None}
+    for name, thr in (("recall_point", engine.threshold), ("confirm_point", engine.label_threshold)):
+        out[name] = {"threshold": round(thr, 4), "tp": sum(p >= thr for p in pos), "fp": sum(p >= thr for p in neg)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:

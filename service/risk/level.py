@@ -6,8 +6,11 @@
 - 低: passive ideation only, or self-harm without suicidal intent;
 - 无: none of these.
 
-Only the caller's own labels count (the engine gives counselor segments none). The level never goes down during a
-call. Alerts: once when the level first reaches the threshold, once more at 紧急; never twice for one level.
+Only the caller's own labels count (the engine gives counselor segments none). A label that no keyword carries came
+from the classifier alone: it flags the segment for the counselor, but the Beijing grades rest on what was said
+(passive or active intent, a plan, an attempt), and on hotline turns the classifier alone is wrong more often than
+right (`python -m service.risk.devreport`), so such labels do not move the call level. The level never goes down
+during a call. Alerts: once when the level first reaches the threshold, once more at 紧急; never twice for one level.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment,
 ATTEMPT_TIME_LOOKBACK = 6
 #: evidence segments an alert carries (the most recent ones)
 MAX_EVIDENCE = 5
+#: the highest level a segment reaches on classifier-only labels (no keyword in the caller's words carries them)
+UNWORDED_MAX_LEVEL = "无"
 _CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _DAYS_AGO = re.compile(r"([一两二三四五六七八九十\d]{1,3})\s*天(之)?前")
 
@@ -124,6 +129,11 @@ class CallRiskState:
         if not labels:
             return self._raise_plan_level()
         seg_level = segment_level(lex, seg, labels, context)
+        worded = {k.label for k in risk.keywords}
+        if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
+            # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
+            seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context), UNWORDED_MAX_LEVEL,
+                            key=level_rank)
         if set(labels) & {"suicide_plan", "suicide_preparation"}:
             self.has_plan = True
         if self.has_plan and self.near_time and level_rank(seg_level) < level_rank("高"):

@@ -18,9 +18,14 @@ def draft_risk_level(view: CallView, call_level: str) -> FieldDraft:
     return FieldDraft(call_level, 0.9, sorted(set(ev))[:6])
 
 
-def draft_ideation(view: CallView, prior_attempt: str) -> FieldDraft:
+def draft_ideation(view: CallView, prior_attempt: str, call_level: str | None = None) -> FieldDraft:
+    """主动/被动/无 from the labels, kept consistent with the call level by the Beijing criteria: active ideation is 中
+    or above, passive 低 or above. Under a lower level the labels came from the classifier alone, which the risk
+    engine does not let move the level, so they read one step down (active → 被动) or as 无."""
+    if call_level == "无":
+        return FieldDraft("无", 0.6, [])
     active = view.with_label(*ACTIVE)
-    if active:
+    if active and call_level in (None, "中", "高", "紧急"):
         return FieldDraft("主动", 0.85, [s.segment_id for s in active][:6])
     if prior_attempt in ("本次通话中", "近两周"):
         # an attempt now or in the last two weeks is taken as active intent even when not restated
@@ -28,6 +33,8 @@ def draft_ideation(view: CallView, prior_attempt: str) -> FieldDraft:
     passive = view.with_label("passive_ideation")
     if passive:
         return FieldDraft("被动", 0.8, [s.segment_id for s in passive][:6])
+    if active:
+        return FieldDraft("被动", 0.5, [s.segment_id for s in active][:6])
     return FieldDraft("无", 0.8, [])
 
 

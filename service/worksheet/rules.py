@@ -31,7 +31,7 @@ from service.worksheet.topics import (
 from service.worksheet.view import CallView
 
 ENGINE = "rules"
-RULES_VERSION = "1.0.0"
+RULES_VERSION = "1.1.0"
 DESPAIR_RATING = 6
 
 
@@ -53,7 +53,7 @@ class RulesDrafter:
         f["caller_age_group"] = draft_age_group(view)
         f["risk_level"] = draft_risk_level(view, call_level)
         f["prior_attempt"] = draft_prior_attempt(view)
-        f["suicidal_ideation"] = draft_ideation(view, f["prior_attempt"].value)
+        f["suicidal_ideation"] = draft_ideation(view, f["prior_attempt"].value, call_level)
         f["suicide_plan"] = draft_plan(view)
         f["suicide_method"] = draft_method(view)
         f["self_harm"] = draft_self_harm(view)
@@ -66,6 +66,9 @@ class RulesDrafter:
 
         suicidal_ev = [s.segment_id for s in view.own_suicide_segments()]
         suicidal = bool(suicidal_ev) or f["suicidal_ideation"].value != "无" or f["prior_attempt"].value != "无"
+        # the caller's own suicidal ideation means a call level of 低 at least (Beijing criteria): under 无 the
+        # labels are the classifier's alone, which the risk engine does not count
+        suicidal = suicidal and call_level != "无"
         problems, _ = draft_problem_categories(view, {"self_harm": bool(f["self_harm"].value)})
         f["call_type"] = draft_call_type(view, suicidal, suicidal_ev, problems.value)
         f["problem_categories"] = finish_categories(problems, f["call_type"].value, consultation(view))

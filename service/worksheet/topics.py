@@ -39,7 +39,8 @@ def draft_call_type(view: CallView, suicidal: bool, suicidal_ev: list[int], prob
     """First rule that applies, in the spec's order."""
     lex = load_lexicon().data["call_type"]
     said = caller_chars(view)
-    if view.segments and said <= lex["silent_max_chars"]:
+    # "almost nothing" is not a caller whose few words are a risk ("我真想死" is 4 characters)
+    if view.segments and said <= lex["silent_max_chars"] and not suicidal and not view.with_label(*CRISIS_LABELS):
         return FieldDraft("沉默来电", 0.85, [s.segment_id for s in view.caller()][:6])
     score, ev = harassment(view)
     if score >= lex["harassment_min_score"]:
