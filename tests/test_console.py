@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -99,12 +100,27 @@ def css(drv, selector: str):
 
 
 def wait(drv, condition, timeout: float = WAIT_S, message: str = ""):
-    return WebDriverWait(drv, timeout, poll_frequency=0.1).until(lambda d: condition(d), message)
+    """Poll until ``condition`` is truthy. The page re-renders as messages arrive (more often on a loaded
+    machine), so an element found a moment ago may be gone: that is retried, not a failure."""
+    return WebDriverWait(drv, timeout, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition(d), message)
 
 
 def visible(drv, selector: str, timeout: float = WAIT_S):
     return wait(drv, lambda d: next((e for e in css(d, selector) if e.is_displayed()), None), timeout,
                 f"nothing visible matches {selector}")
+
+
+def press(drv, find) -> None:
+    """Scroll the element ``find(drv)`` returns to the middle of its pane and click it, re-finding it if the
+    page re-rendered in between."""
+    def attempt(d):
+        el = find(d)
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+        el.click()
+        return True
+
+    wait(drv, attempt, message="click")
 
 
 def js_errors(drv) -> list[str]:
@@ -214,8 +230,7 @@ def test_transcript_text_is_never_markup(console, driver):
     open_console(driver, console, COUN)
     driver.get(f"{console.http}/console/#/calls/{call_id}")
     wait(driver, lambda d: len(css(d, ".seg.final")) == 60)
-    first = css(driver, ".seg[data-seg='0'] .seg-text")[0]
-    assert first.text == hostile
+    wait(driver, lambda d: css(d, ".seg[data-seg='0'] .seg-text")[0].text == hostile, message="escaped text")
     assert not css(driver, ".segments img, .segments b")
     assert driver.execute_script("return window.__owned") is None
     # a long stored transcript opens at its end
@@ -281,17 +296,18 @@ def test_counselor_watches_corrects_and_finalizes(console, driver):
 
     # evidence: one click highlights the cited lines and brings them into view
     cited = next(n for n in WORKSHEET_FIELDS if sheet["fields"][n]["evidence"])
-    button = field_row(driver, cited).find_element(By.CSS_SELECTOR, ".evidence-btn")
-    button.click()
+    press(driver, lambda d: field_row(d, cited).find_element(By.CSS_SELECTOR, ".evidence-btn"))
     want = set(sheet["fields"][cited]["evidence"]) & set(shown)
     wait(driver, lambda d: {int(e.get_attribute("data-seg")) for e in css(d, ".seg.evidence")} == want)
-    assert want and button.get_attribute("aria-pressed") == "true"
+    assert want
+    wait(driver, lambda d: field_row(d, cited).find_element(By.CSS_SELECTOR, ".evidence-btn")
+         .get_attribute("aria-pressed") == "true")
     wait(driver, lambda d: d.execute_script("""
       const s = document.querySelector('.transcript-scroll').getBoundingClientRect();
       const e = document.querySelector('.seg.evidence').getBoundingClientRect();
       return e.top >= s.top - 1 && e.bottom <= s.bottom + 1;"""), 10, "the first evidence line is in view")
     assert "依据" in visible(driver, ".highlight-bar").text
-    button.click()
+    press(driver, lambda d: field_row(d, cited).find_element(By.CSS_SELECTOR, ".evidence-btn"))
     wait(driver, lambda d: not css(d, ".seg.evidence"))
 
     # a correction is saved and shows in the history
@@ -396,8 +412,8 @@ def test_supervisor_sees_and_acknowledges_alerts(console, driver):
 
     # the risky call's transcript marks its risk segments with their Chinese labels
     driver.get(f"{console.http}/console/#/calls/{call_id}")
-    risky = visible(driver, ".seg.risk")
-    assert risky.find_elements(By.CSS_SELECTOR, ".risk-tag")
+    wait(driver, lambda d: any(e.is_displayed() and e.find_elements(By.CSS_SELECTOR, ".risk-tag")
+                               for e in css(d, ".seg.risk")), message="a risk segment with its label")
     assert js_errors(driver) == []
 
 
