@@ -12,5 +12,5 @@ fi
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q "torch==2.13.0" 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/pip install -q -e ".[dev,train]" 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/pip install -q -e ".[dev,train,llm]" 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/scribe models verify >/dev/null  # assemble and checksum the default model once
