@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket, status
 from starlette.websockets import WebSocketDisconnect
 
 from service.alerts import alert_json
-from service.api.stream import authorize_ws, drain
+from service.api.stream import authorize_ws, relay
 from service.deps import RuntimeDep, SupervisorRole
 from service.runtime import Runtime
 
@@ -42,27 +42,14 @@ async def alerts_socket(ws: WebSocket) -> None:
         return
     hub = runtime.alerts
     sub = hub.subscribe()  # before the replay, so nothing raised in between is missed
-    receiver = asyncio.create_task(drain(ws))
     try:
         replayed = set()
         for row in reversed(await asyncio.to_thread(runtime.pipeline.store.list_alerts, "open", 1000)):
             await ws.send_json(alert_json(row))
             replayed.add(row.alert_id)
-        while True:
-            getter = asyncio.create_task(sub.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if receiver in done:
-                getter.cancel()
-                return
-            msg = getter.result()
-            if msg is None:  # too slow, or the service is stopping: the console reconnects and gets the replay
-                await ws.close(1013, "reconnect")
-                return
-            if msg["type"] == "alert" and msg["alert_id"] in replayed:
-                continue
-            await ws.send_json(msg)
+        # a subscription that ends means the service is stopping: the console reconnects and gets the replay
+        await relay(ws, sub, lambda m: m["type"] == "alert" and m["alert_id"] in replayed, (1013, "reconnect"))
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        receiver.cancel()
         hub.unsubscribe(sub)

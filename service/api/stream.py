@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Callable
 
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
@@ -12,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from service.audio.codecs import FrameError
 from service.auth import allowed
+from service.fanout import Subscription
 from service.protocol import StartMessage, StopMessage, client_message, error
 from service.runtime import AdmissionRefused, Runtime
 from service.session import CallLimitExceeded, CallSession
@@ -48,6 +50,29 @@ async def drain(ws: WebSocket) -> None:
         msg = await ws.receive()
         if msg["type"] == "websocket.disconnect":
             return
+
+
+async def relay(ws: WebSocket, sub: Subscription, skip: Callable[[dict], bool],
+                end: tuple[int, str] = (1000, "ended")) -> None:
+    """Send a console what ``sub`` delivers, less what ``skip`` says it already has, until the console goes away
+    or the subscription ends: closed with ``end``, or with 1013 (reconnect for a fresh snapshot) when the console
+    fell behind."""
+    receiver = asyncio.create_task(drain(ws))
+    try:
+        while True:
+            getter = asyncio.create_task(sub.get())
+            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if receiver in done:
+                getter.cancel()
+                return
+            msg = getter.result()
+            if msg is None:
+                await ws.close(*((1013, "reconnect") if sub.overflowed else end))
+                return
+            if not skip(msg):
+                await ws.send_json(msg)
+    finally:
+        receiver.cancel()
 
 
 async def _fatal(ws: WebSocket, code: str, message: str, close_code: int = POLICY) -> None:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from service.api.calls import call_json
-from service.api.stream import POLICY, authorize_ws, drain
+from service.api.stream import POLICY, authorize_ws, relay
 from service.runtime import Runtime
 
 router = APIRouter()
@@ -26,7 +26,6 @@ async def watch_call(ws: WebSocket, call_id: str) -> None:
     store = runtime.pipeline.store
     session = runtime.live.get(call_id)
     sub = session.watch() if session is not None else None  # before the snapshot: nothing falls in between
-    receiver = asyncio.create_task(drain(ws))
     try:
         call = await asyncio.to_thread(store.get_call, call_id)
         if call is None:
@@ -41,22 +40,9 @@ async def watch_call(ws: WebSocket, call_id: str) -> None:
             await ws.close(1000, "ended")
             return
         seen = {s["segment_id"] for s in segments}
-        while True:
-            getter = asyncio.create_task(sub.get())
-            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
-            if receiver in done:
-                getter.cancel()
-                return
-            msg = getter.result()
-            if msg is None:
-                await ws.close(*((1013, "reconnect") if sub.overflowed else (1000, "ended")))
-                return
-            if msg["type"] == "final" and msg["segment_id"] in seen:
-                continue
-            await ws.send_json(msg)
+        await relay(ws, sub, lambda m: m["type"] == "final" and m["segment_id"] in seen)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        receiver.cancel()
         if sub is not None and session is not None:
             session.unwatch(sub)
