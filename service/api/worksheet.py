@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Awaitable
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
@@ -53,11 +53,7 @@ async def get_worksheet(call_id: str, runtime: RuntimeDep, _: ReaderRole) -> dic
 async def draft_worksheet(call_id: str, runtime: RuntimeDep, who: ReaderRole) -> dict:
     """Draft now from the transcript so far (during a call, or again after it); corrected fields are kept."""
     await _call_or_404(runtime, call_id)
-    try:
-        row = await runtime.drafting.on_request(call_id, who.name)
-    except WorksheetLocked:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the worksheet is finalized") from None
-    return worksheet_json(row)
+    return await _change(call_id, runtime.drafting.on_request(call_id, who.name))
 
 
 @router.patch("/{call_id}/worksheet")
@@ -67,26 +63,14 @@ async def correct_worksheet(call_id: str, body: Correction, runtime: RuntimeDep,
     if problems:  # nothing is saved unless every field is valid
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
     values = validate_correction(body.fields)
-    try:
-        row = await asyncio.to_thread(runtime.pipeline.store.correct_worksheet, call_id, values, who.name,
-                                      body.reason)
-    except NoWorksheet:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"call {call_id} has no worksheet yet") from None
-    except WorksheetLocked:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the worksheet is finalized") from None
-    return worksheet_json(row)
+    store = runtime.pipeline.store
+    return await _change(call_id, asyncio.to_thread(store.correct_worksheet, call_id, values, who.name, body.reason))
 
 
 @router.post("/{call_id}/worksheet/finalize")
 async def finalize_worksheet(call_id: str, runtime: RuntimeDep, who: ReaderRole) -> dict:
     await _call_or_404(runtime, call_id)
-    try:
-        row = await asyncio.to_thread(runtime.pipeline.store.finalize_worksheet, call_id, who.name)
-    except NoWorksheet:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"call {call_id} has no worksheet yet") from None
-    except WorksheetLocked:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the worksheet is already finalized") from None
-    return worksheet_json(row)
+    return await _change(call_id, asyncio.to_thread(runtime.pipeline.store.finalize_worksheet, call_id, who.name))
 
 
 @router.get("/{call_id}/worksheet/history")
@@ -96,6 +80,16 @@ async def worksheet_history(call_id: str, runtime: RuntimeDep, _: ReaderRole) ->
     return {"call_id": call_id, "versions": [
         {"version": r.version, "kind": r.kind, "by": r.by, "at": iso_time(r.at), "changes": r.changes,
          "reason": r.reason, "values": r.values} for r in rows]}
+
+
+async def _change(call_id: str, change: Awaitable) -> dict:
+    """Await a change of the worksheet; a missing worksheet is 404, a finalized one 409."""
+    try:
+        return worksheet_json(await change)
+    except NoWorksheet:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"call {call_id} has no worksheet yet") from None
+    except WorksheetLocked:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the worksheet is finalized") from None
 
 
 def _field_problems(fields: dict[str, Any]) -> list[dict]:

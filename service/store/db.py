@@ -297,11 +297,7 @@ class Store:
         """Apply a validated correction; every changed field is marked corrected and recorded with who and when."""
         now = utcnow()
         with self.session() as s:
-            row = s.get(WorksheetRow, call_id, with_for_update=True)
-            if row is None:
-                raise NoWorksheet(call_id)
-            if row.status == "finalized":
-                raise WorksheetLocked(call_id)
+            row = _open_worksheet(s, call_id)
             fields = {n: dict(f) for n, f in row.fields.items()}
             changes = {}
             for name, value in values.items():
@@ -316,11 +312,7 @@ class Store:
     def finalize_worksheet(self, call_id: str, by: str) -> WorksheetRow:
         now = utcnow()
         with self.session() as s:
-            row = s.get(WorksheetRow, call_id, with_for_update=True)
-            if row is None:
-                raise NoWorksheet(call_id)
-            if row.status == "finalized":
-                raise WorksheetLocked(call_id)
+            row = _open_worksheet(s, call_id)
             row.status, row.version, row.finalized_at, row.finalized_by = "finalized", row.version + 1, now, by
             row.updated_at, row.updated_by = now, by
             s.add(_version_row(call_id, row.version, "finalize", by, now, {}, None, row.fields))
@@ -337,6 +329,16 @@ class Store:
         with self.session() as s:
             q = select(WorksheetRow).where(WorksheetRow.status == "finalized").order_by(WorksheetRow.finalized_at)
             return list(s.scalars(q))
+
+
+def _open_worksheet(s: Session, call_id: str) -> WorksheetRow:
+    """The call's worksheet, locked for this transaction; raises NoWorksheet or WorksheetLocked (finalized)."""
+    row = s.get(WorksheetRow, call_id, with_for_update=True)
+    if row is None:
+        raise NoWorksheet(call_id)
+    if row.status == "finalized":
+        raise WorksheetLocked(call_id)
+    return row
 
 
 def _versions(draft: dict) -> dict:
