@@ -7,10 +7,13 @@ import csv
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import uvicorn
@@ -25,6 +28,31 @@ SPEECH = FIXTURES / "speech"
 TOKENS = "tel-token-0001:telephony,coun-token-0001:counselor,sup-token-0001:supervisor,adm-token-0001:admin"
 TEL, COUN, SUP, ADM = "tel-token-0001", "coun-token-0001", "sup-token-0001", "adm-token-0001"
 MODELS_DIR = Path(os.environ.get("SCRIBE_TEST_MODELS_DIR", Path(__file__).resolve().parents[1] / "var" / "models"))
+
+
+POSTGRES_URL = os.environ.get("SCRIBE_TEST_POSTGRES_URL")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL and not os.environ.get("CI"), reason="set SCRIBE_TEST_POSTGRES_URL (CI always does)")
+
+
+def serve_process(data_dir: Path, port: int, **env: str) -> subprocess.Popen:
+    """``scribe serve`` in a process of its own (kill -9, several processes on one database), ready to use;
+    ``env`` adds SCRIBE_* variables."""
+    env = dict(os.environ, SCRIBE_TOKENS=TOKENS, SCRIBE_DATA_DIR=str(data_dir),
+               SCRIBE_ASR__MODELS_DIR=str(MODELS_DIR), SCRIBE_LOG_LEVEL="WARNING", **env)
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("service did not become ready")
 
 
 def make_settings(tmp: Path, **overrides) -> Settings:

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
-import numpy as np
 import pytest
 import websockets
 
@@ -23,12 +19,10 @@ from service.metrics import Metrics
 from service.settings import RiskSettings
 from service.store.db import CallStart, Store
 from service.types import RISK_LABELS, RISK_LEVELS, AlertEvent, FinalSegment
-from tests.conftest import COUN, MODELS_DIR, SUP, TEL, TOKENS, free_port, load_fixture_call, make_settings, serve_with
+from tests.conftest import (COUN, POSTGRES_URL, SUP, TEL, free_port, load_fixture_call, make_settings, needs_postgres,
+                            serve_process, serve_with)
 from tests.streaming import stream
 
-POSTGRES_URL = os.environ.get("SCRIBE_TEST_POSTGRES_URL")
-needs_postgres = pytest.mark.skipif(
-    not POSTGRES_URL and not os.environ.get("CI"), reason="set SCRIBE_TEST_POSTGRES_URL (CI always does)")
 AUTH = {"Authorization": f"Bearer {SUP}"}
 
 
@@ -238,30 +232,14 @@ async def test_webhook_survives_a_restart_and_gives_up_after_max_attempts(tmp_pa
 
 
 # --------------------------------------------------------------------------------- across processes
-def _serve(tmp_path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, SCRIBE_TOKENS=TOKENS, SCRIBE_DATA_DIR=str(tmp_path), SCRIBE_DATABASE_URL=POSTGRES_URL,
-               SCRIBE_RISK__ALERT_THRESHOLD="中",
-               SCRIBE_ASR__MODELS_DIR=str(MODELS_DIR), SCRIBE_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("service did not become ready")
 
 
 @needs_postgres
 async def test_alert_reaches_consoles_of_another_process_via_postgres(tmp_path):
     call, audio = load_fixture_call("dev-0008-risk")
     ports = free_port(), free_port()
-    procs = [_serve(tmp_path / "a", ports[0]), _serve(tmp_path / "b", ports[1])]
+    env = {"SCRIBE_DATABASE_URL": POSTGRES_URL, "SCRIBE_RISK__ALERT_THRESHOLD": "中"}
+    procs = [serve_process(tmp_path / "a", ports[0], **env), serve_process(tmp_path / "b", ports[1], **env)]
     a, b = (f"ws://127.0.0.1:{p}" for p in ports)
     cid = f"t-pg-alert-{time.time_ns()}"
     try:

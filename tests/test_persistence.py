@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
@@ -19,34 +16,18 @@ import websockets
 
 from service.store.db import CallStart, Store
 from service.types import FinalSegment
-from tests.conftest import MODELS_DIR, SUP, TEL, TOKENS, free_port, load_fixture_call, make_settings, serve_with
+from tests.conftest import (POSTGRES_URL, SUP, TEL, free_port, load_fixture_call, make_settings, needs_postgres,
+                            serve_process, serve_with)
 from tests.streaming import encode, stream
 from tests.test_live_stream import cer, start_msg, with_silence
 
-POSTGRES_URL = os.environ.get("SCRIBE_TEST_POSTGRES_URL")
-needs_postgres = pytest.mark.skipif(
-    not POSTGRES_URL and not os.environ.get("CI"), reason="set SCRIBE_TEST_POSTGRES_URL (CI always does)")
 
 
-def _serve(tmp_path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, SCRIBE_TOKENS=TOKENS, SCRIBE_DATA_DIR=str(tmp_path),
-               SCRIBE_ASR__MODELS_DIR=str(MODELS_DIR), SCRIBE_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("service did not become ready")
 
 
 async def test_killed_process_loses_no_sent_final(tmp_path, clips):
     port = free_port()
-    proc = _serve(tmp_path, port)
+    proc = serve_process(tmp_path, port)
     audio, ref = clips["aishell1_BAC009S0764W0121"]
     x = np.concatenate([with_silence(audio), with_silence(audio)])
     finals = []
@@ -66,7 +47,7 @@ async def test_killed_process_loses_no_sent_final(tmp_path, clips):
     finally:
         if proc.poll() is None:
             proc.kill()
-    proc = _serve(tmp_path, port)  # a new process on the same database
+    proc = serve_process(tmp_path, port)  # a new process on the same database
     try:
         r = httpx.get(f"http://127.0.0.1:{port}/v1/calls/t-kill", headers={"Authorization": f"Bearer {SUP}"})
         call = r.json()
