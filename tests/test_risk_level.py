@@ -45,6 +45,16 @@ LEVELS = [
     ([("caller", "我想过好多回，就从阳台跳下去"), ("counselor", "最近一次冒出这个念头是什么时候？"),
       ("caller", "上个礼拜天，跟婆婆吵完架，那个念头又上来了")], "中"),
     ([("caller", "我想过，就从阳台跳下去"), ("caller", "我已经决定了，就这个礼拜天")], "高"),
+    # one answer cut into two segments is one turn: the near time and the plan count together...
+    ([("caller", "我已经决定了。"), ("counselor", "您打算什么时候呢？"), ("caller", "明天晚上，明天室友回老家。"),
+      ("caller", "宿舍就我一个人，信我都写好了，压在枕头底下。")], "高"),
+    # ... but not across the counselor's turn
+    ([("caller", "明天我还得去医院复查。"), ("counselor", "嗯，您说。"),
+      ("caller", "我想过从阳台跳下去，信都写好了。")], "中"),
+    # ASR spellings of real 8 kHz calls (Whisper base): 门缝…封好了 heard as 门风…风好了 is a sealed room, an act in
+    # progress; 您开了叶化器 is 拧开了液化气, an attempt twelve days ago
+    ([("caller", "想过不只是想，我不想活累，太累了。"), ("caller", "我在卫生间里，汉已经变上了，门风公又交代风好了。")], "紧急"),
+    ([("caller", "因为十二天前，我把后无门冲观言。您开了叶化器官，我哥来奉货文哲未儿，串门办我托出来的。")], "高"),
 ]
 
 

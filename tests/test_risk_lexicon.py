@@ -34,6 +34,16 @@ CASES = [
     ("我真的成不下去了", {"active_ideation"}),
     ("我想自撒", {"active_ideation"}),
     ("我学不下去了", set()),  # one syllable off is not 撑不下去
+    # what Whisper base wrote on the 8 kHz calls: exact pinyin with few or no characters of the word's own
+    # (一聊拜聊 = 一了百了, 洋台 = 阳台, 神子 = 绳子), near syllables (东西 ≈ 都写), 的 for 了
+    ("我就去长江边省，叫下去，一聊拜聊。", {"active_ideation"}),
+    ("家里就我一个，我就从洋台下去。", {"suicide_plan"}),
+    ("在家里，用神子，神子是在网上买的。", {"suicide_plan"}),
+    ("宿舍就唯一个人，信我东西好了，压在整头底下。", {"suicide_preparation"}),
+    ("我用微弓刀割的手腕。", {"suicide_attempt"}),
+    # ... and what a near match must not turn into risk: 掉下去 is not 跳下去, wind is not a seal
+    ("考试排名掉下去了，老师又要找我谈话。", set()),
+    ("窗户开了，外面的风好凉。", set()),
     # hyperbole
     ("今天累死了", set()),
     ("笑死我了", set()),

@@ -67,7 +67,7 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
     """The level this one segment shows on its own (the call-level rules in CallRiskState add plan + near time)."""
     labels = set(labels)
     suicidal = labels & set(SUICIDE_LABELS)
-    text = seg.text
+    text = lex.corrected(seg.text)
     level = "无"
 
     def raise_to(lv: str) -> None:
@@ -80,7 +80,7 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
     if labels & {"active_ideation", "suicide_plan", "suicide_preparation"}:
         raise_to("中")
     if "suicide_attempt" in labels:
-        earlier = [s.text for s in list(context)[-ATTEMPT_TIME_LOOKBACK:][::-1] if s.speaker != "counselor"]
+        earlier = [lex.corrected(s.text) for s in list(context)[-ATTEMPT_TIME_LOOKBACK:][::-1] if s.speaker != "counselor"]
         when = attempt_when(lex, [text, *earlier])
         raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
     if suicidal and (lex.cue_re("at_the_edge").search(text) or lex.cue_re("time_imminent").search(text)):
@@ -104,6 +104,8 @@ class CallRiskState:
     has_plan: bool = False
     near_time: bool = False
     _history: list[FinalSegment] = field(default_factory=list)
+    _turn_words: bool = False  # the caller's current turn has suicidal words
+    _turn_time: bool = False  # … and a near time
 
     def __post_init__(self) -> None:
         if self.alert_threshold not in RISK_LEVELS or self.alert_threshold == "无":
@@ -118,13 +120,20 @@ class CallRiskState:
         self._history.append(seg)
         del self._history[:-ATTEMPT_TIME_LOOKBACK]
         if seg.speaker == "counselor":
+            self._turn_words = self._turn_time = False
             return []
         labels = list(risk.labels)
-        # a near time counts where the caller's own words carry the risk (a keyword, not the classifier alone),
-        # or with "我想好了/决定了" once the call has suicidal content ("我已经决定了，这周六")
+        # a near time counts where the caller's own words carry the risk (a keyword, not the classifier alone)
+        # in the same turn (the caller's segments with no counselor segment between: the recognizer cuts one
+        # answer into several, "明天晚上。" | "信我都写好了"), or with "我想好了/决定了" once the call has suicidal
+        # content ("我已经决定了，这周六")
         own_words = any(k.label in SUICIDE_LABELS for k in risk.keywords)
-        decided = bool(self.labels & set(SUICIDE_LABELS)) and lex.cue_re("plan_intent").search(seg.text)
-        if (own_words or decided) and lex.cue_re("time_near").search(seg.text):
+        text = lex.corrected(seg.text)
+        decided = bool(self.labels & set(SUICIDE_LABELS)) and lex.cue_re("plan_intent").search(text)
+        near = bool(lex.cue_re("time_near").search(text))
+        self._turn_words |= own_words
+        self._turn_time |= near
+        if (decided and near) or (self._turn_words and self._turn_time):
             self.near_time = True
         if not labels:
             return self._raise_plan_level()

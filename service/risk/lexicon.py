@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pypinyin import lazy_pinyin
+from pypinyin import Style, lazy_pinyin
 
 from service.types import RISK_LABELS
 
@@ -60,8 +60,12 @@ class Lexicon:
     pinyin_min_chars: int
     one_mismatch_min_chars: int
     correction_words: tuple[str, ...] = ()
+    near_initials: tuple[frozenset[str], ...] = ()
+    near_finals: tuple[frozenset[str], ...] = ()
+    budget: tuple[float, ...] = (0.0,)
     _pinyin_index: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     _cue_res: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    _corrections: dict[str, tuple[str, list[tuple[int, int]]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Lexicon":
@@ -90,6 +94,9 @@ class Lexicon:
             pinyin_min_chars=int(fz.get("min_chars", 3)),
             one_mismatch_min_chars=int(fz.get("one_mismatch_min_chars", 99)),
             correction_words=tuple(fz.get("correction_words", ())),
+            near_initials=tuple(frozenset(g) for g in fz.get("near_initials", ())),
+            near_finals=tuple(frozenset(g) for g in fz.get("near_finals", ())),
+            budget=tuple(float(b) for b in fz.get("budget", (0.0,))),
         )
         lex._build_index()
         return lex
@@ -108,13 +115,47 @@ class Lexicon:
 
     def pinyin(self, text: str) -> list[str]:
         """One fuzzy toneless syllable per character (non-Chinese characters stand for themselves)."""
-        syls = lazy_pinyin(text, errors=lambda s: list(s))
-        if len(syls) != len(text):  # defensive: keep alignment with characters
-            syls = [lazy_pinyin(ch, errors=lambda s: list(s))[0] for ch in text]
-        return [self._fuzzy(s) for s in syls]
+        return ["".join(s) for s in self.syllables(text)]
+
+    def syllables(self, text: str) -> list[tuple[str, str]]:
+        """(initial, final) per character, toneless, with the fuzzy maps applied to each part (zh → z, ang → an);
+        a non-Chinese character is its own initial with an empty final."""
+        inits = lazy_pinyin(text, style=Style.INITIALS, strict=False, errors=lambda s: list(s))
+        finals = lazy_pinyin(text, style=Style.FINALS, strict=False, errors=lambda s: [""] * len(s))
+        if len(inits) != len(text) or len(finals) != len(text):  # defensive: keep alignment with characters
+            return [self.syllables(ch)[0] for ch in text] if len(text) > 1 else [(text, "")]
+        out = []
+        for ini, fin in zip(inits, finals):
+            out.append((self._map(self.initial_map, ini, prefix=True), self._map(self.final_map, fin, prefix=False)))
+        return out
+
+    @staticmethod
+    def _map(pairs: list[tuple[str, str]], part: str, prefix: bool) -> str:
+        for a, b in pairs:
+            if (part.startswith(a) if prefix else part.endswith(a)):
+                return b + part[len(a):] if prefix else part[: -len(a)] + b
+        return part
+
+    def syllable_cost(self, a: tuple[str, str], b: tuple[str, str]) -> float:
+        """0 for the same (fuzzy) syllable; 0.5 when one part is the same and the other is a near confusion on a
+        telephone line (d/t, b/p, an/ang…, the data file's ``near_initials``/``near_finals``); else 1."""
+        if a == b:
+            return 0.0
+        (ia, fa), (ib, fb) = a, b
+        if ia == ib and fa and fb and any(fa in g and fb in g for g in self.near_finals):
+            return 0.5
+        if fa == fb and fa and any(ia in g and ib in g for g in self.near_initials):
+            return 0.5
+        return 1.0
+
+    def word_budget(self, k: int) -> float:
+        """Total syllable cost a k-syllable word may have and still be heard as that word."""
+        return self.budget[min(k, len(self.budget)) - 1]
 
     def _build_index(self) -> None:
-        """Pinyin index of the terms (≥ min_chars) and of the correction words (any length ≥ 2).
+        """Pinyin index of the terms (≥ min_chars) and of the correction words (any length ≥ 2), keyed by the
+        first syllable's initial and by its final (a near match keeps one of the two); words long enough to allow
+        one wrong syllable are also keyed by their second syllable's.
 
         Correction words are not labels themselves: they only rewrite an ASR spelling back (安眠要 → 安眠药) so that
         the patterns can see it.
@@ -122,10 +163,13 @@ class Lexicon:
         words = {t for e in self.entries for t in e.terms if len(t) >= self.pinyin_min_chars}
         words |= {w for w in self.correction_words if len(w) >= 2}
         for term in sorted(words):
-            syls = tuple(self.pinyin(term))
-            self._pinyin_index.setdefault(syls[0], []).append((syls, term))
+            syls = tuple(self.syllables(term))
+            entry = (syls, term)
+            for key in {"i:" + syls[0][0], "f:" + syls[0][1]}:
+                self._pinyin_index.setdefault(key, []).append(entry)
             if len(term) >= self.one_mismatch_min_chars:  # also reachable when the first syllable is the wrong one
-                self._pinyin_index.setdefault("*" + syls[1], []).append((syls, term))
+                for key in {"*i:" + syls[1][0], "*f:" + syls[1][1]}:
+                    self._pinyin_index.setdefault(key, []).append(entry)
 
     # --- cues ---------------------------------------------------------------------------------------------
     def cue_re(self, name: str) -> re.Pattern[str]:
@@ -141,14 +185,7 @@ class Lexicon:
         Pinyin matches first rewrite the text to the lexicon's own characters (安眠要 → 安眠药), so that the
         character terms and patterns also see them; a match touching a rewritten span says ``via="pinyin"``.
         """
-        norm = normalize(text)
-        fixed = list(norm)
-        fixed_spans = []
-        for start, end, term in self._find_pinyin(norm):
-            if norm[start:end] != term:
-                fixed[start:end] = term
-                fixed_spans.append((start, end))
-        corrected = "".join(fixed)
+        corrected, fixed_spans = self._correct(text)
         found: dict[tuple[int, int, str], Match] = {}
 
         def add(start: int, end: int, entry: LexiconEntry) -> None:
@@ -167,26 +204,60 @@ class Lexicon:
                         add(m.start(), m.end(), entry)
         return _keep_longest(list(found.values()))
 
+    def corrected(self, text: str) -> str:
+        """``text`` normalised, with what the pinyin match heard rewritten to the lexicon's own characters (安眠要
+        → 安眠药); the same length as ``text``, so a cue (a time, "封好了") is found where the recognizer
+        misspelled it."""
+        return self._correct(text)[0]
+
+    def _correct(self, text: str) -> tuple[str, list[tuple[int, int]]]:
+        hit = self._corrections.get(text)
+        if hit is None:
+            norm = normalize(text)
+            fixed = list(norm)
+            spans = []
+            for start, end, term in self._find_pinyin(norm):
+                if norm[start:end] != term:
+                    fixed[start:end] = term
+                    spans.append((start, end))
+            if len(self._corrections) >= 4096:
+                self._corrections.clear()
+            hit = self._corrections[text] = ("".join(fixed), spans)
+        return hit
+
     def _find_pinyin(self, norm: str) -> list[tuple[int, int, str]]:
-        syls = self.pinyin(norm)
+        """Where a word of the index is heard in ``norm``: (start, end, word).
+
+        A k-syllable stretch is the word when its summed :meth:`syllable_cost` is within :meth:`word_budget` (k), at
+        most one syllable is wholly wrong (and that only for words of ``one_mismatch_min_chars`` or more), it is all
+        Chinese characters, and at least half its characters are the word's own; a word heard exactly needs one
+        character of its own at three syllables (叶化气 for 液化气) and none from four (一聊拜聊 for 一了百了).
+        """
+        syls = self.syllables(norm)
         n = len(syls)
         out = []
+        seen: set[tuple[int, str]] = set()
         for i in range(n):
-            tries = [(i, c) for c in self._pinyin_index.get(syls[i], ())]
+            ini, fin = syls[i]
+            tries = [(i, c) for key in ("i:" + ini, "f:" + fin) for c in self._pinyin_index.get(key, ())]
             if i > 0:
-                tries += [(i - 1, c) for c in self._pinyin_index.get("*" + syls[i], ())]
+                tries += [(i - 1, c) for key in ("*i:" + ini, "*f:" + fin) for c in self._pinyin_index.get(key, ())]
             for start, (term_syls, term) in tries:
                 k = len(term_syls)
-                if start + k > n:
+                if start + k > n or (start, term) in seen:
                     continue
-                mismatches = sum(a != b for a, b in zip(syls[start:start + k], term_syls))
-                if mismatches > (1 if k >= self.one_mismatch_min_chars else 0):
+                seen.add((start, term))
+                costs = [self.syllable_cost(a, b) for a, b in zip(syls[start:start + k], term_syls)]
+                cost = sum(costs)
+                wrong = sum(c >= 1 for c in costs)
+                if cost > self.word_budget(k) or wrong > (1 if k >= self.one_mismatch_min_chars else 0):
                     continue
                 chars = norm[start:start + k]
                 if not all("\u4e00" <= c <= "\u9fff" for c in chars):
                     continue
                 # at least half the characters must be the term's own: homophones elsewhere are not the term
-                if sum(a == b for a, b in zip(chars, term)) * 2 < k:
+                own = sum(a == b for a, b in zip(chars, term))
+                if own * 2 < k and not (cost == 0 and (k >= 4 or (k == 3 and own))):
                     continue
                 out.append((start, start + k, term))
         return out
