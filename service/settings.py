@@ -33,8 +33,10 @@ class ASRSettings(BaseModel):
     """Beam size for final segments."""
     partial_beam_size: int = Field(1, ge=1, le=10)
     """Beam size for partial (interim) hypotheses; greedy keeps them cheap."""
-    initial_prompt: str | None = "以下是普通话的句子，使用简体中文。"
-    """Text prompt before every utterance; a Simplified prompt steers Whisper towards Simplified output."""
+    initial_prompt: str | None = None
+    """Text prompt before every utterance. None by default: on the 40 annotated 8 kHz calls the Simplified prompt
+    "以下是普通话的句子，使用简体中文。" gave CER 0.198 against 0.195 without, and Whisper said it back on 17 of 1,594
+    segments of unclear audio (those echoes are now dropped); OpenCC gives Simplified output anyway."""
     hotwords: str | None = None
     """Comma- or space-separated words to bias recognition towards (e.g. 12356,安眠药)."""
     workers: int = Field(2, ge=1, le=16)

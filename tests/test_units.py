@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from service.asr.models import ModelError, resolve_model
-from service.asr.text import StablePrefix, clean_text, collapse_repetitions
+from service.asr.text import StablePrefix, clean_text, collapse_repetitions, strip_prompt_echo
 from service.asr.vad import SAMPLE_RATE, Segmenter, VadModel
 from service.audio.codecs import (ALAW_TO_FLOAT, MULAW_TO_FLOAT, FrameError, StreamResampler, decode_frame,
                                   encode_alaw, encode_mulaw)
@@ -70,6 +70,22 @@ def test_stream_resampler_keeps_length_across_frames():
 ])
 def test_clean_text(raw, expected):
     assert clean_text(raw) == expected
+
+
+PROMPT = "以下是普通话的句子，使用简体中文。"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("以下是普通话的句子。", ""),  # what Whisper base said on unclear 8 kHz audio with this prompt
+    ("以下是普通话。", ""),
+    ("普通。", ""),
+    ("您打算什么时候呢？以下是普通话的句子。", "您打算什么时候呢？"),
+    ("我说的是普通话的方言吗？", "我说的是普通话的方言吗？"),  # a clause with words of its own stays
+    ("是。", "是。"),  # one character is never an echo
+])
+def test_prompt_echo_is_dropped(text, expected):
+    assert strip_prompt_echo(text, PROMPT) == expected
+    assert strip_prompt_echo(text, None) == text
 
 
 def test_collapse_keeps_genuine_short_repeats():

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from service.asr.models import ResolvedModel
-from service.asr.text import clean_text, compression_ratio
+from service.asr.text import clean_text, compression_ratio, strip_prompt_echo
 from service.settings import ASRSettings
 
 logger = logging.getLogger(__name__)
@@ -229,6 +229,7 @@ class Recognizer:
         tok = self._tokenizer
         prompt: list[int] = []
         extra = " ".join(filter(None, [self.settings.hotwords, self.settings.initial_prompt]))
+        self._prompt_text = extra or None
         if extra:
             prompt.append(tok.sot_prev)
             prompt.extend(tok.encode(" " + extra.strip())[:223])
@@ -281,7 +282,7 @@ class Recognizer:
         ratio = compression_ratio(raw)
         if no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
             return Transcript("", raw, avg_logprob, no_speech_prob, ratio, dropped="no_speech")
-        text = clean_text(raw)
+        text = strip_prompt_echo(clean_text(raw), self._prompt_text)
         if text and compression_ratio(text) > s.compression_ratio_threshold:
             return Transcript("", raw, avg_logprob, no_speech_prob, ratio, dropped="repetition")
         return Transcript(text, raw, avg_logprob, no_speech_prob, ratio, dropped=None if text else "hallucination")

@@ -88,6 +88,20 @@ def clean_text(text: str) -> str:
     return text
 
 
+_CLAUSE = re.compile(r"[^。！？，；!?,;]+[。！？，；!?,;]*")
+
+
+def strip_prompt_echo(text: str, prompt: str | None) -> str:
+    """Drop each clause that is only a piece of the decoding prompt: on a short or unclear utterance Whisper may
+    say its prompt back ("以下是普通话的句子。" after the prompt "以下是普通话的句子，使用简体中文。")."""
+    if not prompt or not text:
+        return text
+    bare_prompt = re.sub(r"[\W_]", "", prompt)
+    kept = [c for c in _CLAUSE.findall(text)
+            if not (len(bare := re.sub(r"[\W_]", "", c)) >= 2 and bare in bare_prompt)]
+    return "".join(kept).strip()
+
+
 class StablePrefix:
     """LocalAgreement-2 over successive hypotheses of one utterance (ufal/whisper_streaming):
     the text two consecutive hypotheses agree on is committed and never retracted."""

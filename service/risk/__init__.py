@@ -94,10 +94,13 @@ class RiskEngine:
             probs = self._predict([seg.text])[0]
             p_any = probs["any_suicide"]
             if not vetoed:
+                worded = list(labels)
                 labels.extend(self._classifier_labels(probs, labels))
-                decided = self._decided(seg, probs, labels)
+                # a classifier label does not stand in for the spoken decision: the words are what the level counts
+                decided = self._decided(seg, probs, worded)
                 if decided is not None:
-                    labels.append("active_ideation")
+                    if "active_ideation" not in labels:
+                        labels.append("active_ideation")
                     risk.keywords.append(decided)
         worded_suicide = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         risk.labels = labels
