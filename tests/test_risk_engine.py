@@ -95,3 +95,25 @@ def test_a_decision_where_the_classifier_suspects_suicide_is_active_ideation(tex
 def test_a_decision_without_suspicion_is_nothing():
     engine = RiskEngine(load_lexicon(), predict=low_suspicion, threshold=0.4, model_id="x", label_threshold=0.5)
     assert engine.analyze(seg("我已经决定了，下个月就换工作")).labels == []
+
+
+def high_suspicion(texts):
+    outputs = Classifier.load().outputs
+    return [{o: (0.95 if o in ("any_suicide", "active_ideation") else 0.01) for o in outputs} for _ in texts]
+
+
+def test_a_classifier_label_does_not_hide_the_spoken_decision():
+    """At the confirm point the classifier labels the segment itself; the words "我想好了" must still be there as
+    the keyword the call level counts (with the near time in the same segment: 这周六 → 高 once a plan follows)."""
+    from service.risk import CallRiskState
+
+    engine = RiskEngine(load_lexicon(), predict=high_suspicion, threshold=0.5, model_id="x", label_threshold=0.9)
+    first = seg("但是我想好了，这周六就是后天。")  # "是，我想好了" as Whisper base wrote it on an 8 kHz call
+    risk = engine.analyze(first)
+    assert risk.labels == ["active_ideation"]
+    assert [(k.text, k.label) for k in risk.keywords] == [("想好了", "active_ideation")]
+    state = CallRiskState("t-1", None, engine.version)
+    state.update(first, risk)
+    plan = seg("在家里，用神子，神子是在网上买的，昨天快地已经到了。", i=2)
+    state.update(plan, engine.analyze(plan, [first]))
+    assert state.level == "高"
