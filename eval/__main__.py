@@ -66,8 +66,8 @@ def cmd_utterances(args) -> int:
 
 def cmd_calls(args) -> int:
     from eval.alerts import SPEED0_NOTE, alert_rows, alert_summary
-    from eval.scoring import (CallOutcome, Span, latency_block, score_asr, score_calls, score_segment_risk,
-                              score_worksheets, transcript_pairs)
+    from eval.scoring import (CallOutcome, Span, latency_block, latency_summary, score_asr, score_calls,
+                              score_segment_risk, score_worksheets, transcript_pairs)
     from service.analysis import RiskAnalysis
     from service.types import FinalSegment
     from service.worksheet import RulesDrafter
@@ -120,7 +120,9 @@ def cmd_calls(args) -> int:
     latency = None
     if args.audio:
         latency = latency_block(finals_lat, [r["latency_s"] for r in alerts if r["latency_s"] is not None])
-        latency.update(alert_summary(alerts), alert_rows=alerts)
+        pipeline = latency_summary([r["pipeline_s"] for r in alerts if r["pipeline_s"] is not None])
+        latency.update(alert_summary(alerts), alert_pipeline_p95_s=pipeline["p95"], alert_pipeline=pipeline,
+                       alert_rows=alerts)
     report = build_report(
         "calls", meta=meta, asr=score_asr(pairs) if args.audio else None,
         risk_segment=score_segment_risk(ref_spans, hyp_spans), risk_call=score_calls(outcomes),
@@ -153,8 +155,12 @@ def cmd_bench(args) -> int:
     token = args.token or os.environ.get("SCRIBE_TOKEN")
     if not token:
         return _fail("bench needs --token or SCRIBE_TOKEN (a telephony token)")
-    bench, audios = asyncio.run(run_bench(calls, args.concurrency, args.speed, args.url, token,
-                                          show_progress=args.progress))
+    alerts_token = args.alerts_token or os.environ.get("SCRIBE_ALERTS_TOKEN")
+    try:
+        bench, audios = asyncio.run(run_bench(calls, args.concurrency, args.speed, args.url, token,
+                                              show_progress=args.progress, alerts_token=alerts_token))
+    except PermissionError as e:
+        return _fail(str(e))
     settings = _settings()
     floor, floor_settings = offline_floor(audios, settings)
     bench["offline_cpu_s"] = round(floor, 2)
@@ -162,7 +168,8 @@ def cmd_bench(args) -> int:
         bench["stream_vs_offline"] = round(bench["stream_cpu_s"] / floor, 3) if floor else None
     meta = make_meta(args.file, command=_command(args), model=floor_settings["model"],
                      settings={"url": args.url, "offline_floor": floor_settings, "encoding": "mulaw 8 kHz stereo",
-                               "concurrency": args.concurrency, "speed": args.speed},
+                               "concurrency": args.concurrency, "speed": args.speed,
+                               "alert_timing": "console on WS /v1/alerts" if alerts_token else None},
                      audio_sha256=_audio_sha256(calls))
     return _emit(build_report("bench", meta=meta, bench=bench), args.out)
 
@@ -209,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--speed", type=float, default=1.0)
     b.add_argument("--url", default="ws://127.0.0.1:8000")
     b.add_argument("--token")
+    b.add_argument("--alerts-token", help="a supervisor token: time the streamed calls' alerts on WS /v1/alerts "
+                                          "against their annotations (alert_p95_s); also SCRIBE_ALERTS_TOKEN")
     b.add_argument("--out", required=True)
     b.set_defaults(func=cmd_bench)
     for command in (c, u, w, b):

@@ -39,16 +39,22 @@ def reference_justified_at(call: AnnotatedCall) -> dict[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class RaisedAlert:
-    """One alert of one streamed call: its level and when it arrived, seconds after the stream started (wall)."""
+    """One alert of one streamed call: its level, when it arrived, seconds after the stream started (wall), and
+    the end (call time, s) of the service's own segment that raised it (the last of its evidence)."""
 
     level: str
     arrived_s: float | None
+    trigger_end_s: float | None = None
 
 
 def alert_rows(call: AnnotatedCall, alerts: Sequence[RaisedAlert], speed: float) -> list[dict[str, Any]]:
     """One row per alert: level, arrival (s after stream start), the reference time that justifies it (s of audio,
     or None) and the latency = arrival − justifying segment's end / speed (None at speed 0, when unjustified, or
-    when the alert has no arrival time)."""
+    when the alert has no arrival time).
+
+    ``pipeline_s`` = arrival − the end of the service's own triggering segment / speed: how long the service took
+    once it had heard what raised the alert (final, risk, persist, publish). ``latency_s`` − ``pipeline_s`` is the
+    detection delay: the reference's justifying sentence was misheard and a later one carried the risk."""
     justified = reference_justified_at(call)
     rows = []
     for a in alerts:
@@ -57,8 +63,12 @@ def alert_rows(call: AnnotatedCall, alerts: Sequence[RaisedAlert], speed: float)
         latency = None
         if speed and a.arrived_s is not None:
             latency = alert_latency(a.level, a.arrived_s, {lvl: t / speed for lvl, t in justified.items()})
+        pipeline = None
+        if speed and a.arrived_s is not None and a.trigger_end_s is not None:
+            pipeline = a.arrived_s - a.trigger_end_s / speed
         rows.append({"call_id": call.call_id, "level": a.level, "arrived_s": a.arrived_s,
-                     "justified_by_end_s": ref_end, "justified": ref_end is not None, "latency_s": latency})
+                     "justified_by_end_s": ref_end, "justified": ref_end is not None, "latency_s": latency,
+                     "trigger_end_s": a.trigger_end_s, "pipeline_s": pipeline})
     return rows
 
 

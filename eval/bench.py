@@ -4,6 +4,7 @@ offline floor (one plain batch faster-whisper pass over the same audio with the 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import resource
@@ -48,25 +49,96 @@ def offline_floor(calls, settings) -> tuple[float, dict]:
                                                                         "beam_size": 5, "vad_filter": True}
 
 
+class AlertWatch:
+    """A supervisor console on ``WS /v1/alerts`` for the bench's own calls: when each of their alerts arrived
+    (monotonic), keyed by call id and level. Alerts of other calls (the replay of open ones included) are ignored."""
+
+    def __init__(self, url: str, token: str, prefix: str) -> None:
+        self.url, self.token, self.prefix = url, token, prefix
+        self.arrived: dict[tuple[str, str], float] = {}
+        self._task: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> "AlertWatch":
+        import websockets
+
+        http_url = self.url.replace("ws://", "http://").replace("wss://", "https://")
+        async with httpx.AsyncClient(timeout=10) as client:
+            r = await client.get(f"{http_url}/v1/alerts", params={"state": "open"},
+                                 headers={"Authorization": f"Bearer {self.token}"})
+        if r.status_code in (401, 403):
+            raise PermissionError(f"the alerts token was refused ({r.status_code}): it needs the supervisor role")
+        ws = await websockets.connect(f"{self.url}/v1/alerts?token={self.token}")
+
+        async def read() -> None:
+            try:
+                async for raw in ws:
+                    msg = json.loads(raw)
+                    if msg.get("type") == "alert" and str(msg.get("call_id", "")).startswith(self.prefix):
+                        self.arrived.setdefault((msg["call_id"], msg["risk_level"]), time.monotonic())
+            except websockets.ConnectionClosed:
+                pass
+
+        self._ws = ws
+        self._task = asyncio.create_task(read())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.sleep(ALERT_GRACE_S)  # an alert raised on a stream's last final is still on its way
+        await self._ws.close()
+        assert self._task is not None
+        await self._task
+
+
+ALERT_GRACE_S = 2.0
+"""How long the bench's console listens after the last stream ended."""
+
+
+def alert_latencies(results, calls_data, watch: AlertWatch, speed: float) -> tuple[list[float], dict[str, int]]:
+    """Per alert of a bench call: arrival at the console − the end of the reference segment that justifies its
+    level (:func:`eval.alerts.reference_justified_at`), both on the stream's wall clock; none at speed 0."""
+    from eval.alerts import reference_justified_at
+    from eval.scoring import alert_latency
+
+    values, unjustified = [], 0
+    for i, r in enumerate(results):
+        justified = reference_justified_at(calls_data[i % len(calls_data)])
+        for (call_id, level), at in watch.arrived.items():
+            if call_id != r.call_id:
+                continue
+            lat = alert_latency(level, at - r.t0, {lv: t / speed for lv, t in justified.items()}) if speed else None
+            if lat is None:
+                unjustified += speed > 0
+            else:
+                values.append(lat)
+    return values, {"alerts": len(watch.arrived), "alerts_timed": len(values), "alerts_unjustified": unjustified}
+
+
 async def run_bench(calls_data, concurrency: int, speed: float, url: str, token: str,
-                    show_progress: bool = True) -> tuple[dict[str, Any], list[np.ndarray]]:
+                    show_progress: bool = True, alerts_token: str | None = None,
+                    ) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The bench block and the audio that was streamed (for the offline floor over the same audio); the progress
-    bar counts call streams finished."""
+    bar counts call streams finished. With ``alerts_token`` (a supervisor's) a console on ``WS /v1/alerts``
+    times the alerts of the streamed calls against each call's annotation (``alert_p95_s``)."""
     audios = [read_audio(c.audio, 8000) for c in calls_data]
     picks = [(i, audios[i % len(audios)]) for i in range(concurrency)]
     http_url = url.replace("ws://", "http://").replace("wss://", "https://")
     cpu0 = _process_cpu(http_url, token)
-    stamp = time.strftime("%H%M%S")
+    prefix = f"bench-{time.strftime('%H%M%S')}-{os.getpid()}-"
     bar = progress(total=len(picks), desc="bench streams", unit="call", enabled=show_progress)
 
     async def one(i: int, audio: np.ndarray):
-        result = await stream_call(url, token, f"bench-{stamp}-{os.getpid()}-{i}", audio, 8000, encoding="mulaw",
-                                   speed=speed)
+        result = await stream_call(url, token, f"{prefix}{i}", audio, 8000, encoding="mulaw", speed=speed)
         bar.update(1)
         return result
 
+    watch = AlertWatch(url, alerts_token, prefix) if alerts_token else None
     try:
-        results = await asyncio.gather(*[one(i, a) for i, a in picks])
+        if watch is None:
+            results = await asyncio.gather(*[one(i, a) for i, a in picks])
+        else:
+            async with watch:
+                results = await asyncio.gather(*[one(i, a) for i, a in picks])
     finally:
         bar.close()
     cpu1 = _process_cpu(http_url, token)
@@ -79,10 +151,14 @@ async def run_bench(calls_data, concurrency: int, speed: float, url: str, token:
     audio_s = sum(len(a) / 8000 for _, a in picks)
     stream_cpu = (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None
     lat = latency_summary(latencies)
+    alert_block: dict[str, Any] = {"alert_p95_s": None}
+    if watch is not None:
+        values, counts = alert_latencies(results, calls_data, watch, speed)
+        alert_block = {"alert_p95_s": latency_summary(values).get("p95"), **counts, "alert_values_s": values}
     return {
         "concurrency": concurrency, "speed": speed, "audio_s": round(audio_s, 2),
         "realtime_factor": round(stream_cpu / audio_s, 4) if stream_cpu is not None else None,
-        "final_p50_s": lat.get("p50"), "final_p95_s": lat.get("p95"), "alert_p95_s": None,
+        "final_p50_s": lat.get("p50"), "final_p95_s": lat.get("p95"), **alert_block,
         "stream_cpu_s": round(stream_cpu, 2) if stream_cpu is not None else None,
         "dropped_frames": errors, "incomplete_calls": incomplete, "finals": len(latencies),
     }, [a for _, a in picks]

@@ -91,7 +91,8 @@ async def stream_calls(calls: Sequence[AnnotatedCall], speed: float, concurrency
             alerts = []
             for event in analysis.alerts:
                 at = clock.arrived.get((session.call_id, event.risk_level))
-                alerts.append(RaisedAlert(event.risk_level, None if at is None else at - t0))
+                trigger = max((seg.end for seg in event.evidence), default=None)
+                alerts.append(RaisedAlert(event.risk_level, None if at is None else at - t0, trigger))
             bar.update(1)
             return LiveResult(segments, analysis, list(session.final_latencies), alerts)
 

@@ -62,6 +62,17 @@ def test_alert_rows(alert, speed, justified_by, latency):
     assert row["latency_s"] == (None if latency is None else pytest.approx(latency))
 
 
+def test_pipeline_latency_is_from_the_services_own_trigger():
+    """The reference's sentence (ends 7.0 s) was misheard; the service alerted on a later one (ends 9.0 s): the
+    alert latency holds the detection delay, the pipeline latency only what the service took after hearing it."""
+    (row,) = alert_rows(call_of(*JUSTIFIED), [RaisedAlert("中", 10.0, trigger_end_s=9.0)], 1.0)
+    assert row["latency_s"] == pytest.approx(3.0) and row["pipeline_s"] == pytest.approx(1.0)
+    (row,) = alert_rows(call_of(*JUSTIFIED), [RaisedAlert("中", 10.0, trigger_end_s=9.0)], 0.0)
+    assert row["pipeline_s"] is None  # --speed 0
+    (row,) = alert_rows(call_of(*JUSTIFIED), [RaisedAlert("中", 10.0)], 1.0)
+    assert row["pipeline_s"] is None  # no trigger known
+
+
 def test_alert_summary_counts():
     rows = alert_rows(call_of(*JUSTIFIED), [RaisedAlert("中", 4.0), RaisedAlert("紧急", 5.0)], 1.0)
     assert alert_summary(rows) == {"alerts": 2, "alerts_unjustified": 1, "alerts_timed": 1}

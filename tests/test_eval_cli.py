@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, MODELS_DIR, TEL, TOKENS
+from tests.conftest import FIXTURES, MODELS_DIR, SUP, TEL, TOKENS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,14 +90,27 @@ def test_invalid_input_names_the_line(tmp_path):
 
 
 def test_bench_against_a_running_service(server, tmp_path):
+    """Two fixture calls at 4×, the plan-disclosing one (dev-0008-risk) alerting through the real model; a
+    supervisor console on WS /v1/alerts times the alert against the annotation."""
     out = tmp_path / "bench.json"
     r = run_eval("bench", str(FIXTURES / "calls" / "calls.jsonl"), "--concurrency", "2", "--speed", "4",
-                 "--url", server.ws, "--token", TEL, "--out", str(out))
+                 "--url", server.ws, "--token", TEL, "--alerts-token", SUP, "--out", str(out))
     assert r.returncode == 0, r.stderr
-    bench = json.loads(out.read_text())["bench"]
+    report = json.loads(out.read_text())
+    bench = report["bench"]
     assert bench["concurrency"] == 2 and bench["incomplete_calls"] == 0 and bench["finals"] > 0
     assert bench["offline_cpu_s"] > 0 and bench["stream_cpu_s"] is not None and bench["realtime_factor"] > 0
+    assert bench["alerts"] >= 1 and bench["alerts_timed"] == bench["alerts"] - bench["alerts_unjustified"]
+    assert bench["alert_p95_s"] is not None and len(bench["alert_values_s"]) == bench["alerts_timed"]
+    assert report["meta"]["settings"]["alert_timing"] == "console on WS /v1/alerts"
     assert "bench streams" not in r.stderr  # the progress bar stays off when stderr is not a terminal
+
+
+def test_bench_refuses_an_alerts_token_without_the_supervisor_role(server, tmp_path):
+    out = tmp_path / "bench.json"
+    r = run_eval("bench", str(FIXTURES / "calls" / "calls.jsonl"), "--concurrency", "1", "--speed", "0",
+                 "--url", server.ws, "--token", TEL, "--alerts-token", TEL, "--out", str(out))
+    assert r.returncode == 2 and "supervisor" in r.stderr and not out.exists()
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch):

@@ -177,6 +177,10 @@ async def test_auth(server):
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/readyz")).json()["status"] == "ready"
         assert (await http.get("/metrics")).status_code == 401
+        assert (await http.get("/v1/me")).status_code == 401
+        for token, role in ((TEL, "telephony"), (COUN, "counselor"), (SUP, "supervisor"), (ADM, "admin")):
+            me = (await http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})).json()
+            assert me["role"] == role and me["name"].startswith(f"{role}:")  # no name configured: role + hash
         metrics = (await http.get("/metrics", headers={"Authorization": f"Bearer {SUP}"})).text
         for name in ("scribe_active_calls", "scribe_asr_queue_depth", "scribe_utterance_latency_seconds_bucket",
                      "scribe_audio_seconds_total", "scribe_model_compute_seconds_total", "process_cpu_seconds_total"):

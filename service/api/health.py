@@ -23,6 +23,13 @@ async def readyz(runtime: RuntimeDep, response: Response) -> dict:
     return {"status": "ready", "active_calls": len(runtime.live), "asr": runtime.pipeline.recognizer.description}
 
 
+@router.get("/v1/me")
+async def me(who: AnyRole) -> dict:
+    """Who the bearer token is: its role and the name it was configured with (``role:<hash>`` when none); what
+    the web console opens (counselor or supervisor view) follows from the role."""
+    return {"role": who.role, "name": who.name}
+
+
 @router.get("/metrics")
 async def metrics(runtime: RuntimeDep, _: AnyRole) -> Response:
     return Response(runtime.pipeline.metrics.render(), media_type=CONTENT_TYPE_LATEST)

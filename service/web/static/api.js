@@ -50,16 +50,13 @@ export async function request(path, { method = 'GET', body, token = auth.token }
   return data;
 }
 
-/** Which console a token opens: 'counselor' or 'supervisor'/'admin'; throws ApiError(401|403|0). */
+/** Which console a token opens (GET /v1/me): 'counselor' or 'supervisor' (admin too); throws ApiError(401|0),
+ * or ApiError(403) for a role with no console (telephony). */
 export async function probeRole(token) {
-  await request('/v1/calls?limit=1', { token });
-  try {
-    await request('/v1/alerts?state=open', { token });
-    return 'supervisor';
-  } catch (e) {
-    if (e.status === 403 || e.status === 404) return 'counselor';
-    throw e;
-  }
+  const me = await request('/v1/me', { token });
+  if (me.role === 'counselor') return 'counselor';
+  if (me.role === 'supervisor' || me.role === 'admin') return 'supervisor';
+  throw new ApiError(403, `role ${me.role} has no console`);
 }
 
 export function wsUrl(path) {
