@@ -281,8 +281,9 @@ class CallSession:
                 continue
             try:
                 fut = self.p.recognizer.submit(utt.audio, "partial")
-            except QueueFull:
+            except QueueFull:  # the queue is full, a final waits, or partials had their share: one interval on
                 self.p.metrics.partials_dropped.inc()
+                ch.partial_at = pos
                 continue
             ch.partial_at = pos
             ch.partial_busy = True

@@ -84,6 +84,7 @@ async def test_risky_call_alerts_every_console_with_evidence(runtime, tmp_path):
                 assert finals[ev["segment_id"]]["text"] == ev["text"] and ev["speaker"] == "caller"
             assert datetime.fromisoformat(alert["raised_at"]).utcoffset().total_seconds() == 8 * 3600
 
+            await early.wait_for(lambda m: m["type"] == "alert" and m["risk_level"] == level)  # the last one
             levels = [m["risk_level"] for m in early.messages if m["type"] == "alert"]
             assert levels == list(RISK_LEVELS[2 : RISK_LEVELS.index(level) + 1])  # once per level reached, in order
             listed = (await http.get("/v1/alerts", params={"state": "open"})).json()["alerts"]

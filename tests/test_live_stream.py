@@ -101,8 +101,10 @@ async def test_stereo_encodings_and_rates(server, clips, encoding, rate):
                       channel_roles=["caller", "counselor"])
     res = await stream(server.ws, TEL, start, x, frame_s=0.02 if encoding != "pcm_s16le" else 0.25)
     check_invariants(res, call_id, len(x) / rate)
-    assert cer(ref_a, res.finals_text("caller")) < 0.35
-    assert cer(ref_b, res.finals_text("counselor")) < 0.35
+    # each channel's text is its own clip's: a wrong decode or swapped channels score near 1.0; below 0.5 is the
+    # base model's own error on a 20-character clip (0.40 for the counselor clip at 8 kHz without a prompt)
+    assert cer(ref_a, res.finals_text("caller")) < 0.5
+    assert cer(ref_b, res.finals_text("counselor")) < 0.5
     caller = [m for m in res.of("final") if m["speaker"] == "caller"]
     counselor = [m for m in res.of("final") if m["speaker"] == "counselor"]
     assert caller[0]["start"] < counselor[0]["start"]  # the caller spoke first

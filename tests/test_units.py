@@ -231,3 +231,35 @@ def test_two_hour_call_keeps_memory_bounded(vad, clips):
     assert n_utts == 120
     assert seg.position == 120 * 60 * SAMPLE_RATE
     assert peak <= (10 + VADSettings().max_segment_s + 1) * SAMPLE_RATE
+
+
+# ------------------------------------------------------------ partial share
+def test_partials_yield_to_finals_and_keep_to_their_share(tmp_path, clips):
+    """Real model: once partials have had their share of decoding time, or while a final waits, a partial is
+    refused (the session skips it); finals are never refused."""
+    from service.asr.engine import QueueFull, Recognizer
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    audio = clips["aishell1_BAC009S0764W0121"][0]
+    asr = settings.asr.model_copy(update={"workers": 1, "partial_share": 0.001})  # 10 ms per 10 s
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir))
+    try:
+        first = rec.transcribe_sync(audio[:32000], "partial")  # the first partial is within the share
+        assert first.text
+        with pytest.raises(QueueFull, match="share"):
+            rec.submit(audio[:32000], "partial")
+        assert rec.transcribe_sync(audio, "final").text  # finals are never refused
+    finally:
+        rec.close()
+    asr = settings.asr.model_copy(update={"workers": 1, "partial_share": 2.0})
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir))
+    try:
+        running = rec.submit(audio, "final")
+        waiting = rec.submit(audio, "final")  # one worker: this one waits behind the first
+        with pytest.raises(QueueFull, match="final is waiting"):
+            rec.submit(audio[:32000], "partial")
+        assert running.result().text and waiting.result().text
+        assert rec.transcribe_sync(audio[:32000], "partial").text  # no final waiting, share unbounded
+    finally:
+        rec.close()

@@ -4,6 +4,7 @@ priority queue, decoding ready utterances of all calls in batches. Inference nev
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import heapq
 import itertools
@@ -27,6 +28,7 @@ FRAMES_PER_S = 100  # Whisper mel frames per second
 MAX_WINDOW_FRAMES = 3000  # 30 s: Whisper's longest input
 TOKENS_PER_S = 12  # cap on decoded tokens per second of audio (Chinese speech is ~4–6 characters/s)
 PARTIAL_WINDOW_S = 3.0  # shortest encoder window for partial hypotheses
+PARTIAL_SHARE_WINDOW_S = 10.0  # the window over which partials' decoding time is bounded by asr.partial_share
 PRIORITY = {"final": 0, "partial": 1, "offline": 2}  # live finals first, recorded calls last
 
 JobKind = Literal["final", "partial", "offline"]
@@ -103,6 +105,8 @@ class Recognizer:
         self._heap: list[_Job] = []
         self._partial_slots = max(1, settings.workers - 1)  # workers that may decode partials at once
         self._partials_busy = 0
+        self._partials_running: dict[int, float] = {}  # worker thread → start of the partial it decodes
+        self._partial_log: collections.deque[tuple[float, float]] = collections.deque()  # (start, end) done
         self._cv = threading.Condition()
         self._seq = itertools.count()
         self._stopping = False
@@ -141,8 +145,13 @@ class Recognizer:
         with self._cv:
             if self._stopping:
                 raise RuntimeError("the recognizer is shut down")
-            if kind == "partial" and len(self._heap) >= self.settings.queue_size:
-                raise QueueFull("inference queue full")
+            if kind == "partial":
+                if len(self._heap) >= self.settings.queue_size:
+                    raise QueueFull("inference queue full")
+                if any(j.kind == "final" for j in self._heap):
+                    raise QueueFull("a final is waiting")
+                if self._partial_time(time.monotonic()) >= self.settings.partial_share * PARTIAL_SHARE_WINDOW_S:
+                    raise QueueFull("partial time share spent")
             heapq.heappush(self._heap, _Job(PRIORITY[kind], next(self._seq), kind, audio, fut, time.monotonic()))
             self._cv.notify()
         self._gauge()
@@ -187,13 +196,24 @@ class Recognizer:
                 batch.append(heapq.heappop(self._heap))
             if first.kind == "partial":
                 self._partials_busy += 1
+                self._partials_running[threading.get_ident()] = time.monotonic()
         self._gauge()
         return batch
 
-    def _done(self, kind: JobKind) -> None:
+    def _partial_time(self, now: float) -> float:
+        """Seconds of partial decoding within the last PARTIAL_SHARE_WINDOW_S, running ones included (lock held)."""
+        since = now - PARTIAL_SHARE_WINDOW_S
+        while self._partial_log and self._partial_log[0][1] <= since:
+            self._partial_log.popleft()
+        done = sum(end - max(start, since) for start, end in self._partial_log)
+        return done + sum(now - max(start, since) for start in self._partials_running.values())
+
+    def _done(self, kind: JobKind, started: float) -> None:
         if kind == "partial":
             with self._cv:
                 self._partials_busy -= 1
+                self._partials_running.pop(threading.get_ident(), None)
+                self._partial_log.append((started, time.monotonic()))
                 self._cv.notify_all()
 
     def _worker(self) -> None:
@@ -201,10 +221,11 @@ class Recognizer:
             batch = self._take_batch()
             if batch is None:
                 return
+            started = time.monotonic()
             try:
                 self._run(batch)
             finally:
-                self._done(batch[0].kind)
+                self._done(batch[0].kind, started)
 
     def _run(self, batch: list[_Job]) -> None:
         live = [j for j in batch if j.future.set_running_or_notify_cancel()]

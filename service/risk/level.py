@@ -6,7 +6,10 @@
 - 低: passive ideation only, or self-harm without suicidal intent;
 - 无: none of these.
 
-Only the caller's own labels count (the engine gives counselor segments none). A label that no keyword carries came
+Only the caller's own labels count (the engine gives counselor segments none). A near time counts towards 高 when
+it is said in the same caller turn (consecutive caller segments) as suicidal words, and every cue is read on the
+lexicon's corrected text (what pinyin matching heard: 门风…风好了 → 门缝…封好了), since the recognizer on 8 kHz
+audio misspells exactly these words. A label that no keyword carries came
 from the classifier alone: it flags the segment for the counselor, but the Beijing grades rest on what was said
 (passive or active intent, a plan, an attempt), and on hotline turns the classifier alone is wrong more often than
 right (`python -m service.risk.devreport`), so such labels do not move the call level. The level never goes down
