@@ -4,6 +4,7 @@ the alerts it raises. The live path, uploads and `python -m eval calls` all run 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -41,9 +42,13 @@ class RiskAnalysis(CallAnalysis):
 
     def analyze(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]]:
         """Synchronous core (also used by the evaluation's transcript mode)."""
-        risk = self.engine.analyze(seg, self.context[-CONTEXT_SEGMENTS:])
+        # context is what was said before this segment in call time: the two channels' finals arrive in the order
+        # they are decoded, and faster than real time (an uploaded recording) a counselor's later question can
+        # arrive before the caller's earlier sentence
+        before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
+        risk = self.engine.analyze(seg, self.context[max(0, before - CONTEXT_SEGMENTS):before])
         alerts = self.state.update(seg, risk)
-        self.context.append(seg)
+        bisect.insort(self.context, seg, key=lambda s: s.start)
         self.risks.append(risk)
         self.alerts.extend(alerts)
         return risk, alerts

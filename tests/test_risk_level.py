@@ -143,3 +143,42 @@ def test_devreport_runs_on_the_fixture_calls(capsys):
     alone = report["classifier_alone"]
     assert alone["caller_segments"] > 0 and alone["confirm_point"]["threshold"] >= alone["recall_point"]["threshold"]
     assert "dev-0010" in capsys.readouterr().out
+
+
+def analyse(engine, segments, order):
+    from service.analysis import RiskAnalysis
+
+    analysis = RiskAnalysis(engine, "t-1", None)
+    for i in order:
+        speaker, start, end, text = segments[i]
+        analysis.analyze(FinalSegment("t-1", i, speaker, start, end, text))
+    return analysis
+
+
+ORDERED = [("caller", 0.0, 3.0, "我已经决定了。"), ("counselor", 4.0, 6.0, "您打算什么时候呢？"),
+           ("caller", 7.0, 8.5, "明天晚上。"), ("caller", 9.0, 13.0, "宿舍就我一个人，信我都写好了，压在枕头底下。"),
+           ("counselor", 14.0, 16.0, "谢谢你告诉我。")]
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4], [1, 4, 0, 2, 3], [0, 1, 4, 3, 2]])
+def test_level_follows_call_time_not_arrival(engine, order):
+    """The two channels' finals arrive in decoding order (an uploaded recording runs faster than real time, so a
+    counselor's later sentence can arrive first); context and turns follow call time."""
+    analysis = analyse(engine, ORDERED, order)
+    assert analysis.state.level == "高"
+    assert [s.start for s in analysis.context] == sorted(s.start for s in analysis.context)
+
+
+def test_an_answer_is_not_to_a_question_asked_after_it(engine):
+    segments = [("caller", 0.0, 3.0, "是啊，考试又没考好。"), ("counselor", 4.0, 7.0, "你有没有想过结束自己的生命？")]
+    assert analyse(engine, segments, [1, 0]).state.level == "无"
+    assert analyse(engine, [segments[1], ("caller", 8.0, 9.0, "是啊。")], [0, 1]).state.level == "中"
+
+
+def test_a_turn_is_bounded_by_the_counselor_in_call_time():
+    """The counselor's "嗯。" arrives first; the caller's two sentences then arrive back to back but were two turns."""
+    engine = RiskEngine(load_lexicon(), predict=None, threshold=0.5, model_id="clf-none")
+    segments = [("caller", 0.0, 2.0, "明天我还得去医院复查。"), ("counselor", 3.0, 4.0, "嗯，您说。"),
+                ("caller", 5.0, 9.0, "我想过从阳台跳下去，信都写好了。")]
+    assert analyse(engine, segments, [1, 0, 2]).state.level == "中"
+    assert analyse(engine, segments, [0, 2, 1]).state.level == "中"

@@ -18,6 +18,7 @@ during a call. Alerts: once when the level first reaches the threshold, once mor
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment,
 
 #: earlier segments searched for when an attempt happened ("上周五做了一件事" two turns before "我割了手腕")
 ATTEMPT_TIME_LOOKBACK = 6
+#: the longest pause between two caller segments of one turn (the recognizer cuts an answer after 0.6 s of silence)
+TURN_GAP_S = 1.5
+#: recent segments (both speakers) kept in call-time order for the lookback and the caller's turn
+HISTORY_SEGMENTS = 64
 #: evidence segments an alert carries (the most recent ones)
 MAX_EVIDENCE = 5
 #: the highest level a segment reaches on classifier-only labels (no keyword in the caller's words carries them)
@@ -106,9 +111,8 @@ class CallRiskState:
     alerted: set[str] = field(default_factory=set)
     has_plan: bool = False
     near_time: bool = False
-    _history: list[FinalSegment] = field(default_factory=list)
-    _turn_words: bool = False  # the caller's current turn has suicidal words
-    _turn_time: bool = False  # … and a near time
+    #: recent segments of both speakers in call-time order, each with (suicidal words, near time) for a caller's
+    _history: list[tuple[FinalSegment, bool, bool]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.alert_threshold not in RISK_LEVELS or self.alert_threshold == "无":
@@ -119,24 +123,24 @@ class CallRiskState:
     def update(self, seg: FinalSegment, risk: SegmentRisk) -> list[AlertEvent]:
         """Take one segment and its risk; return the alerts to raise now (0, 1 or 2)."""
         lex = self.lexicon
-        context = list(self._history)
-        self._history.append(seg)
-        del self._history[:-ATTEMPT_TIME_LOOKBACK]
+        # finals of the two channels arrive in decoding order; what came before is decided by call time
+        at = bisect.bisect_left(self._history, seg.start, key=lambda h: h[0].start)
+        context = [h[0] for h in self._history[max(0, at - ATTEMPT_TIME_LOOKBACK):at]]
         if seg.speaker == "counselor":
-            self._turn_words = self._turn_time = False
+            self._remember(at, seg, False, False)
             return []
         labels = list(risk.labels)
         # a near time counts where the caller's own words carry the risk (a keyword, not the classifier alone)
-        # in the same turn (the caller's segments with no counselor segment between: the recognizer cuts one
-        # answer into several, "明天晚上。" | "信我都写好了"), or with "我想好了/决定了" once the call has suicidal
-        # content ("我已经决定了，这周六")
+        # in the same turn (the caller's segments with no counselor segment between them in call time: the
+        # recognizer cuts one answer into several, "明天晚上。" | "信我都写好了"), or with "我想好了/决定了" once the
+        # call has suicidal content ("我已经决定了，这周六")
         own_words = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         text = lex.corrected(seg.text)
         decided = bool(self.labels & set(SUICIDE_LABELS)) and lex.cue_re("plan_intent").search(text)
         near = bool(lex.cue_re("time_near").search(text))
-        self._turn_words |= own_words
-        self._turn_time |= near
-        if (decided and near) or (self._turn_words and self._turn_time):
+        self._remember(at, seg, own_words, near)
+        turn = self._turn(at)
+        if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
             self.near_time = True
         if not labels:
             return self._raise_plan_level()
@@ -158,6 +162,28 @@ class CallRiskState:
         if level_rank(seg_level) > level_rank(self.level):
             self.level = seg_level
         return self._alerts(before)
+
+    def _remember(self, at: int, seg: FinalSegment, words: bool, near: bool) -> None:
+        self._history.insert(at, (seg, words, near))
+        if len(self._history) > HISTORY_SEGMENTS:
+            del self._history[0]
+
+    def _turn(self, at: int) -> list[tuple[bool, bool]]:
+        """(suicidal words, near time) of each caller segment in the turn around ``_history[at]``: neighbours in
+        call time with no counselor segment and at most TURN_GAP_S of silence between them (the gap also keeps
+        two turns apart when the counselor's short reply between them has not arrived yet)."""
+        h = self._history
+
+        def joined(a: int, b: int) -> bool:
+            return h[b][0].speaker != "counselor" and h[b][0].start - h[a][0].end <= TURN_GAP_S
+
+        lo = at
+        while lo > 0 and h[lo - 1][0].speaker != "counselor" and joined(lo - 1, lo):
+            lo -= 1
+        hi = at + 1
+        while hi < len(h) and joined(hi - 1, hi):
+            hi += 1
+        return [(w, t) for _, w, t in h[lo:hi]]
 
     def _raise_plan_level(self) -> list[AlertEvent]:
         before = self.level
