@@ -80,6 +80,15 @@ def cmd_calls(args) -> int:
     ws_refs, ws_hyps = [], []
 
     calls = load_calls(args.file, need_audio=args.audio)
+    if args.levels:
+        wanted = [lv.strip() for lv in args.levels.split(",") if lv.strip()]
+        from eval.data import RISK_LEVELS
+
+        if not wanted or any(lv not in RISK_LEVELS for lv in wanted):
+            return _fail(f"--levels takes risk levels of {','.join(RISK_LEVELS)}, comma-separated")
+        calls = [c for c in calls if c.risk_level in wanted]
+        if not calls:
+            return _fail(f"no call in {args.file} has a reference risk_level in {','.join(wanted)}")
     engine = _risk_engine()
     ref_spans, hyp_spans, outcomes, pairs, finals_lat, alerts = [], [], [], [], [], []
     asr_desc = None
@@ -106,7 +115,8 @@ def cmd_calls(args) -> int:
         outcomes.append(CallOutcome(c.call_id, c.risk_level, analysis.state.level, len(analysis.alerts)))
         ws_refs.append(c.worksheet)
         ws_hyps.append(drafter.draft(hyp, analysis.risks, analysis.state.level).values())
-    settings = {"asr": asr_desc, "speed": args.speed if args.audio else None, "audio": args.audio}
+    settings = {"asr": asr_desc, "speed": args.speed if args.audio else None, "audio": args.audio,
+                "levels": args.levels}
     extra = {}
     if args.audio:
         settings.update(concurrency=args.concurrency, chunk_s=CHUNK_S,
@@ -199,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --audio: times real time (default 1; 0: as fast as it can go, no alert latency)")
     c.add_argument("--concurrency", type=int, default=1, metavar="K",
                    help="with --audio: stream K calls at once, each at --speed (default 1)")
+    c.add_argument("--levels", metavar="L,L", help="only calls whose reference risk_level is one of these "
+                                                    "(e.g. 高,紧急 to time alerts at --speed 1 in less time)")
     c.add_argument("--out", required=True)
     c.set_defaults(func=cmd_calls)
     u = sub.add_parser("utterances", help="labelled utterances: segment risk")

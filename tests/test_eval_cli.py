@@ -83,6 +83,19 @@ def test_calls_refuses_a_negative_speed_or_no_concurrency(tmp_path, capsys):
     assert "--speed must be" in err and "--concurrency must be" in err and not (tmp_path / "x.json").exists()
 
 
+def test_calls_levels_keeps_only_those_reference_levels(tmp_path, capsys):
+    from eval.__main__ import main
+
+    calls = str(FIXTURES / "eval" / "calls.jsonl")
+    out = tmp_path / "high.json"
+    assert main(["calls", calls, "--levels", "高,紧急", "--out", str(out), "--no-progress"]) == 0
+    report = json.loads(out.read_text())
+    kept = {r["call_id"]: r["ref_level"] for r in report["risk"]["call"]["rows"]}
+    assert kept and set(kept.values()) <= {"高", "紧急"} and report["meta"]["settings"]["levels"] == "高,紧急"
+    assert main(["calls", calls, "--levels", "很高", "--out", str(tmp_path / "x.json")]) == 2
+    assert "--levels takes" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+
+
 def test_invalid_input_names_the_line(tmp_path):
     r = run_eval("calls", str(FIXTURES / "eval" / "bad_calls.jsonl"), "--out", str(tmp_path / "x.json"))
     assert r.returncode == 2 and "bad_calls.jsonl:" in r.stderr
