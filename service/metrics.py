@@ -23,7 +23,9 @@ class Metrics:
             "scribe_audio_seconds_total", "Seconds of audio received, per channel", ["role"], registry=r
         )
         self.compute_seconds = Counter(
-            "scribe_model_compute_seconds_total", "CPU seconds the inference threads spent in the model", registry=r
+            "scribe_model_compute_seconds_total",
+            "Seconds the model spent decoding (wall time per batch, summed over workers; CTranslate2 runs its own "
+            "threads, so the calling thread's CPU time would miss them)", registry=r
         )
         self.batch_size = Histogram(
             "scribe_asr_batch_size", "Utterances decoded per batch", buckets=(1, 2, 4, 8, 16, 32), registry=r

@@ -237,19 +237,27 @@ def test_two_hour_call_keeps_memory_bounded(vad, clips):
 def test_partials_yield_to_finals_and_keep_to_their_share(tmp_path, clips):
     """Real model: once partials have had their share of decoding time, or while a final waits, a partial is
     refused (the session skips it); finals are never refused."""
+    import time
+
     from service.asr.engine import QueueFull, Recognizer
+    from service.metrics import Metrics
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path)
     audio = clips["aishell1_BAC009S0764W0121"][0]
     asr = settings.asr.model_copy(update={"workers": 1, "partial_share": 0.001})  # 10 ms per 10 s
-    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir))
+    metrics = Metrics()
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir), metrics=metrics)
     try:
+        t0 = time.perf_counter()
         first = rec.transcribe_sync(audio[:32000], "partial")  # the first partial is within the share
         assert first.text
         with pytest.raises(QueueFull, match="share"):
             rec.submit(audio[:32000], "partial")
         assert rec.transcribe_sync(audio, "final").text  # finals are never refused
+        # the model's time is its decoding time (CTranslate2's own threads included), within the time it took
+        spent = metrics.compute_seconds._value.get()
+        assert 0.5 * (time.perf_counter() - t0) < spent <= time.perf_counter() - t0
     finally:
         rec.close()
     asr = settings.asr.model_copy(update={"workers": 1, "partial_share": 2.0})
