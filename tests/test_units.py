@@ -84,6 +84,7 @@ PROMPT = "以下是普通话的句子，使用简体中文。"
     ("是。", "是。"),  # one character is never an echo
 ])
 def test_prompt_echo_is_dropped(text, expected):
+    """Only the initial prompt is echo-checked (hotwords are words a caller may well say on their own)."""
     assert strip_prompt_echo(text, PROMPT) == expected
     assert strip_prompt_echo(text, None) == text
 
@@ -269,5 +270,20 @@ def test_partials_yield_to_finals_and_keep_to_their_share(tmp_path, clips):
             rec.submit(audio[:32000], "partial")
         assert running.result().text and waiting.result().text
         assert rec.transcribe_sync(audio[:32000], "partial").text  # no final waiting, share unbounded
+    finally:
+        rec.close()
+
+
+def test_the_guard_drops_prompt_echoes_but_not_hotwords(tmp_path):
+    from service.asr.engine import Recognizer
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    asr = settings.asr.model_copy(update={"workers": 1, "hotwords": "安眠药 遗书", "initial_prompt": PROMPT})
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir))
+    try:
+        assert rec._guard("安眠药。", -0.2, 0.01).text == "安眠药。"  # a hotword said on its own is speech
+        echo = rec._guard("以下是普通话的句子。", -0.2, 0.01)
+        assert echo.text == "" and echo.dropped == "hallucination"
     finally:
         rec.close()

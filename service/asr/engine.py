@@ -250,7 +250,8 @@ class Recognizer:
         tok = self._tokenizer
         prompt: list[int] = []
         extra = " ".join(filter(None, [self.settings.hotwords, self.settings.initial_prompt]))
-        self._prompt_text = extra or None
+        # echoes are looked for in the initial prompt only: a hotword said on its own ("安眠药。") is speech
+        self._prompt_text = self.settings.initial_prompt or None
         if extra:
             prompt.append(tok.sot_prev)
             prompt.extend(tok.encode(" " + extra.strip())[:223])
