@@ -2,7 +2,9 @@
 
 The data (``data/lexicon.json``) holds terms and regular-expression patterns per label, and the cue lists that
 :mod:`service.risk.context` and :mod:`service.risk.level` use. Terms match on characters and, for ASR errors, on
-toneless pinyin with fuzzy initials/finals (安眠要 → 安眠药, 成不下去 → 撑不下去); patterns match on characters only.
+toneless pinyin with fuzzy initials/finals (安眠要 → 安眠药, 成不下去 → 撑不下去) and near syllables within a budget
+per word length (神子 → 绳子, 一聊拜聊 → 一了百了); what pinyin heard is rewritten to the lexicon's characters first, so
+patterns (on characters) and the level rules' cues see it too.
 """
 
 from __future__ import annotations
@@ -102,17 +104,6 @@ class Lexicon:
         return lex
 
     # --- pinyin -------------------------------------------------------------------------------------------
-    def _fuzzy(self, syl: str) -> str:
-        for a, b in self.initial_map:
-            if syl.startswith(a):
-                syl = b + syl[len(a):]
-                break
-        for a, b in self.final_map:
-            if syl.endswith(a):
-                syl = syl[: -len(a)] + b
-                break
-        return syl
-
     def pinyin(self, text: str) -> list[str]:
         """One fuzzy toneless syllable per character (non-Chinese characters stand for themselves)."""
         return ["".join(s) for s in self.syllables(text)]
@@ -138,7 +129,7 @@ class Lexicon:
 
     def syllable_cost(self, a: tuple[str, str], b: tuple[str, str]) -> float:
         """0 for the same (fuzzy) syllable; 0.5 when one part is the same and the other is a near confusion on a
-        telephone line (d/t, b/p, an/ang…, the data file's ``near_initials``/``near_finals``); else 1."""
+        telephone line (b/p, an/en…, the data file's ``near_initials``/``near_finals``); else 1."""
         if a == b:
             return 0.0
         (ia, fa), (ib, fb) = a, b
