@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, MODELS_DIR, SUP, TEL, TOKENS
+from tests.conftest import FIXTURES, MODELS_DIR, SUP, TEL, TOKENS, make_settings, serve_with
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,12 +102,14 @@ def test_invalid_input_names_the_line(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_bench_against_a_running_service(server, tmp_path):
+def test_bench_against_a_running_service(runtime, tmp_path):
     """Two fixture calls at 4×, the plan-disclosing one (dev-0008-risk) alerting through the real model; a
-    supervisor console on WS /v1/alerts times the alert against the annotation."""
+    supervisor console on WS /v1/alerts times the alert against the annotation. The threshold is 中 so that the
+    plumbing is tested whatever the recognizer makes of the plan (python -m eval measures that)."""
     out = tmp_path / "bench.json"
-    r = run_eval("bench", str(FIXTURES / "calls" / "calls.jsonl"), "--concurrency", "2", "--speed", "4",
-                 "--url", server.ws, "--token", TEL, "--alerts-token", SUP, "--out", str(out))
+    with serve_with(runtime, make_settings(tmp_path, risk={"alert_threshold": "中"})) as server:
+        r = run_eval("bench", str(FIXTURES / "calls" / "calls.jsonl"), "--concurrency", "2", "--speed", "4",
+                     "--url", server.ws, "--token", TEL, "--alerts-token", SUP, "--out", str(out))
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
     bench = report["bench"]
