@@ -20,6 +20,11 @@ from service.audio.files import read_audio
 from service.client import stream_call
 
 
+def _http_url(ws_url: str) -> str:
+    """The service's HTTP address for its WebSocket address."""
+    return ws_url.replace("ws://", "http://").replace("wss://", "https://")
+
+
 def _process_cpu(http_url: str, token: str) -> float | None:
     try:
         text = httpx.get(f"{http_url}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10).text
@@ -57,14 +62,12 @@ class AlertWatch:
         self.url, self.token, self.prefix = url, token, prefix
         self.arrived: dict[tuple[str, str], float] = {}
         self._task: asyncio.Task | None = None
-        self._ready = asyncio.Event()
 
     async def __aenter__(self) -> "AlertWatch":
         import websockets
 
-        http_url = self.url.replace("ws://", "http://").replace("wss://", "https://")
         async with httpx.AsyncClient(timeout=10) as client:
-            r = await client.get(f"{http_url}/v1/alerts", params={"state": "open"},
+            r = await client.get(f"{_http_url(self.url)}/v1/alerts", params={"state": "open"},
                                  headers={"Authorization": f"Bearer {self.token}"})
         if r.status_code in (401, 403):
             raise PermissionError(f"the alerts token was refused ({r.status_code}): it needs the supervisor role")
@@ -95,23 +98,17 @@ ALERT_GRACE_S = 2.0
 
 
 def alert_latencies(results, calls_data, watch: AlertWatch, speed: float) -> tuple[list[float], dict[str, int]]:
-    """Per alert of a bench call: arrival at the console − the end of the reference segment that justifies its
-    level (:func:`eval.alerts.reference_justified_at`), both on the stream's wall clock; none at speed 0."""
-    from eval.alerts import reference_justified_at
-    from eval.scoring import alert_latency
+    """Per alert of a bench call, :func:`eval.alerts.alert_rows` as in ``calls --audio``: arrival at the console
+    − the end of the reference segment that justifies its level, both on the stream's wall clock (none at speed
+    0); the latencies and :func:`eval.alerts.alert_summary`'s counts."""
+    from eval.alerts import RaisedAlert, alert_rows, alert_summary
 
-    values, unjustified = [], 0
+    rows = []
     for i, r in enumerate(results):
-        justified = reference_justified_at(calls_data[i % len(calls_data)])
-        for (call_id, level), at in watch.arrived.items():
-            if call_id != r.call_id:
-                continue
-            lat = alert_latency(level, at - r.t0, {lv: t / speed for lv, t in justified.items()}) if speed else None
-            if lat is None:
-                unjustified += speed > 0
-            else:
-                values.append(lat)
-    return values, {"alerts": len(watch.arrived), "alerts_timed": len(values), "alerts_unjustified": unjustified}
+        raised = [RaisedAlert(level, at - r.t0) for (call_id, level), at in watch.arrived.items()
+                  if call_id == r.call_id]
+        rows.extend(alert_rows(calls_data[i % len(calls_data)], raised, speed))
+    return [row["latency_s"] for row in rows if row["latency_s"] is not None], alert_summary(rows)
 
 
 async def run_bench(calls_data, concurrency: int, speed: float, url: str, token: str,
@@ -122,7 +119,7 @@ async def run_bench(calls_data, concurrency: int, speed: float, url: str, token:
     times the alerts of the streamed calls against each call's annotation (``alert_p95_s``)."""
     audios = [read_audio(c.audio, 8000) for c in calls_data]
     picks = [(i, audios[i % len(audios)]) for i in range(concurrency)]
-    http_url = url.replace("ws://", "http://").replace("wss://", "https://")
+    http_url = _http_url(url)
     cpu0 = _process_cpu(http_url, token)
     prefix = f"bench-{time.strftime('%H%M%S')}-{os.getpid()}-"
     bar = progress(total=len(picks), desc="bench streams", unit="call", enabled=show_progress)
