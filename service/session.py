@@ -279,13 +279,12 @@ class CallSession:
             utt = seg.current()
             if utt is None:
                 continue
+            ch.partial_at = pos  # the next try is one interval on, whether this one is taken or skipped
             try:
                 fut = self.p.recognizer.submit(utt.audio, "partial")
-            except QueueFull:  # the queue is full, a final waits, or partials had their share: one interval on
+            except QueueFull:  # the queue is full, a final waits, or partials had their share
                 self.p.metrics.partials_dropped.inc()
-                ch.partial_at = pos
                 continue
-            ch.partial_at = pos
             ch.partial_busy = True
             ch.partial_job = fut
             self._spawn(self._partial(ch, start, fut))

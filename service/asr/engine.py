@@ -102,9 +102,10 @@ class Recognizer:
         )
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._prompt = self._build_prompt()
+        # echoes are looked for in the initial prompt only: a hotword said on its own ("安眠药。") is speech
+        self._prompt_text = settings.initial_prompt or None
         self._heap: list[_Job] = []
         self._partial_slots = max(1, settings.workers - 1)  # workers that may decode partials at once
-        self._partials_busy = 0
         self._partials_running: dict[int, float] = {}  # worker thread → start of the partial it decodes
         self._partial_log: collections.deque[tuple[float, float]] = collections.deque()  # (start, end) done
         self._cv = threading.Condition()
@@ -148,7 +149,7 @@ class Recognizer:
             if kind == "partial":
                 if len(self._heap) >= self.settings.queue_size:
                     raise QueueFull("inference queue full")
-                if any(j.kind == "final" for j in self._heap):
+                if self._heap and self._heap[0].kind == "final":  # finals sort first: any waits at the top
                     raise QueueFull("a final is waiting")
                 if self._partial_time(time.monotonic()) >= self.settings.partial_share * PARTIAL_SHARE_WINDOW_S:
                     raise QueueFull("partial time share spent")
@@ -182,7 +183,7 @@ class Recognizer:
         """Is there a job this worker may take? Partials only while another worker stays free for finals."""
         if not self._heap:
             return False
-        return self._heap[0].kind != "partial" or self._partials_busy < self._partial_slots
+        return self._heap[0].kind != "partial" or len(self._partials_running) < self._partial_slots
 
     def _take_batch(self) -> list[_Job] | None:
         with self._cv:
@@ -195,7 +196,6 @@ class Recognizer:
             while self._heap and len(batch) < self.settings.batch_size and self._heap[0].kind == first.kind:
                 batch.append(heapq.heappop(self._heap))
             if first.kind == "partial":
-                self._partials_busy += 1
                 self._partials_running[threading.get_ident()] = time.monotonic()
         self._gauge()
         return batch
@@ -211,7 +211,6 @@ class Recognizer:
     def _done(self, kind: JobKind, started: float) -> None:
         if kind == "partial":
             with self._cv:
-                self._partials_busy -= 1
                 self._partials_running.pop(threading.get_ident(), None)
                 self._partial_log.append((started, time.monotonic()))
                 self._cv.notify_all()
@@ -250,8 +249,6 @@ class Recognizer:
         tok = self._tokenizer
         prompt: list[int] = []
         extra = " ".join(filter(None, [self.settings.hotwords, self.settings.initial_prompt]))
-        # echoes are looked for in the initial prompt only: a hotword said on its own ("安眠药。") is speech
-        self._prompt_text = self.settings.initial_prompt or None
         if extra:
             prompt.append(tok.sot_prev)
             prompt.extend(tok.encode(" " + extra.strip())[:223])
