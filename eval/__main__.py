@@ -8,7 +8,7 @@ import os
 import shlex
 import sys
 
-from eval.data import DataError, load_calls, load_utterances
+from eval.data import RISK_LEVELS, DataError, load_calls, load_utterances
 from eval.report import build_report, make_meta, markdown_summary, progress, write_report
 
 
@@ -82,8 +82,6 @@ def cmd_calls(args) -> int:
     calls = load_calls(args.file, need_audio=args.audio)
     if args.levels:
         wanted = [lv.strip() for lv in args.levels.split(",") if lv.strip()]
-        from eval.data import RISK_LEVELS
-
         if not wanted or any(lv not in RISK_LEVELS for lv in wanted):
             return _fail(f"--levels takes risk levels of {','.join(RISK_LEVELS)}, comma-separated")
         calls = [c for c in calls if c.risk_level in wanted]

@@ -175,10 +175,11 @@ class CallRiskState:
         h = self._history
 
         def joined(a: int, b: int) -> bool:
-            return h[b][0].speaker != "counselor" and h[b][0].start - h[a][0].end <= TURN_GAP_S
+            return ("counselor" not in (h[a][0].speaker, h[b][0].speaker)
+                    and h[b][0].start - h[a][0].end <= TURN_GAP_S)
 
         lo = at
-        while lo > 0 and h[lo - 1][0].speaker != "counselor" and joined(lo - 1, lo):
+        while lo > 0 and joined(lo - 1, lo):
             lo -= 1
         hi = at + 1
         while hi < len(h) and joined(hi - 1, hi):

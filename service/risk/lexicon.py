@@ -104,10 +104,6 @@ class Lexicon:
         return lex
 
     # --- pinyin -------------------------------------------------------------------------------------------
-    def pinyin(self, text: str) -> list[str]:
-        """One fuzzy toneless syllable per character (non-Chinese characters stand for themselves)."""
-        return ["".join(s) for s in self.syllables(text)]
-
     def syllables(self, text: str) -> list[tuple[str, str]]:
         """(initial, final) per character, toneless, with the fuzzy maps applied to each part (zh → z, ang → an);
         a non-Chinese character is its own initial with an empty final."""
