@@ -67,6 +67,11 @@ def test_stream_resampler_keeps_length_across_frames():
     ("对对对，好的", "对对对，好的"),
     ("说一下,然后呢?", "说一下，然后呢？"),
     ("啊啊啊啊啊啊啊啊", "啊啊啊"),
+    # the particle 着 (Whisper writes 著 both for it and for 著名); 妳, 衹 are not Mainland forms
+    ("晚上睡不著，活著沒意思，妳衹是聽著", "晚上睡不着，活着没意思，你只是听着"),
+    ("他是著名的作家，效果显著", "他是著名的作家，效果显著"),
+    ("效果顯著，讀過原著，他很著急，拿著刀", "效果显著，读过原著，他很着急，拿着刀"),
+    ("我睡不著", "我睡不着"),
 ])
 def test_clean_text(raw, expected):
     assert clean_text(raw) == expected

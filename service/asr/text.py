@@ -30,16 +30,35 @@ _LOOP = re.compile(r"(.{2,12}?)\1{2,}")  # a unit of 2–12 characters said 3+ t
 _CHAR_RUN = re.compile(r"(.)\1{4,}")  # one character 5+ times
 
 
-@functools.lru_cache(maxsize=1)
-def _t2s():
+# Whisper writes Chinese in the Taiwan standard as often as in Mainland simplified. OpenCC's plain t2s keeps 著
+# everywhere (a simplified character too: 著名, 显著), so "睡不著", "活著" would survive; the Taiwan profile turns
+# the particle into 着 by phrase but also turns the 著 of words it lacks (显著, 原著) into 着, which the words
+# below undo. Variants no profile maps are mapped here.
+_ZHU_WORDS = ("显著", "卓著", "昭著", "原著", "名著", "土著", "编著", "专著", "论著", "巨著", "译著", "遗著", "合著",
+              "拙著", "新著", "著名", "著作", "著称", "著述", "著录", "著者", "著书", "著有")
+_ZHU_RE = re.compile("|".join(_ZHU_WORDS))
+_VARIANTS = str.maketrans({"妳": "你", "衹": "只"})
+
+
+@functools.lru_cache(maxsize=2)
+def _opencc(config: str):
     import opencc
 
-    return opencc.OpenCC("t2s")
+    return opencc.OpenCC(config)
 
 
 def to_simplified(text: str) -> str:
-    """Traditional → Simplified Chinese (OpenCC t2s); other text unchanged."""
-    return _t2s().convert(text)
+    """Traditional (Taiwan or Hong Kong standard) → Mainland Simplified Chinese, the particle 着 included;
+    text already simplified is unchanged."""
+    plain = _opencc("t2s").convert(text)  # 著 kept everywhere
+    if "著" not in plain:
+        return plain.translate(_VARIANTS)
+    tw = _opencc("tw2s").convert(text)  # 著 → 着 as a particle, and sometimes where it should not
+    if len(tw) != len(plain):
+        return plain.translate(_VARIANTS)
+    keep = {i for m in _ZHU_RE.finditer(plain) for i in range(m.start(), m.end()) if plain[i] == "著"}
+    out = "".join("著" if i in keep else c for i, c in enumerate(tw))
+    return out.translate(_VARIANTS)
 
 
 def compression_ratio(text: str) -> float:
