@@ -34,24 +34,39 @@ def _process_cpu(http_url: str, token: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def offline_floor(calls, settings) -> tuple[float, dict]:
-    """CPU seconds of one batch faster-whisper pass (VAD on, beam 5, one thread) over every channel."""
+def floor_channels(calls, rate: int = 8000, encoding: str = "mulaw") -> list[np.ndarray]:
+    """Every channel of ``calls`` ((n, channels) arrays at ``rate``) as the live path's model hears it: the
+    ``encoding`` round trip, then the live path's resampling to 16 kHz."""
+    from service.audio.codecs import StreamResampler, decode_frame, encode_frame
+
+    out = []
+    for audio in calls:
+        for ch in range(audio.shape[1]):
+            x = decode_frame(encode_frame(audio[:, ch], encoding), encoding, 1)[:, 0]
+            out.append(StreamResampler(rate).process(x, last=True))
+    return out
+
+
+def offline_floor(calls, settings, rate: int = 8000, encoding: str = "mulaw") -> tuple[float, dict]:
+    """CPU seconds of one batch faster-whisper pass (VAD on, beam 5, one thread) over every channel of ``calls``
+    ((n, channels) arrays at ``rate``) as :func:`floor_channels` gives them (faster-whisper reads a bare array
+    as 16 kHz audio: 8 kHz given as is would be half as long and an octave high, and understate the floor)."""
     from faster_whisper import WhisperModel
 
     from service.asr.models import resolve_model
 
     model = resolve_model(settings.asr.model, settings.effective_models_dir)
     whisper = WhisperModel(str(model.path), device="cpu", compute_type="int8", cpu_threads=1)
+    channels = floor_channels(calls, rate, encoding)
     t0 = resource.getrusage(resource.RUSAGE_SELF)
-    for audio in calls:
-        for ch in range(audio.shape[1]):
-            x = audio[:, ch]
-            segs, _ = whisper.transcribe(x if len(x) else np.zeros(1600, np.float32), language="zh", beam_size=5,
-                                         vad_filter=True, condition_on_previous_text=False)
-            list(segs)
+    for x in channels:
+        segs, _ = whisper.transcribe(x if len(x) else np.zeros(1600, np.float32), language="zh", beam_size=5,
+                                     vad_filter=True, condition_on_previous_text=False)
+        list(segs)
     t1 = resource.getrusage(resource.RUSAGE_SELF)
-    return (t1.ru_utime - t0.ru_utime) + (t1.ru_stime - t0.ru_stime), {"model": model.name, "cpu_threads": 1,
-                                                                        "beam_size": 5, "vad_filter": True}
+    return (t1.ru_utime - t0.ru_utime) + (t1.ru_stime - t0.ru_stime), {
+        "model": model.name, "cpu_threads": 1, "beam_size": 5, "vad_filter": True,
+        "input": f"{encoding} {rate} Hz round trip, resampled to 16 kHz as the live path does"}
 
 
 class AlertWatch:

@@ -181,3 +181,23 @@ def test_numeric_leaves_skip_lists_bools_and_meta(report):
     leaves = numeric_leaves(report)
     assert "asr.cer" in leaves and "risk.call.level_accuracy" in leaves
     assert not any(p.startswith("meta") or "rows" in p or "values" in p for p in leaves)
+
+
+def test_the_offline_floor_hears_telephone_audio_at_its_own_rate():
+    """The floor's model input is the 8 kHz call as the live path hears it: 16 kHz samples for the same seconds
+    (not the 8 kHz samples read as 16 kHz: half the length), after the μ-law round trip."""
+    import numpy as np
+
+    from eval.bench import floor_channels
+    from service.audio.files import read_audio
+
+    call = load_calls(Path(__file__).parent / "fixtures" / "calls" / "calls.jsonl")[0]
+    audio = read_audio(call.audio, 8000)
+    channels = floor_channels([audio], 8000, "mulaw")
+    assert len(channels) == 2
+    for ch, x in enumerate(channels):
+        assert x.dtype == np.float32 and abs(len(x) - 2 * len(audio)) <= 32
+        # the μ-law round trip: close to the channel, not equal to it
+        resampled_clean = floor_channels([audio[:, ch:ch + 1]], 8000, "pcm_s16le")[0]
+        err = np.abs(x - resampled_clean)
+        assert 0 < float(err.mean()) < 0.01
