@@ -102,6 +102,28 @@ def test_invalid_input_names_the_line(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
+def test_calls_audio_batch_asr_is_the_same_scoring_over_a_plain_faster_whisper_pass(tmp_path):
+    out = tmp_path / "batch.json"
+    r = run_eval("calls", str(FIXTURES / "calls" / "calls.jsonl"), "--audio", "--asr", "batch", "--concurrency", "2",
+                 "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(out.read_text())
+    assert 0 <= report["asr"]["cer"] < 0.5 and report["asr"]["ref_chars"] > 100 and report["asr"]["pairs"] == 4
+    assert "latency" not in report, "a batch pass has no live latency"
+    settings = report["meta"]["settings"]
+    assert settings["asr_path"] == "batch" and settings["speed"] is None and report["meta"]["audio_sha256"]
+    asr = settings["asr"]
+    assert asr["path"] == "batch" and asr["model"] == "base" and asr["beam_size"] == 5
+    rows = {row["call_id"]: row for row in report["risk"]["call"]["rows"]}
+    assert rows["dev-0008-risk"]["hyp_level"] in ("中", "高", "紧急"), "the disclosure is heard in one pass too"
+    assert report["worksheet"]["mean"] is not None
+
+
+def test_calls_batch_asr_needs_audio(tmp_path):
+    r = run_eval("calls", str(FIXTURES / "calls" / "calls.jsonl"), "--asr", "batch", "--out", str(tmp_path / "x.json"))
+    assert r.returncode == 2 and "--asr batch" in r.stderr and not (tmp_path / "x.json").exists()
+
+
 def test_bench_against_a_running_service(runtime, tmp_path):
     """Two fixture calls at 4×, the plan-disclosing one (dev-0008-risk) alerting through the real model; a
     supervisor console on WS /v1/alerts times the alert against the annotation. The threshold is 中 so that the
