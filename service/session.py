@@ -239,22 +239,38 @@ class CallSession:
             await asyncio.gather(previous, return_exceptions=True)
         if not tr.text and seg_id is None:
             return
+        await self._emit_final(ch.role, seg_id, utt.start / SAMPLE_RATE, utt.end / SAMPLE_RATE, tr, arrived)
+
+    async def _emit_final(self, role: str, seg_id: int | None, start: float, end: float, tr: Transcript,
+                          arrived: float | None = None) -> None:
+        """Persist a final (when it has text), send it, then its risk: the one way every final goes out."""
         if seg_id is None:
             seg_id = self._new_id()
-        seg = FinalSegment(self.call_id, seg_id, ch.role, round(utt.start / SAMPLE_RATE, 2),
-                           round(utt.end / SAMPLE_RATE, 2), tr.text)
+        seg = FinalSegment(self.call_id, seg_id, role, round(start, 2), round(end, 2), tr.text)
         if tr.text:
             await asyncio.to_thread(self.p.store.add_segment, seg, tr.avg_logprob, tr.no_speech_prob)
             self._finals += 1
             self.p.metrics.segments.inc()
-        await self._send({"type": "final", "call_id": self.call_id, "segment_id": seg_id, "speaker": ch.role,
+        await self._send({"type": "final", "call_id": self.call_id, "segment_id": seg_id, "speaker": role,
                           "start": seg.start, "end": seg.end, "text": tr.text})
-        latency = time.monotonic() - arrived
-        self.final_latencies.append(latency)
-        self.p.metrics.final_latency.observe(latency)
+        if arrived is not None:
+            latency = time.monotonic() - arrived
+            self.final_latencies.append(latency)
+            self.p.metrics.final_latency.observe(latency)
         if tr.text:
             for msg in await self.analysis.on_final(seg, tr):
                 await self._send(msg)
+
+    async def add_recorded_finals(self, finals: list[tuple[str, float, float, Transcript]], samples: int) -> None:
+        """A recording decoded in windows (``service.recorded``): its finals (role, start s, end s, transcript),
+        sent, stored and analysed in call time; ``samples`` per channel at the input rate, for the call record."""
+        if self._ended:
+            raise RuntimeError("the call has ended")
+        self._samples_in += samples
+        for ch in self.channels:
+            self.p.metrics.audio_seconds.labels(ch.role).inc(samples / self.start.sample_rate)
+        for role, start, end, tr in sorted(finals, key=lambda f: (f[1], f[2])):
+            await self._emit_final(role, None, start, end, tr)
 
     def _new_id(self) -> int:
         i = self._next_id

@@ -54,6 +54,10 @@ class ASRSettings(BaseModel):
     """Most utterances decoded together in one batch (across calls)."""
     queue_size: int = Field(512, ge=1)
     """Bound of the inference queue; partials are dropped first when it is full."""
+    recording_mode: Literal["windows", "live"] = "windows"
+    """How a recorded call (POST /v1/calls, scribe transcribe) is decoded: "windows" packs each channel's speech
+    into windows of up to 30 s and decodes them with timestamps (on the 40 annotated calls CER 0.151 against 0.193
+    utterance by utterance); "live" runs it through the live segmenter, utterance by utterance, as a call would."""
     min_window_s: float = Field(8.0, ge=1.0, le=30.0)
     """Shortest encoder window: short utterances are padded to this many seconds (30 = Whisper's fixed window).
     On 8 of the annotated calls (6,594 reference characters) 8 s and 15 s gave the same CER (0.197) through the

@@ -29,9 +29,21 @@ MAX_WINDOW_FRAMES = 3000  # 30 s: Whisper's longest input
 TOKENS_PER_S = 12  # cap on decoded tokens per second of audio (Chinese speech is ~4–6 characters/s)
 PARTIAL_WINDOW_S = 3.0  # shortest encoder window for partial hypotheses
 PARTIAL_SHARE_WINDOW_S = 10.0  # the window over which partials' decoding time is bounded by asr.partial_share
-PRIORITY = {"final": 0, "partial": 1, "offline": 2}  # live finals first, recorded calls last
+PRIORITY = {"final": 0, "partial": 1, "offline": 2, "window": 2}  # live finals first, recorded calls last
+TIME_PRECISION = 0.02  # seconds per Whisper timestamp token
 
-JobKind = Literal["final", "partial", "offline"]
+JobKind = Literal["final", "partial", "offline", "window"]
+"""final / partial: a live utterance; offline: a recorded call's utterance; window: up to 30 s of a recorded call's
+speech, decoded with timestamps into pieces."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of a window's text with its times (seconds from the window's start), as Whisper timed it."""
+
+    start: float
+    end: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,8 @@ class Transcript:
     no_speech_prob: float
     compression_ratio: float
     dropped: str | None = None  # why the text was discarded, if it was
+    pieces: tuple[Piece, ...] = ()  # a window's timed pieces (kind "window"), each cleaned and guarded
+    resume_at: float | None = None  # a window the model stopped short in: where its last complete piece ends
 
 
 @dataclass(order=True)
@@ -102,6 +116,7 @@ class Recognizer:
         )
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._prompt = self._build_prompt()
+        self._prompt_timed = self._prompt[:-1]  # without <|notimestamps|>: windows are decoded with timestamps
         # echoes are looked for in the initial prompt only: a hotword said on its own ("安眠药。") is speech
         self._prompt_text = settings.initial_prompt or None
         self._heap: list[_Job] = []
@@ -273,6 +288,8 @@ class Recognizer:
     def _decode(self, audios: list[np.ndarray], kind: JobKind) -> list[Transcript]:
         import ctranslate2
 
+        if kind == "window":
+            return self._decode_windows(audios)
         s = self.settings
         # Partials are replaced by the final: they decode a window just longer than the audio, at a fraction
         # of the cost of the padded window finals use.
@@ -296,6 +313,37 @@ class Recognizer:
             out.append(self._guard(raw, avg_logprob, r.no_speech_prob))
         return out
 
+    def _decode_windows(self, audios: list[np.ndarray]) -> list[Transcript]:
+        """Windows of a recording (up to 30 s of speech each) in Whisper's own 30 s input, decoded with timestamps
+        (beam ``beam_size``); each timed piece is cleaned and guarded on its own."""
+        import ctranslate2
+
+        features = self._features(audios, MAX_WINDOW_FRAMES / FRAMES_PER_S)
+        encoded = self._whisper.model.encode(ctranslate2.StorageView.from_array(features))
+        results = self._whisper.model.generate(
+            encoded, [self._prompt_timed] * len(audios), beam_size=self.settings.beam_size,
+            max_length=448 - len(self._prompt_timed), return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=self._suppress, max_initial_timestamp_index=50,
+        )
+        out = []
+        for audio, r in zip(audios, results):
+            tokens = [t for t in r.sequences_ids[0] if t != self._tokenizer.eot]
+            seq_len = sum(1 for t in tokens if t < self._tokenizer.eot)
+            avg_logprob = r.scores[0] * seq_len / (seq_len + 1) if seq_len else r.scores[0]
+            pieces = []
+            timed, resume_at = split_timed(tokens, self._tokenizer.timestamp_begin, len(audio) / SAMPLE_RATE)
+            if r.no_speech_prob > self.settings.no_speech_threshold and avg_logprob < self.settings.log_prob_threshold:
+                resume_at = None  # no speech in it: the window is done
+            for start, end, ids in timed:
+                guarded = self._guard(self._tokenizer.decode(ids), avg_logprob, r.no_speech_prob)
+                if guarded.text:
+                    pieces.append(Piece(start, end, guarded.text))
+            raw = self._tokenizer.decode([t for t in tokens if t < self._tokenizer.eot])
+            text = "".join(p.text for p in pieces)
+            out.append(Transcript(text, raw, avg_logprob, r.no_speech_prob, compression_ratio(raw),
+                                  dropped=None if text else "no_speech", pieces=tuple(pieces), resume_at=resume_at))
+        return out
+
     def _guard(self, raw: str, avg_logprob: float, no_speech_prob: float) -> Transcript:
         s = self.settings
         ratio = compression_ratio(raw)
@@ -305,3 +353,34 @@ class Recognizer:
         if text and compression_ratio(text) > s.compression_ratio_threshold:
             return Transcript("", raw, avg_logprob, no_speech_prob, ratio, dropped="repetition")
         return Transcript(text, raw, avg_logprob, no_speech_prob, ratio, dropped=None if text else "hallucination")
+
+
+def split_timed(tokens: list[int], timestamp_begin: int,
+                duration: float) -> tuple[list[tuple[float, float, list[int]]], float | None]:
+    """Whisper's timed output ``<|t0|> text <|t1|><|t1|> text <|t2|> …`` as (start, end, text tokens) pieces, and
+    where to resume: None when the window is done (it ends on a single timestamp, or has no pair of them), else
+    the time of the last complete piece's end, past which the model stopped before the window's end; the
+    unfinished text after it is left out (faster-whisper's reading of the same output). Times are clamped to
+    ``duration``."""
+    def at(t: int) -> float:
+        return min(duration, (t - timestamp_begin) * TIME_PRECISION)
+
+    single_ending = len(tokens) >= 2 and tokens[-2] < timestamp_begin <= tokens[-1]
+    pairs = [i for i in range(1, len(tokens)) if tokens[i] >= timestamp_begin and tokens[i - 1] >= timestamp_begin]
+    if not pairs:
+        times = [t for t in tokens if t >= timestamp_begin]
+        text = [t for t in tokens if t < timestamp_begin]
+        start = at(tokens[0]) if tokens and tokens[0] >= timestamp_begin else 0.0
+        end = at(times[-1]) if len(times) >= 2 and tokens[-1] >= timestamp_begin else duration
+        return ([(start, max(start, end), text)] if text else []), None
+    pieces = []
+    last = 0
+    for cut in pairs + ([len(tokens)] if single_ending else []):
+        part = tokens[last:cut]
+        text = [t for t in part if t < timestamp_begin]
+        if text:
+            start = at(part[0]) if part[0] >= timestamp_begin else 0.0
+            end = at(part[-1]) if part[-1] >= timestamp_begin else duration
+            pieces.append((start, max(start, end), text))
+        last = cut
+    return pieces, None if single_ending else at(tokens[last - 1])
