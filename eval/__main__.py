@@ -76,9 +76,9 @@ def cmd_calls(args) -> int:
         return _fail("--speed must be 0 (as fast as possible) or more")
     if args.concurrency < 1:
         return _fail("--concurrency must be at least 1")
-    if args.asr == "batch" and not args.audio:
-        return _fail("--asr batch transcribes the recordings: it needs --audio")
-    batch = args.asr == "batch"
+    if args.asr == "windows" and not args.audio:
+        return _fail("--asr windows transcribes the recordings: it needs --audio")
+    windows = args.asr == "windows"
     drafter = RulesDrafter()
     ws_refs, ws_hyps = [], []
 
@@ -93,23 +93,14 @@ def cmd_calls(args) -> int:
     engine = _risk_engine()
     ref_spans, hyp_spans, outcomes, pairs, finals_lat, alerts = [], [], [], [], [], []
     asr_desc = None
-    if batch:
-        from eval.batch import batch_transcribe
-
-        transcripts, asr_desc = batch_transcribe(calls, _settings(), args.concurrency, args.progress)
-    elif args.audio:
+    if args.audio:
         from eval.live import CHUNK_S, stream_calls
 
-        results, asr_desc = asyncio.run(stream_calls(calls, args.speed, args.concurrency, args.progress))
+        results, asr_desc = asyncio.run(stream_calls(calls, args.speed, args.concurrency, args.progress,
+                                                     mode=args.asr))
     for n, c in enumerate(progress(calls, "calls", unit="call", enabled=args.progress and not args.audio)):
         ref_spans.append(list(c.segments))
-        if batch:  # the batch transcript as final segments in call time, through the risk engine as transcripts are
-            analysis = RiskAnalysis(engine, c.call_id, None)
-            hyp = [FinalSegment(c.call_id, s.segment_id, s.speaker, s.start, s.end, s.text) for s in transcripts[n]]
-            for seg in hyp:
-                analysis.analyze(seg)
-            pairs.extend(transcript_pairs(c.segments, hyp))
-        elif args.audio:
+        if args.audio:
             live = results[n]
             analysis = live.analysis
             finals_lat.extend(live.final_latencies)
@@ -126,11 +117,11 @@ def cmd_calls(args) -> int:
         outcomes.append(CallOutcome(c.call_id, c.risk_level, analysis.state.level, len(analysis.alerts)))
         ws_refs.append(c.worksheet)
         ws_hyps.append(drafter.draft(hyp, analysis.risks, analysis.state.level).values())
-    settings = {"asr": asr_desc, "speed": args.speed if args.audio and not batch else None, "audio": args.audio,
+    settings = {"asr": asr_desc, "speed": args.speed if args.audio and not windows else None, "audio": args.audio,
                 "asr_path": (args.asr if args.audio else None), "levels": args.levels}
     extra = {}
-    if batch:
-        settings.update(concurrency=args.concurrency)
+    if windows:
+        settings.update(concurrency=args.concurrency, recording_mode="windows")
         extra["audio_sha256"] = _audio_sha256(calls)
     elif args.audio:
         settings.update(concurrency=args.concurrency, chunk_s=CHUNK_S,
@@ -142,7 +133,7 @@ def cmd_calls(args) -> int:
                      engine_versions={"risk": engine.version, "worksheet": drafter.version}, settings=settings,
                      **extra)
     latency = None
-    if args.audio and not batch:
+    if args.audio and not windows:
         latency = latency_block(finals_lat, [r["latency_s"] for r in alerts if r["latency_s"] is not None])
         pipeline = latency_summary([r["pipeline_s"] for r in alerts if r["pipeline_s"] is not None])
         latency.update(alert_summary(alerts), alert_pipeline_p95_s=pipeline["p95"], alert_pipeline=pipeline,
@@ -223,11 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --audio: times real time (default 1; 0: as fast as it can go, no alert latency)")
     c.add_argument("--concurrency", type=int, default=1, metavar="K",
                    help="with --audio: stream K calls at once, each at --speed (default 1)")
-    c.add_argument("--asr", choices=("live", "batch"), default="live",
-                   help="with --audio: live (default) streams each recording through the service's live path; batch "
-                        "transcribes it in one plain faster-whisper pass (30 s windows of speech, the bench's "
-                        "offline floor) with the same model, clean-up and risk engine: what the live path's "
-                        "utterance-at-a-time decoding costs in accuracy (no latency)")
+    c.add_argument("--asr", choices=("live", "windows"), default="live",
+                   help="with --audio: live (default) streams each recording through the service's live path; "
+                        "windows runs it as an upload is run (POST /v1/calls, asr.recording_mode windows: speech "
+                        "decoded in windows of up to 30 s), with no latency")
     c.add_argument("--levels", metavar="L,L", help="only calls whose reference risk_level is one of these "
                                                     "(e.g. 高,紧急 to time alerts at --speed 1 in less time)")
     c.add_argument("--out", required=True)

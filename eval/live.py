@@ -61,9 +61,10 @@ def _roles(call: AnnotatedCall, channels: int) -> list[str]:
 
 
 async def stream_calls(calls: Sequence[AnnotatedCall], speed: float, concurrency: int = 1,
-                       show_progress: bool = True) -> tuple[list[LiveResult], dict]:
+                       show_progress: bool = True, mode: str = "live") -> tuple[list[LiveResult], dict]:
     """Stream every call through one runtime (models loaded once); returns results in call order and the
-    recognizer's description (model, device, compute type, beam…)."""
+    recognizer's description (model, device, compute type, beam…). ``mode="windows"`` runs each recording as an
+    upload decoded in windows (``asr.recording_mode``), as POST /v1/calls does: no speed, no latencies."""
     from service.audio.files import read_audio
     from service.recorded import complete_recording, open_recording
     from service.runtime import Runtime
@@ -72,6 +73,8 @@ async def stream_calls(calls: Sequence[AnnotatedCall], speed: float, concurrency
     settings = Settings()
     if not os.environ.get("SCRIBE_DATABASE_URL"):
         settings = settings.model_copy(update={"database_url": f"sqlite:///{tempfile.mkdtemp()}/eval.db"})
+    if mode == "windows":
+        settings = settings.model_copy(update={"asr": settings.asr.model_copy(update={"recording_mode": "windows"})})
     runtime = Runtime.build(settings)
     clock = AlertClock(runtime.alerts)
     gate = asyncio.Semaphore(max(1, concurrency))
@@ -83,7 +86,7 @@ async def stream_calls(calls: Sequence[AnnotatedCall], speed: float, concurrency
             audio = await asyncio.to_thread(read_audio, call.audio, rate)
             session = await open_recording(runtime.pipeline, rate, audio.shape[1],
                                            f"eval-{call.call_id}-{time.time_ns()}", _roles(call, audio.shape[1]),
-                                           source="live")
+                                           source="upload" if mode == "windows" else "live")
             t0 = time.monotonic()
             await complete_recording(session, audio, rate, speed=speed, chunk_s=CHUNK_S)
             segments = await asyncio.to_thread(runtime.pipeline.store.segments, session.call_id)

@@ -102,26 +102,25 @@ def test_invalid_input_names_the_line(tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_calls_audio_batch_asr_is_the_same_scoring_over_a_plain_faster_whisper_pass(tmp_path):
-    out = tmp_path / "batch.json"
-    r = run_eval("calls", str(FIXTURES / "calls" / "calls.jsonl"), "--audio", "--asr", "batch", "--concurrency", "2",
-                 "--out", str(out), "--no-progress")
+def test_calls_audio_windows_scores_the_upload_path(tmp_path):
+    out = tmp_path / "windows.json"
+    r = run_eval("calls", str(FIXTURES / "calls" / "calls.jsonl"), "--audio", "--asr", "windows", "--concurrency",
+                 "2", "--out", str(out), "--no-progress")
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
     assert 0 <= report["asr"]["cer"] < 0.5 and report["asr"]["ref_chars"] > 100 and report["asr"]["pairs"] == 4
-    assert "latency" not in report, "a batch pass has no live latency"
+    assert "latency" not in report, "an upload has no live latency"
     settings = report["meta"]["settings"]
-    assert settings["asr_path"] == "batch" and settings["speed"] is None and report["meta"]["audio_sha256"]
-    asr = settings["asr"]
-    assert asr["path"] == "batch" and asr["model"] == "base" and asr["beam_size"] == 5
+    assert settings["asr_path"] == "windows" and settings["recording_mode"] == "windows"
+    assert settings["speed"] is None and report["meta"]["audio_sha256"] and settings["asr"]["model"] == "base"
     rows = {row["call_id"]: row for row in report["risk"]["call"]["rows"]}
-    assert rows["dev-0008-risk"]["hyp_level"] in ("中", "高", "紧急"), "the disclosure is heard in one pass too"
+    assert rows["dev-0008-risk"]["hyp_level"] in ("中", "高", "紧急"), "the disclosure is heard in windows too"
     assert report["worksheet"]["mean"] is not None
 
 
-def test_calls_batch_asr_needs_audio(tmp_path):
-    r = run_eval("calls", str(FIXTURES / "calls" / "calls.jsonl"), "--asr", "batch", "--out", str(tmp_path / "x.json"))
-    assert r.returncode == 2 and "--asr batch" in r.stderr and not (tmp_path / "x.json").exists()
+def test_calls_windows_asr_needs_audio(tmp_path):
+    r = run_eval("calls", str(FIXTURES / "calls" / "calls.jsonl"), "--asr", "windows", "--out", str(tmp_path / "x.json"))
+    assert r.returncode == 2 and "--asr windows" in r.stderr and not (tmp_path / "x.json").exists()
 
 
 def test_bench_against_a_running_service(runtime, tmp_path):
