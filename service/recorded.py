@@ -90,6 +90,45 @@ def remainder(audio: np.ndarray, stretches: list[tuple[float, float]],
     return audio[int(round(at * SAMPLE_RATE)):], out
 
 
+_CLAUSE_END = "，。？！；,.?!;"
+MIN_SPLIT_S = 0.5
+"""A piece is split at a stretch boundary only where it covers at least this much speech on both sides."""
+
+
+def split_across_stretches(start: float, end: float, text: str,
+                           stretches: list[tuple[float, float]]) -> list[tuple[float, float, str]]:
+    """A piece Whisper heard across a silence that was cut out (two or more stretches of speech: the other side
+    often spoke in between) as one piece per stretch, so that turns keep their order in call time. The text is
+    cut in proportion to the speech on each side, at the nearest clause end (a character boundary when there is
+    none); times stay on the packed timeline."""
+    bounds, packed = [], 0.0
+    for a, b in stretches:
+        lo, hi = max(start, packed), min(end, packed + (b - a))
+        if hi - lo >= MIN_SPLIT_S:
+            bounds.append((lo, hi))
+        packed += b - a
+    if len(bounds) < 2 or len(text) < 2 * len(bounds):
+        return [(start, end, text)]
+    total = sum(hi - lo for lo, hi in bounds)
+    cuts, spoken = [], 0.0
+    for lo, hi in bounds[:-1]:
+        spoken += hi - lo
+        target = round(len(text) * spoken / total)
+        ends = [i + 1 for i, c in enumerate(text) if c in _CLAUSE_END and i + 1 < len(text)]
+        near = min(ends, key=lambda i: abs(i - target), default=None)
+        cut = near if near is not None and abs(near - target) <= max(4, len(text) // 4) else target
+        cuts.append(min(max(cut, (cuts[-1] if cuts else 0) + 1), len(text) - 1))
+    pieces, prev = [], 0
+    for (lo, hi), cut in zip(bounds, cuts + [len(text)]):
+        part = text[prev:cut].strip()
+        if part:
+            pieces.append((lo, hi, part))
+        prev = cut
+    pieces[0] = (start, pieces[0][1], pieces[0][2])
+    pieces[-1] = (pieces[-1][0], end, pieces[-1][2])
+    return pieces
+
+
 async def _decode_windows(session: CallSession, x: np.ndarray, offset_s: float,
                           ) -> list[tuple[float, float, Transcript]]:
     """One block of one channel: its windows through the recognizer (kind ``window``, a few at a time, each
@@ -101,10 +140,11 @@ async def _decode_windows(session: CallSession, x: np.ndarray, offset_s: float,
         while len(audio):
             tr: Transcript = await asyncio.wrap_future(session.p.recognizer.submit(audio, "window"))
             for p in tr.pieces:
-                start = offset_s + original_time(p.start, stretches)
-                end = offset_s + original_time(p.end, stretches, is_end=True)
-                out.append((start, max(start, end), Transcript(p.text, p.text, tr.avg_logprob, tr.no_speech_prob,
-                                                               tr.compression_ratio)))
+                for a, b, text in split_across_stretches(p.start, p.end, p.text, stretches):
+                    start = offset_s + original_time(a, stretches)
+                    end = offset_s + original_time(b, stretches, is_end=True)
+                    out.append((start, max(start, end), Transcript(text, text, tr.avg_logprob, tr.no_speech_prob,
+                                                                   tr.compression_ratio)))
             at = tr.resume_at
             if at is None or at < MIN_RESUME_S or at > len(audio) / SAMPLE_RATE - MIN_RESUME_S:
                 return

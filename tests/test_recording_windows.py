@@ -10,7 +10,7 @@ import pytest
 
 from service.asr.engine import split_timed
 from service.recorded import (BOUNDARY_SLACK_S, WINDOW_S, original_time, remainder, run_recording,
-                              speech_windows)
+                              speech_windows, split_across_stretches)
 from tests.conftest import MODELS_DIR, load_fixture_call, make_settings
 
 TS = 50365  # <|0.00|> of the multilingual tokenizer; any value works for split_timed
@@ -52,6 +52,23 @@ def test_original_time_puts_back_the_silence_cut_out():
     assert original_time(3.0 - BOUNDARY_SLACK_S / 2, stretches) == pytest.approx(10.0)
     assert original_time(3.0 + BOUNDARY_SLACK_S / 2, stretches, is_end=True) == pytest.approx(4.0)
     assert original_time(99.0, stretches, is_end=True) == pytest.approx(25.0), "clamped to the last stretch"
+
+
+def test_a_piece_heard_across_a_cut_silence_is_split_per_stretch():
+    stretches = [(60.0, 67.0), (75.0, 84.0)]  # packed: 0–7, 7–16; the counselor spoke in between
+    text = "然后我女朋友，我们在一起三年，上个月她说压力太大，分手了，每天上班回家，睡不着，吃不下，在公司也老走神"
+    parts = split_across_stretches(0.0, 15.6, text, stretches)
+    assert len(parts) == 2 and "".join(t for _, _, t in parts) == text
+    (a0, b0, t0), (a1, b1, t1) = parts
+    assert (a0, b0, a1, b1) == (0.0, 7.0, 7.0, 15.6)
+    assert t0 == "然后我女朋友，我们在一起三年，上个月她说压力太大，", "cut at the clause end nearest 7 / 15.6 of it"
+    assert original_time(a1, stretches) == 75.0, "the second part starts where the caller spoke again"
+    # within one stretch, or barely touching the next one, a piece stays whole
+    assert split_across_stretches(1.0, 6.0, text, stretches) == [(1.0, 6.0, text)]
+    assert split_across_stretches(1.0, 7.3, text, stretches) == [(1.0, 7.3, text)]
+    # no clause end near the proportional point: cut at the character
+    parts = split_across_stretches(0.0, 16.0, "甲" * 32, stretches)
+    assert [len(t) for _, _, t in parts] == [14, 18]
 
 
 def test_speech_windows_pack_speech_only_and_never_exceed_a_window(clips):
