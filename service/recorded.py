@@ -168,18 +168,21 @@ async def _complete_in_windows(session: CallSession, audio: np.ndarray, sample_r
     limit = session.p.settings.stream.max_call_duration_s
     if len(audio) / sample_rate > limit:
         raise CallLimitExceeded(f"call longer than {limit:g} s")
-    finals: list[tuple[str, float, float, Transcript]] = []
     block = int(BLOCK_S * sample_rate)
-    for ch in session.channels:
-        resampler = StreamResampler(sample_rate)
-        done = 0  # 16 kHz samples of this channel before the block
-        for i in range(0, max(1, len(audio)), block):
-            part = audio[i : i + block, ch.index]
-            x = await asyncio.to_thread(resampler.process, part, i + block >= len(audio))
-            found = await _decode_windows(session, x, done / SAMPLE_RATE)
-            finals += [(ch.role, start, end, tr) for start, end, tr in found]
-            done += len(x)
-    await session.add_recorded_finals(finals, len(audio))
+    resamplers = {ch.index: StreamResampler(sample_rate) for ch in session.channels}
+    done = {ch.index: 0 for ch in session.channels}  # 16 kHz samples of each channel before the block
+
+    async def channel(ch, i: int) -> list[tuple[str, float, float, Transcript]]:
+        last = i + block >= len(audio)
+        x = await asyncio.to_thread(resamplers[ch.index].process, audio[i : i + block, ch.index], last)
+        found = await _decode_windows(session, x, done[ch.index] / SAMPLE_RATE)
+        done[ch.index] += len(x)
+        return [(ch.role, start, end, tr) for start, end, tr in found]
+
+    # block by block, both channels at once: the call's finals (and any alert) go out as each block is heard
+    for i in range(0, max(1, len(audio)), block):
+        found = await asyncio.gather(*(channel(ch, i) for ch in session.channels))
+        await session.add_recorded_finals([f for part in found for f in part], len(audio[i : i + block]))
 
 
 async def _discard(msg: dict) -> None:

@@ -125,3 +125,33 @@ def test_an_upload_in_windows_is_timed_in_call_order_and_hears_the_disclosure(tm
         if s.speaker == "caller":
             assert any(s.start < e + 1.0 and s.end > b - 1.0 for b, e in ref_caller), (s.start, s.end)
     assert level in ("中", "高", "紧急"), "the caller's decision and plan are heard"
+
+
+def test_a_long_upload_is_heard_block_by_block_in_call_order(tmp_path, monkeypatch):
+    """Blocks bound memory on a long recording and let its finals out as each is heard: 10 s blocks here."""
+    import service.recorded as recorded
+    from service.runtime import Runtime
+
+    monkeypatch.setattr(recorded, "BLOCK_S", 10.0)
+    call, audio = load_fixture_call("dev-0008-risk")
+    messages: list[dict] = []
+
+    async def sink(msg: dict) -> None:
+        messages.append(msg)
+
+    runtime = Runtime.build(make_settings(tmp_path, asr={"models_dir": MODELS_DIR}))
+    try:
+        asyncio.run(run_recording(runtime.pipeline, audio, 8000, "rec-blocks", ["caller", "counselor"], sink=sink))
+        segments = runtime.pipeline.store.segments("rec-blocks")
+        record = runtime.pipeline.store.get_call("rec-blocks")
+    finally:
+        runtime.close()
+    assert record.status == "ended" and record.audio_seconds == pytest.approx(len(audio) / 8000, abs=0.01)
+    finals = [m for m in messages if m["type"] == "final"]
+    assert len(finals) == len(segments) >= 4 and messages[-1]["type"] == "ended"
+    assert [f["segment_id"] for f in finals] == list(range(len(finals)))
+    assert all(0 <= f["start"] <= f["end"] <= len(audio) / 8000 + 0.05 for f in finals)
+    # blocks come out in order: no final starts before the block the previous one started in
+    assert all(b["start"] >= a["start"] - 10.0 for a, b in zip(finals, finals[1:]))
+    ref = "".join(s["text"] for s in call["segments"] if s["speaker"] == "caller")
+    assert _cer(ref, "".join(f["text"] for f in finals if f["speaker"] == "caller")) < 0.5
