@@ -120,13 +120,13 @@ def cmd_calls(args) -> int:
     settings = {"asr": asr_desc, "speed": args.speed if args.audio and not windows else None, "audio": args.audio,
                 "asr_path": (args.asr if args.audio else None), "levels": args.levels}
     extra = {}
+    if args.audio:
+        settings.update(concurrency=args.concurrency)
+        extra["audio_sha256"] = _audio_sha256(calls)
     if windows:
-        settings.update(concurrency=args.concurrency, recording_mode="windows")
-        extra["audio_sha256"] = _audio_sha256(calls)
+        settings.update(recording_mode="windows")
     elif args.audio:
-        settings.update(concurrency=args.concurrency, chunk_s=CHUNK_S,
-                        alert_threshold=_settings().risk.alert_threshold)
-        extra["audio_sha256"] = _audio_sha256(calls)
+        settings.update(chunk_s=CHUNK_S, alert_threshold=_settings().risk.alert_threshold)
         if not args.speed:
             extra["alert_latency_note"] = SPEED0_NOTE
     meta = make_meta(args.file, command=_command(args), model=(asr_desc or {}).get("model"),

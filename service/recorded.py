@@ -54,12 +54,19 @@ before a stretch's end starts in the next stretch, and one that ends this close 
 stretch before (the silence cut out between them is where a speaker stopped)."""
 
 
+def _packed(stretches: list[tuple[float, float]]):
+    """Each stretch with where it starts on the window's packed timeline: (packed start, start, end)."""
+    packed = 0.0
+    for start, end in stretches:
+        yield packed, start, end
+        packed += end - start
+
+
 def original_time(t: float, stretches: list[tuple[float, float]], is_end: bool = False) -> float:
     """A time on a window's packed timeline (seconds from the window's start) → seconds of the channel: the
     stretch it falls in, give or take ``BOUNDARY_SLACK_S`` at the stretch boundaries, plus the silence cut out
     before it."""
-    packed = 0.0
-    for i, (start, end) in enumerate(stretches):
+    for i, (packed, start, end) in enumerate(_packed(stretches)):
         length = end - start
         if i == len(stretches) - 1:
             return start + min(max(0.0, t - packed), length)
@@ -69,7 +76,6 @@ def original_time(t: float, stretches: list[tuple[float, float]], is_end: bool =
             return start + max(0.0, t - packed)
         if not is_end and t < packed + length:
             return stretches[i + 1][0]
-        packed += length
     return 0.0
 
 
@@ -81,12 +87,8 @@ this far from its end (faster-whisper's seek; without it, 1,436 characters of th
 def remainder(audio: np.ndarray, stretches: list[tuple[float, float]],
               at: float) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """What is left of a packed window from ``at`` seconds on: its audio and its speech stretches."""
-    out, packed = [], 0.0
-    for start, end in stretches:
-        length = end - start
-        if packed + length > at:
-            out.append((start + max(0.0, at - packed), end))
-        packed += length
+    out = [(start + max(0.0, at - packed), end) for packed, start, end in _packed(stretches)
+           if packed + (end - start) > at]
     return audio[int(round(at * SAMPLE_RATE)):], out
 
 
@@ -101,20 +103,19 @@ def split_across_stretches(start: float, end: float, text: str,
     often spoke in between) as one piece per stretch, so that turns keep their order in call time. The text is
     cut in proportion to the speech on each side, at the nearest clause end (a character boundary when there is
     none); times stay on the packed timeline."""
-    bounds, packed = [], 0.0
-    for a, b in stretches:
+    bounds = []
+    for packed, a, b in _packed(stretches):
         lo, hi = max(start, packed), min(end, packed + (b - a))
         if hi - lo >= MIN_SPLIT_S:
             bounds.append((lo, hi))
-        packed += b - a
     if len(bounds) < 2 or len(text) < 2 * len(bounds):
         return [(start, end, text)]
     total = sum(hi - lo for lo, hi in bounds)
+    ends = [i + 1 for i, c in enumerate(text) if c in _CLAUSE_END and i + 1 < len(text)]
     cuts, spoken = [], 0.0
     for lo, hi in bounds[:-1]:
         spoken += hi - lo
         target = round(len(text) * spoken / total)
-        ends = [i + 1 for i, c in enumerate(text) if c in _CLAUSE_END and i + 1 < len(text)]
         near = min(ends, key=lambda i: abs(i - target), default=None)
         cut = near if near is not None and abs(near - target) <= max(4, len(text) // 4) else target
         cuts.append(min(max(cut, (cuts[-1] if cuts else 0) + 1), len(text) - 1))
@@ -210,16 +211,16 @@ async def complete_recording(session: CallSession, audio: np.ndarray, sample_rat
     the recognizer allows) through the live segmenter."""
     step = int(chunk_s * sample_rate)
     t0 = time.monotonic()
-    windows = session.source != "live" and session.p.settings.asr.recording_mode == "windows"
     try:
-        if windows:
+        if session.source != "live" and session.p.settings.asr.recording_mode == "windows":
             await _complete_in_windows(session, audio, sample_rate)
-        for i in range(0, 0 if windows else len(audio), step):
-            await session.feed(encode_frame(audio[i : i + step], "pcm_s16le"))
-            if speed:
-                delay = t0 + (i + step) / sample_rate / speed - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+        else:
+            for i in range(0, len(audio), step):
+                await session.feed(encode_frame(audio[i : i + step], "pcm_s16le"))
+                if speed:
+                    delay = t0 + (i + step) / sample_rate / speed - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
         await session.finish()
     except Exception:
         logger.exception("recording %s failed", session.call_id)

@@ -127,12 +127,11 @@ class CallSession:
         samples = decode_frame(data, st.encoding, st.channels)
         if self.audio_seconds + len(samples) / st.sample_rate > self.p.settings.stream.max_call_duration_s:
             raise CallLimitExceeded(f"call longer than {self.p.settings.stream.max_call_duration_s:g} s")
-        self._samples_in += len(samples)
+        self._count_audio(len(samples))
         now = time.monotonic()
         ended = await asyncio.to_thread(self._process, samples, False)
         for ch in self.channels:
             ch.arrivals.append((ch.segmenter.position, now))
-            self.p.metrics.audio_seconds.labels(ch.role).inc(len(samples) / st.sample_rate)
         self._dispatch(ended)
         if self.source == "live":
             self._maybe_partials()
@@ -266,11 +265,15 @@ class CallSession:
         sent, stored and analysed in call time; ``samples`` per channel at the input rate, for the call record."""
         if self._ended:
             raise RuntimeError("the call has ended")
+        self._count_audio(samples)
+        for role, start, end, tr in sorted(finals, key=lambda f: (f[1], f[2])):
+            await self._emit_final(role, None, start, end, tr)
+
+    def _count_audio(self, samples: int) -> None:
+        """``samples`` more per channel (input rate) heard: the call's length and the audio-seconds metric."""
         self._samples_in += samples
         for ch in self.channels:
             self.p.metrics.audio_seconds.labels(ch.role).inc(samples / self.start.sample_rate)
-        for role, start, end, tr in sorted(finals, key=lambda f: (f[1], f[2])):
-            await self._emit_final(role, None, start, end, tr)
 
     def _new_id(self) -> int:
         i = self._next_id

@@ -330,24 +330,30 @@ class Recognizer:
             tokens = [t for t in r.sequences_ids[0] if t != self._tokenizer.eot]
             seq_len = sum(1 for t in tokens if t < self._tokenizer.eot)
             avg_logprob = r.scores[0] * seq_len / (seq_len + 1) if seq_len else r.scores[0]
-            pieces = []
+            raw = self._tokenizer.decode([t for t in tokens if t < self._tokenizer.eot])
+            if self._silent(avg_logprob, r.no_speech_prob):  # no speech in it: the window is done
+                out.append(Transcript("", raw, avg_logprob, r.no_speech_prob, compression_ratio(raw),
+                                      dropped="no_speech"))
+                continue
             timed, resume_at = split_timed(tokens, self._tokenizer.timestamp_begin, len(audio) / SAMPLE_RATE)
-            if r.no_speech_prob > self.settings.no_speech_threshold and avg_logprob < self.settings.log_prob_threshold:
-                resume_at = None  # no speech in it: the window is done
+            pieces = []
             for start, end, ids in timed:
                 guarded = self._guard(self._tokenizer.decode(ids), avg_logprob, r.no_speech_prob)
                 if guarded.text:
                     pieces.append(Piece(start, end, guarded.text))
-            raw = self._tokenizer.decode([t for t in tokens if t < self._tokenizer.eot])
             text = "".join(p.text for p in pieces)
             out.append(Transcript(text, raw, avg_logprob, r.no_speech_prob, compression_ratio(raw),
                                   dropped=None if text else "no_speech", pieces=tuple(pieces), resume_at=resume_at))
         return out
 
+    def _silent(self, avg_logprob: float, no_speech_prob: float) -> bool:
+        """Whisper's no-speech test: likely no speech, and what it decoded is improbable."""
+        return no_speech_prob > self.settings.no_speech_threshold and avg_logprob < self.settings.log_prob_threshold
+
     def _guard(self, raw: str, avg_logprob: float, no_speech_prob: float) -> Transcript:
         s = self.settings
         ratio = compression_ratio(raw)
-        if no_speech_prob > s.no_speech_threshold and avg_logprob < s.log_prob_threshold:
+        if self._silent(avg_logprob, no_speech_prob):
             return Transcript("", raw, avg_logprob, no_speech_prob, ratio, dropped="no_speech")
         text = strip_prompt_echo(clean_text(raw), self._prompt_text)
         if text and compression_ratio(text) > s.compression_ratio_threshold:

@@ -50,14 +50,12 @@ def _opencc(config: str):
 def to_simplified(text: str) -> str:
     """Traditional (Taiwan or Hong Kong standard) → Mainland Simplified Chinese, the particle 着 included;
     text already simplified is unchanged."""
-    plain = _opencc("t2s").convert(text)  # 著 kept everywhere
-    if "著" not in plain:
-        return plain.translate(_VARIANTS)
-    tw = _opencc("tw2s").convert(text)  # 著 → 着 as a particle, and sometimes where it should not
-    if len(tw) != len(plain):
-        return plain.translate(_VARIANTS)
-    keep = {i for m in _ZHU_RE.finditer(plain) for i in range(m.start(), m.end()) if plain[i] == "著"}
-    out = "".join("著" if i in keep else c for i, c in enumerate(tw))
+    out = _opencc("t2s").convert(text)  # 著 kept everywhere
+    if "著" in out:
+        tw = _opencc("tw2s").convert(text)  # 著 → 着 as a particle, and sometimes where it should not
+        if len(tw) == len(out):
+            keep = {i for m in _ZHU_RE.finditer(out) for i in range(m.start(), m.end()) if out[i] == "著"}
+            out = "".join("著" if i in keep else c for i, c in enumerate(tw))
     return out.translate(_VARIANTS)
 
 
