@@ -160,6 +160,7 @@ async def run_bench(calls_data, concurrency: int, speed: float, url: str, token:
         incomplete += int(not r.messages or r.messages[-1]["type"] != "ended")
         for m, t in r.finals():
             latencies.append(max(0.0, t - r.sent_at(m["end"])))
+    gaps, partials = update_gaps(results)
     audio_s = sum(len(a) / 8000 for _, a in picks)
     stream_cpu = (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None
     lat = latency_summary(latencies)
@@ -173,4 +174,29 @@ async def run_bench(calls_data, concurrency: int, speed: float, url: str, token:
         "final_p50_s": lat.get("p50"), "final_p95_s": lat.get("p95"), **alert_block,
         "stream_cpu_s": round(stream_cpu, 2) if stream_cpu is not None else None,
         "dropped_frames": errors, "incomplete_calls": incomplete, "finals": len(latencies),
+        "final_values_s": [round(v, 3) for v in latencies], "partials": partials,
+        "update_gap_p50_s": latency_summary(gaps).get("p50"), "update_gap_p95_s": latency_summary(gaps).get("p95"),
     }, [a for _, a in picks]
+
+
+UPDATE_GAP_MIN_S = 2.0
+"""Utterances at least this long count for ``update_gap_*``: a shorter one is fine with its final alone."""
+
+
+def update_gaps(results) -> tuple[list[float], int]:
+    """How long the screen shows nothing new while someone speaks, and the number of partials: for every final
+    of an utterance of at least UPDATE_GAP_MIN_S, the seconds between the moment its first audio was sent, each
+    partial of its segment and the final's arrival (partials are what keeps these gaps near
+    ``stream.partial_interval_s``; without them the one gap is the utterance's length plus the final's latency)."""
+    gaps: list[float] = []
+    partials = 0
+    for r in results:
+        seen: dict[int, list[float]] = {}
+        for m, t in zip(r.messages, r.received_at):
+            if m["type"] == "partial":
+                partials += 1
+                seen.setdefault(m["segment_id"], []).append(t)
+            elif m["type"] == "final" and m["end"] - m["start"] >= UPDATE_GAP_MIN_S:
+                times = [r.sent_at(m["start"]), *seen.get(m["segment_id"], []), t]
+                gaps.extend(max(0.0, b - a) for a, b in zip(times, times[1:]))
+    return gaps, partials

@@ -28,7 +28,8 @@ class Metrics:
             "threads, so the calling thread's CPU time would miss them)", registry=r
         )
         self.batch_size = Histogram(
-            "scribe_asr_batch_size", "Utterances decoded per batch", buckets=(1, 2, 4, 8, 16, 32), registry=r
+            "scribe_asr_batch_size", "Utterances decoded per batch, per kind (final, partial, offline, window)",
+            ["kind"], buckets=(1, 2, 3, 4, 6, 8, 16, 32), registry=r
         )
         self.segments = Counter("scribe_final_segments_total", "Final segments produced", registry=r)
         self.partials_dropped = Counter(

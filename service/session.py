@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 Sink = Callable[[dict], Awaitable[None]]
 MIN_PARTIAL_AUDIO_S = 0.8
+PARTIAL_PAUSE_S = 0.25  # no partial while the speaker has paused this long: the final may be a moment away
+PARTIAL_NEW_SPEECH_S = 0.4  # a partial needs this much speech since the previous one, or it has nothing new
+INLINE_FRAME_S = 0.1  # frames up to this long are resampled and VAD-ed on the event loop; longer in a thread
 MAX_PENDING_FINALS = 64  # a session feeding faster than the recognizer waits beyond this
 WATCH_QUEUE = 2000
 ARRIVALS_KEPT = 4096
@@ -69,7 +72,8 @@ class _Channel:
     segment_id: int | None = None  # id of the utterance in progress once something was sent for it
     agreement: StablePrefix = field(default_factory=StablePrefix)
     last_sent: tuple[str, str] = ("", "")
-    partial_at: int = 0  # segmenter position of the last partial request
+    partial_tick: int = 0  # the partial clock's tick of the last partial request
+    partial_speech: int = 0  # the segmenter's speech count of the utterance at the last partial request
     partial_busy: bool = False
     partial_job: "concurrent.futures.Future | None" = None
     last_final: asyncio.Task | None = None
@@ -129,7 +133,10 @@ class CallSession:
             raise CallLimitExceeded(f"call longer than {self.p.settings.stream.max_call_duration_s:g} s")
         self._count_audio(len(samples))
         now = time.monotonic()
-        ended = await asyncio.to_thread(self._process, samples, False)
+        if len(samples) <= INLINE_FRAME_S * st.sample_rate:
+            ended = self._process(samples, False)  # a telephony frame: well under a millisecond of work
+        else:
+            ended = await asyncio.to_thread(self._process, samples, False)
         for ch in self.channels:
             ch.arrivals.append((ch.segmenter.position, now))
         self._dispatch(ended)
@@ -217,7 +224,7 @@ class CallSession:
             ch.segment_id = None
             ch.agreement = StablePrefix()
             ch.last_sent = ("", "")
-            ch.partial_at = 0
+            ch.partial_speech = 0
             if ch.partial_job is not None:  # still queued: its utterance is over, the final replaces it
                 ch.partial_job.cancel()
                 ch.partial_job = None
@@ -285,20 +292,28 @@ class CallSession:
         s = self.p.settings.stream
         if not s.partials:
             return
-        interval = int(s.partial_interval_s * SAMPLE_RATE)
+        # One clock for every call: the partials of all calls are asked for in the same moment of each interval,
+        # and the recognizer decodes them as one batch.
+        tick = int(time.monotonic() / s.partial_interval_s)
         for ch in self.channels:
             seg = ch.segmenter
-            if not seg.in_speech or ch.partial_busy:
+            if not seg.in_speech or ch.partial_busy or tick <= ch.partial_tick:
                 continue
             start = seg.utt_start
             assert start is not None
             pos = seg.position
-            if pos - start < MIN_PARTIAL_AUDIO_S * SAMPLE_RATE or pos - max(ch.partial_at, start) < interval:
+            if pos - start < MIN_PARTIAL_AUDIO_S * SAMPLE_RATE:
+                continue
+            # Partials follow speech: none during a pause (the utterance may be ending and its final replaces
+            # any partial), none when too little was said since the last one to change it.
+            if (seg.trailing_silence >= PARTIAL_PAUSE_S * SAMPLE_RATE
+                    or seg.speech - ch.partial_speech < PARTIAL_NEW_SPEECH_S * SAMPLE_RATE):
                 continue
             utt = seg.current()
             if utt is None:
                 continue
-            ch.partial_at = pos  # the next try is one interval on, whether this one is taken or skipped
+            ch.partial_tick = tick  # the next try is on the next tick, whether this one is taken or skipped
+            ch.partial_speech = seg.speech
             try:
                 fut = self.p.recognizer.submit(utt.audio, "partial")
             except QueueFull:  # the queue is full, a final waits, or partials had their share

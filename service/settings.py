@@ -42,7 +42,7 @@ class ASRSettings(BaseModel):
     workers: int = Field(2, ge=1, le=16)
     """Inference threads sharing the one model (CTranslate2 num_workers). With 2 or more, one worker is kept
     for final segments: partials never occupy every worker, so a final does not wait behind them."""
-    partial_share: float = Field(0.3, ge=0.0, le=2.0)
+    partial_share: float = Field(0.2, ge=0.0, le=2.0)
     """The most decoding time partials may take, as a share of one worker's wall time over the last
     PARTIAL_SHARE_WINDOW_S (10 s); past it, and while a final waits in the queue, a partial is skipped (the next is
     tried a partial interval later). Partials re-decode the whole utterance so far; unbounded, they took about 3×

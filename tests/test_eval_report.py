@@ -201,3 +201,27 @@ def test_the_offline_floor_hears_telephone_audio_at_its_own_rate():
         resampled_clean = floor_channels([audio[:, ch:ch + 1]], 8000, "pcm_s16le")[0]
         err = np.abs(x - resampled_clean)
         assert 0 < float(err.mean()) < 0.01
+
+
+def test_update_gaps_time_the_screen_between_updates_of_an_utterance():
+    """Gaps from the moment an utterance's first audio was sent to each partial of its segment and to its final;
+    utterances shorter than UPDATE_GAP_MIN_S are left out, partials of every length counted."""
+    from eval.bench import update_gaps
+    from service.client import StreamedCall
+
+    r = StreamedCall("c", t0=100.0, speed=1.0)
+    msgs = [  # (message, arrival)
+        ({"type": "partial", "segment_id": 0, "start": 1.0, "text": "我"}, 102.0),
+        ({"type": "partial", "segment_id": 0, "start": 1.0, "text": "我最近"}, 103.5),
+        ({"type": "final", "segment_id": 0, "start": 1.0, "end": 4.0, "text": "我最近睡不着。"}, 105.0),
+        ({"type": "risk", "segment_id": 0, "labels": []}, 105.1),
+        ({"type": "partial", "segment_id": 1, "start": 6.0, "text": "嗯"}, 107.0),
+        ({"type": "final", "segment_id": 1, "start": 6.0, "end": 7.0, "text": "嗯。"}, 107.8),  # short: no gaps
+        ({"type": "final", "segment_id": 2, "start": 8.0, "end": 11.0, "text": "没有partial的一句。"}, 112.0),
+    ]
+    for m, t in msgs:
+        r.messages.append(m)
+        r.received_at.append(t)
+    gaps, partials = update_gaps([r])
+    assert partials == 3
+    assert gaps == pytest.approx([1.0, 1.5, 1.5, 4.0])

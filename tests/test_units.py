@@ -216,6 +216,26 @@ def test_segmenter_forces_cut_at_max_length(vad, clips):
     assert any(u.forced_cut for u in utts)
 
 
+def test_segmenter_tells_speech_from_a_pause_in_progress(vad, clips):
+    """What the partial schedule reads: speech so far grows while someone speaks, the trailing silence counts a
+    pause and is back to 0 when speech resumes; both are 0 between utterances."""
+    a = clips["aishell1_BAC009S0764W0121"][0]
+    seg = Segmenter(vad, VADSettings())
+    assert seg.speech == 0 and seg.trailing_silence == 0
+    seg.feed(np.zeros(SAMPLE_RATE // 2, np.float32))
+    seg.feed(a[: 2 * SAMPLE_RATE])
+    assert seg.in_speech and seg.speech >= SAMPLE_RATE and seg.trailing_silence < 0.2 * SAMPLE_RATE
+    spoken = seg.speech
+    assert seg.feed(np.zeros(int(0.4 * SAMPLE_RATE), np.float32)) == []  # shorter than min_silence_s: no end
+    assert 0.25 * SAMPLE_RATE <= seg.trailing_silence <= 0.45 * SAMPLE_RATE
+    assert spoken <= seg.speech <= spoken + 2 * 512  # the VAD's state lags the end of speech by a window or two
+    spoken = seg.speech
+    seg.feed(a[2 * SAMPLE_RATE : 3 * SAMPLE_RATE])
+    assert seg.trailing_silence < 0.2 * SAMPLE_RATE and seg.speech > spoken
+    assert feed_all(seg, np.zeros(SAMPLE_RATE, np.float32))  # the pause is long enough now: the utterance ends
+    assert not seg.in_speech and seg.speech == 0 and seg.trailing_silence == 0
+
+
 def test_segmenter_silence_empty_and_zero_frames(vad):
     seg = Segmenter(vad, VADSettings())
     assert seg.feed(np.zeros(0, np.float32)) == []
@@ -275,6 +295,30 @@ def test_partials_yield_to_finals_and_keep_to_their_share(tmp_path, clips):
             rec.submit(audio[:32000], "partial")
         assert running.result().text and waiting.result().text
         assert rec.transcribe_sync(audio[:32000], "partial").text  # no final waiting, share unbounded
+    finally:
+        rec.close()
+
+
+def test_partials_asked_for_together_are_decoded_as_one_batch(tmp_path, clips):
+    """Real model: partials submitted within PARTIAL_GATHER_S of each other (the sessions' shared partial clock)
+    wait for each other and go through the model as one batch; each gets its own text. A final is not held."""
+    from service.asr.engine import Recognizer
+    from service.metrics import Metrics
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    a, b = clips["aishell1_BAC009S0764W0121"][0], clips["speechcolab_cctv_104"][0]
+    asr = settings.asr.model_copy(update={"workers": 1, "partial_share": 2.0})
+    metrics = Metrics()
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir), metrics=metrics)
+    try:
+        futures = [rec.submit(x, "partial") for x in (a[:32000], b[:48000], a[:40000])]
+        texts = [f.result().text for f in futures]
+        assert all(texts) and texts[1] != texts[0]
+        hist = metrics.batch_size.labels("partial")
+        assert hist._sum.get() == 3 and sum(b.get() for b in hist._buckets) == 1  # 3 partials, 1 batch
+        assert rec.transcribe_sync(a, "final").text
+        assert sum(b.get() for b in metrics.batch_size.labels("final")._buckets) == 1
     finally:
         rec.close()
 

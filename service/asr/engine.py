@@ -28,6 +28,7 @@ FRAMES_PER_S = 100  # Whisper mel frames per second
 MAX_WINDOW_FRAMES = 3000  # 30 s: Whisper's longest input
 TOKENS_PER_S = 12  # cap on decoded tokens per second of audio (Chinese speech is ~4–6 characters/s)
 PARTIAL_WINDOW_S = 3.0  # shortest encoder window for partial hypotheses
+PARTIAL_GATHER_S = 0.05  # a partial waits this long in the queue for others to batch with
 PARTIAL_SHARE_WINDOW_S = 10.0  # the window over which partials' decoding time is bounded by asr.partial_share
 PRIORITY = {"final": 0, "partial": 1, "offline": 2, "window": 2}  # live finals first, recorded calls last
 TIME_PRECISION = 0.02  # seconds per Whisper timestamp token
@@ -202,8 +203,18 @@ class Recognizer:
 
     def _take_batch(self) -> list[_Job] | None:
         with self._cv:
-            while not self._ready() and not self._stopping:
-                self._cv.wait()
+            while not self._stopping:
+                if not self._ready():
+                    self._cv.wait()
+                    continue
+                # Partials are asked for on a shared clock (CallSession): wait a moment for the other calls'
+                # partials of this tick, and decode them as one batch (a greedy step costs about the same for one
+                # utterance as for several, so batching makes each partial several times cheaper).
+                head = self._heap[0]
+                wait = head.enqueued + PARTIAL_GATHER_S - time.monotonic() if head.kind == "partial" else 0.0
+                if wait <= 0:
+                    break
+                self._cv.wait(wait)
             if self._stopping and not self._heap:
                 return None
             first = heapq.heappop(self._heap)
@@ -256,7 +267,7 @@ class Recognizer:
         spent = time.perf_counter() - t0
         if self.metrics is not None:
             self.metrics.compute_seconds.inc(spent)
-            self.metrics.batch_size.observe(len(live))
+            self.metrics.batch_size.labels(live[0].kind).observe(len(live))
         for j, r in zip(live, results):
             j.future.set_result(r)
 

@@ -129,6 +129,16 @@ class Segmenter:
         """Samples received so far (end of the channel's timeline)."""
         return self.audio.end
 
+    @property
+    def trailing_silence(self) -> int:
+        """Samples of silence at the end of the utterance in progress (0 while someone speaks)."""
+        return self._silence if self.utt_start is not None else 0
+
+    @property
+    def speech(self) -> int:
+        """Samples of the utterance in progress that the VAD judged speech."""
+        return self._speech if self.utt_start is not None else 0
+
     def current(self) -> Utterance | None:
         """The utterance in progress so far (for partial hypotheses)."""
         if self.utt_start is None:
