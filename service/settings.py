@@ -43,11 +43,17 @@ class ASRSettings(BaseModel):
     """Inference threads sharing the one model (CTranslate2 num_workers). With 2 or more, one worker is kept
     for final segments: partials never occupy every worker, so a final does not wait behind them."""
     partial_share: float = Field(0.2, ge=0.0, le=2.0)
-    """The most decoding time partials may take, as a share of one worker's wall time over the last
-    PARTIAL_SHARE_WINDOW_S (10 s); past it, and while a final waits in the queue, a partial is skipped (the next is
-    tried a partial interval later). Partials re-decode the whole utterance so far; unbounded, they took about 3×
-    the CPU of the finals and put 4 streamed calls' final p95 at 2.0 s instead of 1.3 s. 0 turns partials off in
-    effect; 2 (two workers' worth) lifts the bound."""
+    """The decoding time partials may always take, as a share of one worker's wall time over the last
+    PARTIAL_SHARE_WINDOW_S (10 s; partial_fill may allow more); past it, and while a final waits in the queue, a
+    partial is skipped (the next is tried on the next tick of the partial clock). Partials re-decode the whole
+    utterance so far; unbounded, they took about 3× the CPU of the finals and put 4 streamed calls' final p95 at
+    2.0 s instead of 1.3 s. 0 (with partial_fill 0) turns partials off in effect; 2 (two workers' worth) lifts the
+    bound."""
+    partial_fill: float = Field(0.4, ge=0.0, le=2.0)
+    """Partials may also fill time the model would sit idle: up to this share of one worker over the same 10 s,
+    less the share finals and recordings took (never below partial_share). With one or two calls that lifts the
+    bound to about 0.2–0.3 of a worker; from four calls on, on two cores, finals take more and partials keep to
+    partial_share. Equal to partial_share or lower: no filling."""
     cpu_threads: int = Field(0, ge=0, le=64)
     """Threads per inference worker on the CPU (0: the machine's cores divided among the workers)."""
     batch_size: int = Field(8, ge=1, le=64)

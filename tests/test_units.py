@@ -5,6 +5,7 @@ from __future__ import annotations
 import audioop
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -271,7 +272,7 @@ def test_partials_yield_to_finals_and_keep_to_their_share(tmp_path, clips):
 
     settings = make_settings(tmp_path)
     audio = clips["aishell1_BAC009S0764W0121"][0]
-    asr = settings.asr.model_copy(update={"workers": 1, "partial_share": 0.001})  # 10 ms per 10 s
+    asr = settings.asr.model_copy(update={"workers": 1, "partial_share": 0.001, "partial_fill": 0.0})  # 10 ms / 10 s
     metrics = Metrics()
     rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir), metrics=metrics)
     try:
@@ -295,6 +296,28 @@ def test_partials_yield_to_finals_and_keep_to_their_share(tmp_path, clips):
             rec.submit(audio[:32000], "partial")
         assert running.result().text and waiting.result().text
         assert rec.transcribe_sync(audio[:32000], "partial").text  # no final waiting, share unbounded
+    finally:
+        rec.close()
+
+
+def test_partials_fill_idle_model_time_until_finals_take_it(tmp_path, clips):
+    """Real model: beyond partial_share, partials may use what finals leave idle (partial_fill less the finals'
+    share of the last 10 s); once finals have taken that, partials are refused again."""
+    from service.asr.engine import QueueFull, Recognizer
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    audio = clips["aishell1_BAC009S0764W0121"][0]
+    asr = settings.asr.model_copy(update={"workers": 1, "partial_share": 0.001, "partial_fill": 0.1})  # 1 s idle
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir))
+    try:
+        assert rec.transcribe_sync(audio[:32000], "partial").text
+        assert rec.transcribe_sync(audio[:32000], "partial").text  # past partial_share, within the idle fill
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:  # finals take more than the fill's 1 s of the window
+            assert rec.transcribe_sync(audio, "final").text
+        with pytest.raises(QueueFull, match="share"):
+            rec.submit(audio[:32000], "partial")
     finally:
         rec.close()
 

@@ -124,6 +124,7 @@ class Recognizer:
         self._partial_slots = max(1, settings.workers - 1)  # workers that may decode partials at once
         self._partials_running: dict[int, float] = {}  # worker thread → start of the partial it decodes
         self._partial_log: collections.deque[tuple[float, float]] = collections.deque()  # (start, end) done
+        self._other_log: collections.deque[tuple[float, float]] = collections.deque()  # finals, recordings: done
         self._cv = threading.Condition()
         self._seq = itertools.count()
         self._stopping = False
@@ -167,7 +168,7 @@ class Recognizer:
                     raise QueueFull("inference queue full")
                 if self._heap and self._heap[0].kind == "final":  # finals sort first: any waits at the top
                     raise QueueFull("a final is waiting")
-                if self._partial_time(time.monotonic()) >= self.settings.partial_share * PARTIAL_SHARE_WINDOW_S:
+                if self._partial_time(time.monotonic()) >= self._partial_budget(time.monotonic()):
                     raise QueueFull("partial time share spent")
             heapq.heappush(self._heap, _Job(PRIORITY[kind], next(self._seq), kind, audio, fut, time.monotonic()))
             self._cv.notify()
@@ -229,17 +230,26 @@ class Recognizer:
     def _partial_time(self, now: float) -> float:
         """Seconds of partial decoding within the last PARTIAL_SHARE_WINDOW_S, running ones included (lock held)."""
         since = now - PARTIAL_SHARE_WINDOW_S
-        while self._partial_log and self._partial_log[0][1] <= since:
-            self._partial_log.popleft()
-        done = sum(end - max(start, since) for start, end in self._partial_log)
-        return done + sum(now - max(start, since) for start in self._partials_running.values())
+        return _window_time(self._partial_log, since) + sum(
+            now - max(start, since) for start in self._partials_running.values())
+
+    def _partial_budget(self, now: float) -> float:
+        """Seconds of decoding partials may have had within the last PARTIAL_SHARE_WINDOW_S (lock held):
+        ``partial_share`` of one worker, or more while the rest of the work leaves the model idle — up to
+        ``partial_fill`` less the share finals and recordings took (so a call or two get a partial every second,
+        and four or more calls keep to ``partial_share``)."""
+        s = self.settings
+        others = _window_time(self._other_log, now - PARTIAL_SHARE_WINDOW_S) / PARTIAL_SHARE_WINDOW_S
+        return max(s.partial_share, s.partial_fill - others) * PARTIAL_SHARE_WINDOW_S
 
     def _done(self, kind: JobKind, started: float) -> None:
-        if kind == "partial":
-            with self._cv:
+        with self._cv:
+            if kind == "partial":
                 self._partials_running.pop(threading.get_ident(), None)
                 self._partial_log.append((started, time.monotonic()))
                 self._cv.notify_all()
+            else:
+                self._other_log.append((started, time.monotonic()))
 
     def _worker(self) -> None:
         while True:
@@ -401,3 +411,10 @@ def split_timed(tokens: list[int], timestamp_begin: int,
             pieces.append((start, max(start, end), text))
         last = cut
     return pieces, None if single_ending else at(tokens[last - 1])
+
+
+def _window_time(log: collections.deque[tuple[float, float]], since: float) -> float:
+    """Seconds of the (start, end) spans in ``log`` after ``since``; spans that ended before it are dropped."""
+    while log and log[0][1] <= since:
+        log.popleft()
+    return sum(end - max(start, since) for start, end in log)
