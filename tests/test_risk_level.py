@@ -37,6 +37,9 @@ LEVELS = [
     ([("caller", "我上周五做了一件事"), ("counselor", "你愿意说说吗？"), ("caller", "我用美工刀割了手腕")], "高"),
     ([("caller", "就刚才，我已经把一整板药吞下去了")], "紧急"),
     ([("caller", "我现在站在楼顶边上，跟你说完就跳")], "紧急"),
+    # an ingestion told only by answering the counselor's how-much / when (the words of it misheard)
+    ([("counselor", "你是不是在想结束自己的生命？"), ("caller", "是。"), ("counselor", "你吃了多少片，什么时候吃的？"),
+      ("caller", "时来见法，就刚才一两分钟前。")], "紧急"),
     ([("counselor", "你有没有想过自杀？你是不是打算今晚就跳楼？")], "无"),
     ([("counselor", "你有没有想过结束自己的生命？"), ("caller", "嗯，想过。")], "中"),
     ([("counselor", "你有没有想过结束自己的生命？"), ("caller", "没有，没想过。")], "无"),

@@ -132,6 +132,29 @@ def test_reference_back_to_suicidal_thoughts(engine, context, answer, labels):
     assert set(engine.analyze(seg(answer, i=len(ctx)), context=ctx).labels) == labels
 
 
+@pytest.mark.parametrize(
+    "context,answer,labels",
+    [
+        # the counselor asks how much / when after suicide was spoken of: a time or an amount answers for an attempt
+        ([("counselor", "你是不是在想结束自己的生命？"), ("caller", "是。"), ("counselor", "你吃了多少片，大概什么时候吃的？")],
+         "时来见法，就刚才一两分钟前。", {"suicide_attempt"}),  # "十来片吧" misheard: the time still answers
+        ([("caller", "我不想活了，桌上就放着药。"), ("counselor", "你已经吃了吗？吃了几片？")],
+         "十来片吧。", {"suicide_attempt"}),
+        # a denial, an answer with neither time nor amount, no suicide in the call, the question alone
+        ([("counselor", "你是不是在想结束自己的生命？"), ("caller", "是。"), ("counselor", "你吃了多少片？")],
+         "没吃，还在桌上。", set()),
+        ([("counselor", "你是不是在想结束自己的生命？"), ("caller", "是。"), ("counselor", "你吃了多少片？")],
+         "我也说不清。", set()),
+        ([("caller", "最近老失眠，医生给开了药。"), ("counselor", "你一次吃几片？什么时候吃的？")],
+         "两片，刚才吃的。", set()),
+    ],
+)
+def test_answer_to_a_counselor_question_about_an_ingestion(engine, context, answer, labels):
+    ctx = [seg(text, speaker=who, i=i) for i, (who, text) in enumerate(context)]
+    assert set(engine.analyze(seg(answer, i=len(ctx)), context=ctx).labels) == labels
+    assert engine.analyze(ctx[-1], context=ctx[:-1]).labels == []  # the question itself is never risk
+
+
 def test_keyword_times_are_linear_in_characters(engine):
     risk = engine.analyze(seg("我想自杀了啊啊啊啊啊", start=10.0, end=20.0))  # 10 chars over 10 s
     (hit,) = risk.keywords

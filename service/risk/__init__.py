@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from service.risk.classifier import Classifier
-from service.risk.context import answered_question, denied_question, judge, referred_ideation
+from service.risk.context import (answered_attempt_question, answered_question, denied_question, judge,
+                                  referred_ideation)
 from service.risk.level import CallRiskState, segment_level
 from service.risk.lexicon import Lexicon, load_lexicon
 from service.types import SUICIDE_LABELS, FinalSegment, KeywordHit, SegmentRisk
@@ -78,7 +79,8 @@ class RiskEngine:
             if j.label not in labels:
                 labels.append(j.label)
             risk.keywords.append(self._hit(seg, j.match.text, j.label, j.match.char_start, j.match.char_end))
-        for found in (answered_question(lex, seg, context), referred_ideation(lex, seg, context)):
+        for found in (answered_question(lex, seg, context), referred_ideation(lex, seg, context),
+                      answered_attempt_question(lex, seg, context)):
             if found is None:
                 continue
             label, (a, b) = found

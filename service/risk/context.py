@@ -15,6 +15,9 @@ And per segment, with the earlier segments of the call as context:
 - question/answer: a caller's bare "嗯，想过" right after a counselor's question about suicide or self-harm takes the
   question's label; "没有" does not, and a segment that opens with such a denial is not left to the classifier
   either (:func:`denied_question`: "没有，从来没有过" is an answer, not a statement about dying);
+- answer about an ingestion: after a counselor's question about how much or when (你吃了多少片？什么时候吃的？) in
+  a call where the caller has spoken of suicide, a caller's reply that gives a time or an amount ("就刚才，一两分钟
+  前", "十来片") is the attempt it answers for (:func:`answered_attempt_question`), never a reply that denies it;
 - reference back: "那个念头又上来了", "心里一直有这个想法" name no act, but point at suicidal thoughts the caller or the
   counselor spoke of in the last few turns; the segment takes the ideation label of that antecedent
   (:func:`referred_ideation`), never without one.
@@ -35,6 +38,8 @@ IDEATION_LABELS = frozenset({"passive_ideation", "active_ideation", "suicide_pla
 QA_LOOKBACK = 2
 #: how many earlier segments (both speakers) "那个念头" may point back to
 REFERENCE_LOOKBACK = 6
+#: how many earlier segments the caller's own suicidal words may be back for an ingestion question to count
+ATTEMPT_QA_LOOKBACK = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +196,30 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
     return None, None
 
 
+def answered_attempt_question(
+    lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]
+) -> tuple[str, tuple[int, int]] | None:
+    """``suicide_attempt`` for a caller's reply that gives the time or the amount a counselor just asked about
+    ("你吃了多少片，什么时候吃的？" → "十来片吧，就刚才"), when suicide was spoken of in the last ATTEMPT_QA_LOOKBACK
+    segments (the caller's kept words, or the counselor naming it: "你是不是在想结束自己的生命？"); the span is the time or amount given. The counselor's question alone is not
+    evidence (its words are never labelled), nor is a reply that denies it ("没吃，我骗你的")."""
+    if seg.speaker == "counselor":
+        return None
+    recent = list(context)[-ATTEMPT_QA_LOOKBACK:]
+    question = next((p for p in recent[-QA_LOOKBACK:][::-1] if p.speaker == "counselor"), None)
+    if question is None or not lex.cue_re("attempt_question").search(normalize(question.text)):
+        return None
+    if not any(_speaks_of_suicide(lex, p) for p in recent):
+        return None
+    text = normalize(seg.text)
+    if _answer(lex, text)[0] == "no":
+        return None
+    given = lex.cue_re("attempt_answer").search(text)
+    if given is None:
+        return None
+    return "suicide_attempt", (given.start(), given.end())
+
+
 def referred_ideation(
     lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]
 ) -> tuple[str, tuple[int, int]] | None:
@@ -221,6 +250,13 @@ def referred_ideation(
             label = "passive_ideation" if all(lb == "passive_ideation" for lb in found) else "active_ideation"
             return label, (ref.start(), ref.end())
     return None
+
+
+def _speaks_of_suicide(lex: Lexicon, seg: FinalSegment) -> bool:
+    """A counselor segment that names suicide, or a caller segment with suicidal words the context rules kept."""
+    if seg.speaker == "counselor":
+        return any(m.label in SUICIDE_LABELS for m in lex.find(seg.text))
+    return any(j.label in SUICIDE_LABELS for j in judge(lex, seg.text, lex.find(seg.text)))
 
 
 def _question_label(q_labels: list[str]) -> str:
