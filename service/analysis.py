@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from service.asr.engine import Transcript
-from service.risk import CallRiskState, RiskEngine
+from service.risk import SUICIDE_LABELS, CallRiskState, RiskEngine
 from service.session import CallAnalysis
 from service.store.db import Store
 from service.types import AlertEvent, FinalSegment, SegmentRisk
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 CONTEXT_SEGMENTS = 6
+#: labels the counselor's words may name that show the call has risk worth hearing the caller again for
+NAMED_LABELS = frozenset(SUICIDE_LABELS) | {"self_harm_ideation", "self_harm_behavior", "suicide_exploration"}
 
 
 class RiskAnalysis(CallAnalysis):
@@ -39,6 +41,8 @@ class RiskAnalysis(CallAnalysis):
         self.context: list[FinalSegment] = []
         self.risks: list[SegmentRisk] = []
         self.alerts: list[AlertEvent] = []
+        self._saved: dict[int, tuple[list[str], dict]] = {}  # segment id → the labels and risk stored for it
+        self._counselor_named = False  # the counselor has named suicide or self-harm
 
     def analyze(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]]:
         """Synchronous core (also used by the evaluation's transcript mode)."""
@@ -47,9 +51,15 @@ class RiskAnalysis(CallAnalysis):
         # arrive before the caller's earlier sentence
         before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
         risk = self.engine.analyze(seg, self.context[max(0, before - CONTEXT_SEGMENTS):before])
+        if seg.speaker == "counselor" and not self._counselor_named:
+            self._counselor_named = any(m.label in NAMED_LABELS for m in self.engine.lexicon.find(seg.text))
         alerts = self.state.update(seg, risk)
         bisect.insort(self.context, seg, key=lambda s: s.start)
         self.risks.append(risk)
+        if risk.labels:
+            self._saved[seg.segment_id] = (list(risk.labels), {
+                "keywords": [asdict(k) for k in risk.keywords], "score": risk.score,
+                "engine_version": risk.engine_version})
         self.alerts.extend(alerts)
         return risk, alerts
 
@@ -62,10 +72,56 @@ class RiskAnalysis(CallAnalysis):
     async def on_final(self, seg: FinalSegment, transcript: Transcript | None) -> list[dict]:
         before = self.state.level
         risk, alerts = self.analyze(seg)
-        if self.store is not None and risk.labels:
-            await asyncio.to_thread(self.store.set_segment_risk, self.call_id, seg.segment_id, risk.labels,
-                                    {"keywords": [asdict(k) for k in risk.keywords], "score": risk.score,
-                                     "engine_version": risk.engine_version})
+        if risk.labels:
+            await self._save(seg.segment_id)
+        await self._level_and_alerts(before, alerts)
+        return [self.risk_message(risk)] if risk.labels else []
+
+    def risk_context(self) -> bool:
+        return bool(self.state.labels) or self._counselor_named
+
+    def analyze_relistened(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]] | None:
+        """A caller's speech heard again (``service.relisten``): its risk where its words add a label the live final
+        did not have (then it counts for the call level and alerts as any segment does), else None. Its context is
+        the live finals before it, less the live final it covers."""
+        before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
+        context = [s for s in self.context[max(0, before - CONTEXT_SEGMENTS - 1):before]
+                   if not (s.speaker == seg.speaker and s.segment_id == seg.segment_id)][-CONTEXT_SEGMENTS:]
+        risk = self.engine.analyze(seg, context)
+        # only what the words carry: hearing again is for words the live final lost, and the classifier alone,
+        # asked twice about one utterance, would flag twice as many (40 calls: 36 of 42 such labels were wrong)
+        worded = {k.label for k in risk.keywords}
+        risk.labels = [lb for lb in risk.labels if lb in worded]
+        labels, detail = self._saved.get(seg.segment_id, ([], {}))
+        if not set(risk.labels) - set(labels):
+            return None
+        alerts = self.state.update(seg, risk)
+        self.risks.append(risk)
+        self.alerts.extend(alerts)
+        heard = {"text": seg.text, "start": seg.start, "end": seg.end, "labels": risk.labels,
+                 "keywords": [asdict(k) for k in risk.keywords], "score": risk.score}
+        self._saved[seg.segment_id] = ([*labels, *(lb for lb in risk.labels if lb not in labels)], {
+            "keywords": detail.get("keywords", []), "score": max(detail.get("score", 0.0), risk.score),
+            "engine_version": risk.engine_version, "relistened": [*detail.get("relistened", []), heard]})
+        return risk, alerts
+
+    async def on_relisten(self, seg: FinalSegment) -> list[dict]:
+        level = self.state.level
+        found = self.analyze_relistened(seg)
+        if found is None:
+            return []
+        risk, alerts = found
+        await self._save(seg.segment_id)
+        await self._level_and_alerts(level, alerts)
+        return [{**self.risk_message(risk), "relistened": True, "text": seg.text}]
+
+    async def _save(self, segment_id: int) -> None:
+        """Store a segment's labels and risk as they stand (the live final's, and what hearing it again added)."""
+        labels, detail = self._saved[segment_id]
+        if self.store is not None:
+            await asyncio.to_thread(self.store.set_segment_risk, self.call_id, segment_id, labels, detail)
+
+    async def _level_and_alerts(self, before: str, alerts: list[AlertEvent]) -> None:
         if self.store is not None and self.state.level != before:
             await asyncio.to_thread(self.store.set_risk_level, self.call_id, self.state.level)
         if alerts and self.hub is not None:  # the hub logs each alert it raises
@@ -73,7 +129,6 @@ class RiskAnalysis(CallAnalysis):
                 msg = await self.hub.raise_alert(event)
                 if msg is not None:
                     self.alert_messages.append(msg)
-        return [self.risk_message(risk)] if risk.labels else []
 
     async def on_end(self) -> dict:
         if self.drafting is not None:

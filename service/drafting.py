@@ -16,7 +16,7 @@ from service.metrics import Metrics
 from service.settings import WorksheetSettings
 from service.store.db import Store, WorksheetLocked
 from service.store.tables import SegmentRow, WorksheetRow
-from service.types import FinalSegment, SegmentRisk
+from service.types import FinalSegment, SegmentRisk, level_rank
 from service.worksheet import RulesDrafter, WorksheetDraft
 
 logger = logging.getLogger(__name__)
@@ -76,8 +76,13 @@ class Drafting:
         analysis = RiskAnalysis(self.risk_engine, call_id, call.counselor_id if call else None)
         for seg in segments:
             analysis.analyze(seg)
+        # what the call found live and nothing in the stored text shows any more (a caller heard again,
+        # service.relisten) is kept: the stored labels of each segment, and the call's level, never lowered
+        risks = [*analysis.risks, *(SegmentRisk(r.segment_id, list(r.risk_labels), engine_version=str(
+            (r.risk or {}).get("engine_version", ""))) for r in rows if r.risk_labels)]
+        level = max(analysis.state.level, call.risk_level if call else "无", key=level_rank)
         drafter = self.model or self.rules
-        draft = await asyncio.to_thread(self._draft, drafter, segments, analysis.risks, analysis.state.level)
+        draft = await asyncio.to_thread(self._draft, drafter, segments, risks, level)
         return await asyncio.to_thread(self.store.save_draft, call_id, draft.to_json(), by)
 
     async def close(self) -> None:

@@ -35,6 +35,10 @@ class Metrics:
         self.partials_dropped = Counter(
             "scribe_partials_skipped_total", "Partial hypotheses skipped because the recognizer was busy", registry=r
         )
+        self.relisten = Counter(
+            "scribe_relisten_seconds_total", "Seconds of live caller speech heard again for risk, per outcome (heard, "
+            "skipped: too many windows of the call already waiting)", ["outcome"], registry=r
+        )
         self.bad_frames = Counter("scribe_bad_frames_total", "Binary frames refused", registry=r)
         self.calls_refused = Counter("scribe_calls_refused_total", "Calls refused at admission", ["reason"], registry=r)
         self.alerts = Counter("scribe_alerts_raised_total", "Supervisor alerts raised", ["level"], registry=r)

@@ -20,6 +20,7 @@ from service.audio.codecs import BYTES_PER_SAMPLE, FrameError, StreamResampler, 
 from service.fanout import Subscription
 from service.metrics import Metrics
 from service.protocol import StartMessage
+from service.relisten import Relistener
 from service.settings import Settings
 from service.store.db import CallStart, Store
 from service.types import FinalSegment
@@ -48,6 +49,14 @@ class CallAnalysis:
 
     async def on_end(self) -> dict:
         return {}
+
+    def risk_context(self) -> bool:
+        """Has the call shown any risk so far (worth hearing the caller again, ``service.relisten``)?"""
+        return False
+
+    async def on_relisten(self, seg: FinalSegment) -> list[dict]:
+        """A caller's speech heard again (``segment_id`` of the live final it covers, the text heard now)."""
+        return []
 
 
 @dataclass
@@ -104,6 +113,9 @@ class CallSession:
         self.watchers: set[Subscription] = set()
         self.final_latencies: list[float] = []
         self._final_kind = "final" if source == "live" else "offline"
+        roles = [ch.role for ch in self.channels]
+        self.relisten = (Relistener(self) if source == "live" and s.risk.relisten and "caller" in roles
+                         and "counselor" in roles else None)
 
     # ------------------------------------------------------------------ life
     @property
@@ -165,6 +177,10 @@ class CallSession:
         self._dispatch(ended)
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.relisten is not None:  # the caller's last words heard again before the level is final
+            self.relisten.flush()
+            while self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
         summary = await self.analysis.on_end()
         await asyncio.to_thread(self.p.store.finish_call, self.call_id, "ended", self.audio_seconds)
         await self._send({"type": "ended", "call_id": self.call_id, "segments": self._finals,
@@ -245,10 +261,15 @@ class CallSession:
             await asyncio.gather(previous, return_exceptions=True)
         if not tr.text and seg_id is None:
             return
-        await self._emit_final(ch.role, seg_id, utt.start / SAMPLE_RATE, utt.end / SAMPLE_RATE, tr, arrived)
+        seg = await self._emit_final(ch.role, seg_id, utt.start / SAMPLE_RATE, utt.end / SAMPLE_RATE, tr, arrived)
+        if self.relisten is not None and seg.text:
+            if ch.role == "caller":
+                self.relisten.caller_final(seg, utt.audio)
+            else:
+                self.relisten.counselor_final(seg)
 
     async def _emit_final(self, role: str, seg_id: int | None, start: float, end: float, tr: Transcript,
-                          arrived: float | None = None) -> None:
+                          arrived: float | None = None) -> FinalSegment:
         """Persist a final (when it has text), send it, then its risk: the one way every final goes out."""
         if seg_id is None:
             seg_id = self._new_id()
@@ -266,6 +287,7 @@ class CallSession:
         if tr.text:
             for msg in await self.analysis.on_final(seg, tr):
                 await self._send(msg)
+        return seg
 
     async def add_recorded_finals(self, finals: list[tuple[str, float, float, Transcript]], samples: int) -> None:
         """A recording decoded in windows (``service.recorded``): its finals (role, start s, end s, transcript),

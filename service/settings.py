@@ -123,6 +123,18 @@ class RiskSettings(BaseModel):
     """Delivery attempts per alert and endpoint before it is given up (and logged)."""
     webhook_backoff_s: float = Field(1.0, gt=0)
     """First retry delay; it doubles after every failed attempt (capped at 5 minutes)."""
+    relisten: bool = True
+    """Hear a live caller's speech again for risk once the call has any (a risk label in the caller's words, or
+    the counselor naming suicide or self-harm): the caller's finals since then, and the RELISTEN_BACK_S before,
+    packed into windows of up to ``relisten_window_s`` and decoded as recordings are (the long context hears
+    telephone audio better than one utterance at a time). What it hears only adds risk to the segments it
+    covers (a ``risk`` message with ``relistened: true``, an alert when the level rises); the finals stay as
+    sent. Costs up to half an offline pass of the call's audio, at the recognizer's lowest priority."""
+    relisten_window_s: float = Field(25.0, ge=5.0, le=30.0)
+    """Most caller speech per relistening window; a window is heard once it is this full, at the end of a caller
+    turn with at least ``relisten_min_s`` in it, and at the end of the call."""
+    relisten_min_s: float = Field(4.0, ge=0.5, le=30.0)
+    """Least caller speech heard again at the end of a turn (shorter turns wait for the next)."""
 
 
 class WorksheetSettings(BaseModel):
