@@ -101,6 +101,10 @@ def test_counselor_speech_is_never_risk(engine):
         ("你有没有想过自杀？", "三分吧。", set()),
         ("你今天吃饭了吗？", "嗯，吃过了。", set()),
         ("你有没有想过伤害自己？", "想过。", {"self_harm_ideation"}),
+        # a yes that the words after it deny: acknowledging the question (or a 不 the recognizer lost)
+        ("你是不是有想过结束自己的生命？", "是，我没想死。", set()),
+        ("你有没有想过自杀？", "是的，我不会自杀的。", set()),
+        ("你有没有想过自杀？", "嗯，想过，但我不会去做。", {"active_ideation"}),
     ],
 )
 def test_answer_to_counselor_question(engine, question, answer, labels):

@@ -154,6 +154,11 @@ def answered_question(
     kind, span = _answer(lex, seg.text)
     if kind != "yes" or span is None:
         return None
+    # "是，我没想死": the yes acknowledges the question and the words after it deny it (heard that way, too,
+    # where the recognizer lost a leading 不)
+    if any(j.rule == "negation" and j.match.label in SELF_LABELS | {"suicide_exploration"}
+           for j in judge(lex, seg.text, lex.find(seg.text))):
+        return None
     return _question_label(q_labels), span
 
 
