@@ -123,13 +123,15 @@ class RiskSettings(BaseModel):
     """Delivery attempts per alert and endpoint before it is given up (and logged)."""
     webhook_backoff_s: float = Field(1.0, gt=0)
     """First retry delay; it doubles after every failed attempt (capped at 5 minutes)."""
-    relisten: bool = True
+    relisten: bool = False
     """Hear a live caller's speech again for risk once the call has any (a risk label in the caller's words, or
     the counselor naming suicide or self-harm): the caller's finals since then, and the RELISTEN_BACK_S before,
     packed into windows of up to ``relisten_window_s`` and decoded as recordings are (the long context hears
     telephone audio better than one utterance at a time). What it hears only adds risk to the segments it
-    covers (a ``risk`` message with ``relistened: true``, an alert when the level rises); the finals stay as
-    sent. Costs up to half an offline pass of the call's audio, at the recognizer's lowest priority."""
+    covers, and only labels its words carry (a ``risk`` message with ``relistened: true``, an alert when the
+    level rises); the finals stay as sent. Off by default: on this 2-core CPU with the base model it took 4
+    streamed calls from 1.40x to 1.85x the offline floor's CPU and caught no high-risk call in real time that the
+    live path missed (eval/README.md); where the model has time to spare (a GPU), turn it on."""
     relisten_window_s: float = Field(25.0, ge=5.0, le=30.0)
     """Most caller speech per relistening window; a window is heard once it is this full, at the end of a caller
     turn with at least ``relisten_min_s`` in it, and at the end of the call."""

@@ -359,3 +359,28 @@ def test_the_guard_drops_prompt_echoes_but_not_hotwords(tmp_path):
         assert echo.text == "" and echo.dropped == "hallucination"
     finally:
         rec.close()
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_windows_keep_a_worker_free_for_finals_while_calls_are_live(tmp_path, clips, live):
+    """Real model, two workers: while a live final was queued recently, windows (a caller heard again, an upload)
+    run on one worker at most, so that a final never waits behind two of them; with no live call they use both."""
+    from service.asr.engine import Recognizer
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    audio = clips["aishell1_BAC009S0764W0121"][0]
+    asr = settings.asr.model_copy(update={"workers": 2, "batch_size": 1})
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir))
+    try:
+        if live:
+            assert rec.transcribe_sync(audio, "final").text
+        windows = [rec.submit(audio, "window") for _ in range(3)]
+        most = 0
+        while not all(w.done() for w in windows):
+            most = max(most, len(rec._windows_running))
+            time.sleep(0.001)
+        assert all(w.result().text for w in windows)
+        assert most == (1 if live else 2)
+    finally:
+        rec.close()

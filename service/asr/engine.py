@@ -29,6 +29,9 @@ MAX_WINDOW_FRAMES = 3000  # 30 s: Whisper's longest input
 TOKENS_PER_S = 12  # cap on decoded tokens per second of audio (Chinese speech is ~4–6 characters/s)
 PARTIAL_WINDOW_S = 3.0  # shortest encoder window for partial hypotheses
 PARTIAL_GATHER_S = 0.05  # a partial waits this long in the queue for others to batch with
+LIVE_RECENT_S = 30.0
+"""Windows (uploads, a live caller heard again) keep a worker free for finals while a live final was queued within
+this long; with no live call they may use every worker."""
 PARTIAL_SHARE_WINDOW_S = 10.0  # the window over which partials' decoding time is bounded by asr.partial_share
 PRIORITY = {"final": 0, "partial": 1, "offline": 2, "window": 2}  # live finals first, recorded calls last
 TIME_PRECISION = 0.02  # seconds per Whisper timestamp token
@@ -123,6 +126,8 @@ class Recognizer:
         self._heap: list[_Job] = []
         self._partial_slots = max(1, settings.workers - 1)  # workers that may decode partials at once
         self._partials_running: dict[int, float] = {}  # worker thread → start of the partial it decodes
+        self._windows_running: set[int] = set()  # worker threads decoding windows
+        self._last_final = -LIVE_RECENT_S  # monotonic time a live final was last queued
         self._partial_log: collections.deque[tuple[float, float]] = collections.deque()  # (start, end) done
         self._other_log: collections.deque[tuple[float, float]] = collections.deque()  # finals, recordings: done
         self._cv = threading.Condition()
@@ -170,6 +175,8 @@ class Recognizer:
                     raise QueueFull("a final is waiting")
                 if self._partial_time(time.monotonic()) >= self._partial_budget(time.monotonic()):
                     raise QueueFull("partial time share spent")
+            if kind == "final":
+                self._last_final = time.monotonic()
             heapq.heappush(self._heap, _Job(PRIORITY[kind], next(self._seq), kind, audio, fut, time.monotonic()))
             self._cv.notify()
         self._gauge()
@@ -197,10 +204,15 @@ class Recognizer:
             self.metrics.queue_depth.set(len(self._heap))
 
     def _ready(self) -> bool:
-        """Is there a job this worker may take? Partials only while another worker stays free for finals."""
+        """Is there a job this worker may take? Partials, and windows while live calls run, only while another
+        worker stays free for finals (a window takes a second or two: a final must not wait behind one)."""
         if not self._heap:
             return False
-        return self._heap[0].kind != "partial" or len(self._partials_running) < self._partial_slots
+        kind = self._heap[0].kind
+        background = len(self._partials_running) + len(self._windows_running)
+        if kind == "partial" or (kind == "window" and time.monotonic() - self._last_final < LIVE_RECENT_S):
+            return background < self._partial_slots
+        return True
 
     def _take_batch(self) -> list[_Job] | None:
         with self._cv:
@@ -224,6 +236,8 @@ class Recognizer:
                 batch.append(heapq.heappop(self._heap))
             if first.kind == "partial":
                 self._partials_running[threading.get_ident()] = time.monotonic()
+            elif first.kind == "window":
+                self._windows_running.add(threading.get_ident())
         self._gauge()
         return batch
 
@@ -250,6 +264,9 @@ class Recognizer:
                 self._cv.notify_all()
             else:
                 self._other_log.append((started, time.monotonic()))
+                if kind == "window":
+                    self._windows_running.discard(threading.get_ident())
+                    self._cv.notify_all()
 
     def _worker(self) -> None:
         while True:
