@@ -93,6 +93,11 @@ def write_model_card(out: Path, m: dict) -> Path:
         "- The same command with the members' initial weights left unseeded gave 0.661 / 0.926 (confirm point 0.803 / "
         "0.759); seeded as shipped, 0.608 / 0.923. Differences of ±0.05 in precision between models are within what a "
         "different initialisation moves on 1480 rows.",
+        "- Pretrained input instead of characters learnt from scratch (2026-11-24, session 6): Whisper base's own "
+        "decoder token embeddings (51,865 × 512, read from the shipped `model.bin`; text cut by Whisper's tokenizer) "
+        "under the same CNN, one member, pooled out-of-fold on the same 5 folds, precision at the threshold "
+        "where recall is 0.90: frozen, 12 epochs, 0.511 (AUC 0.941); fine-tuned, 8 epochs, 0.575 (AUC 0.946); against 0.648 (AUC 0.952) for "
+        "the character CNN on the same footing (12 epochs). Not adopted; the script was an experiment, not part of the project.",
         "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
