@@ -3,7 +3,8 @@
 A live final is decoded from one utterance, the moment it ends; on 8 kHz telephone audio the default model then
 garbles exactly the words risk hangs on (拧开了液化气 → 您开了验话器, 一整板药…吞下去了 → 一种饭…坑下去了). The same
 speech packed into windows of up to 30 s, as recordings are heard (``service.asr.windows``), comes out better
-(40 annotated calls: CER 0.151 against 0.193). Once a call shows any risk (a label in the caller's words, or the
+(40 annotated calls: CER 0.151 against 0.193). With ``risk.relisten`` on (off by default: on a 2-core CPU it cost
+a third more CPU and caught no high-risk call the live path missed, eval/README.md), once a call shows any risk (a label in the caller's words, or the
 counselor naming suicide or self-harm, ``RiskAnalysis.risk_context``), the caller's finals since then and the
 ``RELISTEN_BACK_S`` of caller speech before are heard again in such windows, at the recognizer's lowest priority;
 what that hearing finds goes through the same risk engine and call level (``RiskAnalysis.on_relisten``). It only
