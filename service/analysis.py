@@ -10,7 +10,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from service.asr.engine import Transcript
-from service.risk import SUICIDE_LABELS, CallRiskState, RiskEngine
+from service.risk import CallRiskState, RiskEngine
+from service.risk.context import RISK_TOPIC_LABELS
 from service.session import CallAnalysis
 from service.store.db import Store
 from service.types import AlertEvent, FinalSegment, SegmentRisk
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 CONTEXT_SEGMENTS = 6
-#: labels the counselor's words may name that show the call has risk worth hearing the caller again for
-NAMED_LABELS = frozenset(SUICIDE_LABELS) | {"self_harm_ideation", "self_harm_behavior", "suicide_exploration"}
 
 
 class RiskAnalysis(CallAnalysis):
@@ -52,7 +51,7 @@ class RiskAnalysis(CallAnalysis):
         before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
         risk = self.engine.analyze(seg, self.context[max(0, before - CONTEXT_SEGMENTS):before])
         if seg.speaker == "counselor" and not self._counselor_named:
-            self._counselor_named = any(m.label in NAMED_LABELS for m in self.engine.lexicon.find(seg.text))
+            self._counselor_named = any(m.label in RISK_TOPIC_LABELS for m in self.engine.lexicon.find(seg.text))
         alerts = self.state.update(seg, risk)
         bisect.insort(self.context, seg, key=lambda s: s.start)
         self.risks.append(risk)

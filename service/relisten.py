@@ -4,11 +4,11 @@ A live final is decoded from one utterance, the moment it ends; on 8 kHz telepho
 garbles exactly the words risk hangs on (拧开了液化气 → 您开了验话器, 一整板药…吞下去了 → 一种饭…坑下去了). The same
 speech packed into windows of up to 30 s, as recordings are heard (``service.asr.windows``), comes out better
 (40 annotated calls: CER 0.151 against 0.193). With ``risk.relisten`` on (off by default: on a 2-core CPU it cost
-a third more CPU and caught no high-risk call the live path missed, eval/README.md), once a call shows any risk (a label in the caller's words, or the
-counselor naming suicide or self-harm, ``RiskAnalysis.risk_context``), the caller's finals since then and the
-``RELISTEN_BACK_S`` of caller speech before are heard again in such windows, at the recognizer's lowest priority;
-what that hearing finds goes through the same risk engine and call level (``RiskAnalysis.on_relisten``). It only
-adds risk: the finals already sent and stored are not changed."""
+a third more CPU and caught no high-risk call the live path missed, eval/README.md), once a call shows any risk (a
+label in the caller's words, or the counselor naming suicide or self-harm, ``RiskAnalysis.risk_context``), the
+caller's finals since then and the ``RELISTEN_BACK_S`` of caller speech before are heard again in such windows, at
+the recognizer's lowest priority; what that hearing finds goes through the same risk engine and call level
+(``RiskAnalysis.on_relisten``). It only adds risk: the finals already sent and stored are not changed."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from service.asr.engine import SAMPLE_RATE
-from service.asr.windows import decode_packed
+from service.asr.windows import decode_packed, pack
 from service.types import FinalSegment
 
 if TYPE_CHECKING:
@@ -98,14 +98,7 @@ class Relistener:
 
     def _submit(self) -> None:
         """Pack the pending finals into windows of up to ``window_s`` and hear each again."""
-        windows: list[list[_Heard]] = []
-        size = 0.0
-        for h in self._pending:
-            if not windows or size + h.seconds > self.window_s:
-                windows.append([])
-                size = 0.0
-            windows[-1].append(h)
-            size += h.seconds
+        windows = pack(self._pending, lambda h: h.seconds, self.window_s)
         self._pending = []
         metrics = self.session.p.metrics.relisten
         for w in windows:

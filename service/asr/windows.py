@@ -5,10 +5,14 @@ for risk (``service.relisten``)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
 from service.asr.engine import SAMPLE_RATE, Recognizer, Transcript
+
+T = TypeVar("T")
 
 WINDOW_S = 30.0
 """Most speech per decoding window (Whisper's input)."""
@@ -22,17 +26,24 @@ def speech_windows(x: np.ndarray) -> list[tuple[np.ndarray, list[tuple[float, fl
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     chunks = get_speech_timestamps(x, VadOptions(max_speech_duration_s=WINDOW_S - 1))
-    windows: list[list[dict]] = []
-    size = 0
-    for c in chunks:
-        n = c["end"] - c["start"]
-        if not windows or size + n > WINDOW_S * SAMPLE_RATE:
-            windows.append([])
-            size = 0
-        windows[-1].append(c)
-        size += n
+    windows = pack(chunks, lambda c: c["end"] - c["start"], WINDOW_S * SAMPLE_RATE)
     return [(np.concatenate([x[c["start"]:c["end"]] for c in w]),
              [(c["start"] / SAMPLE_RATE, c["end"] / SAMPLE_RATE) for c in w]) for w in windows]
+
+
+def pack(items: list[T], size: Callable[[T], float], limit: float) -> list[list[T]]:
+    """``items`` in order, in consecutive groups whose ``size`` adds up to at most ``limit`` (an item larger than
+    ``limit`` alone in its group)."""
+    groups: list[list[T]] = []
+    total = 0.0
+    for item in items:
+        n = size(item)
+        if not groups or total + n > limit:
+            groups.append([])
+            total = 0.0
+        groups[-1].append(item)
+        total += n
+    return groups
 
 
 BOUNDARY_SLACK_S = 0.6

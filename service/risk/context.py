@@ -33,6 +33,8 @@ from service.risk.lexicon import Lexicon, Match, normalize
 from service.types import SUICIDE_LABELS, FinalSegment
 
 SELF_LABELS = frozenset(SUICIDE_LABELS) | {"self_harm_ideation", "self_harm_behavior"}
+#: what a question, a denial or a counselor's words can be about: harm to oneself, or suicide as a topic
+RISK_TOPIC_LABELS = SELF_LABELS | {"suicide_exploration"}
 IDEATION_LABELS = frozenset({"passive_ideation", "active_ideation", "suicide_plan", "suicide_preparation", "self_harm_ideation"})
 #: how many earlier segments a counselor question may be back (the caller may say "嗯" in between)
 QA_LOOKBACK = 2
@@ -156,8 +158,8 @@ def answered_question(
         return None
     # "是，我没想死": the yes acknowledges the question and the words after it deny it (heard that way, too,
     # where the recognizer lost a leading 不)
-    if any(j.rule == "negation" and j.match.label in SELF_LABELS | {"suicide_exploration"}
-           for j in judge(lex, seg.text, lex.find(seg.text))):
+    judged = judge(lex, seg.text, lex.find(seg.text))
+    if any(j.rule == "negation" and j.match.label in RISK_TOPIC_LABELS for j in judged):
         return None
     return _question_label(q_labels), span
 
@@ -178,7 +180,7 @@ def _risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
             break
     if question is None or not any(q in question.text for q in lex.cues["question_markers"]):
         return []
-    return [m.label for m in lex.find(question.text) if m.label in SELF_LABELS | {"suicide_exploration"}]
+    return [m.label for m in lex.find(question.text) if m.label in RISK_TOPIC_LABELS]
 
 
 def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]:
@@ -206,8 +208,9 @@ def answered_attempt_question(
 ) -> tuple[str, tuple[int, int]] | None:
     """``suicide_attempt`` for a caller's reply that gives the time or the amount a counselor just asked about
     ("你吃了多少片，什么时候吃的？" → "十来片吧，就刚才"), when suicide was spoken of in the last ATTEMPT_QA_LOOKBACK
-    segments (the caller's kept words, or the counselor naming it: "你是不是在想结束自己的生命？"); the span is the time or amount given. The counselor's question alone is not
-    evidence (its words are never labelled), nor is a reply that denies it ("没吃，我骗你的")."""
+    segments (the caller's kept words, or the counselor naming it: "你是不是在想结束自己的生命？"); the span is
+    the time or amount given. The counselor's question alone is not evidence (its words are never labelled), nor
+    is a reply that denies it ("没吃，我骗你的")."""
     if seg.speaker == "counselor":
         return None
     recent = list(context)[-ATTEMPT_QA_LOOKBACK:]
