@@ -21,7 +21,7 @@ def _settings():
 def _risk_engine():
     from service.risk import RiskEngine
 
-    return RiskEngine.load()
+    return RiskEngine.load(heard_forms=_settings().risk.heard_forms_table())
 
 
 def _command(args) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import math
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ class RiskAnalysis(CallAnalysis):
                  drafting: "Drafting | None" = None) -> None:
         self.engine = engine
         self.call_id = call_id
-        self.state = CallRiskState(call_id, counselor_id, engine.version, alert_threshold)
+        self.state = CallRiskState(call_id, counselor_id, engine.version, alert_threshold, lexicon=engine.lexicon)
         self.store = store
         self.hub = hub
         self.drafting = drafting
@@ -42,6 +43,10 @@ class RiskAnalysis(CallAnalysis):
         self.alerts: list[AlertEvent] = []
         self._saved: dict[int, tuple[list[str], dict]] = {}  # segment id → the labels and risk stored for it
         self._counselor_named = False  # the counselor has named suicide or self-harm
+        #: call time from which the call is about risk (a caller label or the counselor naming suicide or
+        #: self-harm): segments after it are analysed with the recognizer's guesses at key words too
+        #: (``RiskEngine.analyze(risk_context=…)``). In call time, since an upload's finals arrive out of order.
+        self._risk_since = math.inf
 
     def analyze(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]]:
         """Synchronous core (also used by the evaluation's transcript mode)."""
@@ -49,10 +54,16 @@ class RiskAnalysis(CallAnalysis):
         # they are decoded, and faster than real time (an uploaded recording) a counselor's later question can
         # arrive before the caller's earlier sentence
         before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
-        risk = self.engine.analyze(seg, self.context[max(0, before - CONTEXT_SEGMENTS):before])
+        about_risk = self._risk_since < seg.start
+        risk = self.engine.analyze(seg, self.context[max(0, before - CONTEXT_SEGMENTS):before],
+                                   risk_context=about_risk)
         if seg.speaker == "counselor" and not self._counselor_named:
             self._counselor_named = any(m.label in RISK_TOPIC_LABELS for m in self.engine.lexicon.find(seg.text))
-        alerts = self.state.update(seg, risk)
+            if self._counselor_named:
+                self._risk_since = min(self._risk_since, seg.start)
+        if risk.labels:
+            self._risk_since = min(self._risk_since, seg.start)
+        alerts = self.state.update(seg, risk, about_risk)
         bisect.insort(self.context, seg, key=lambda s: s.start)
         self.risks.append(risk)
         if risk.labels:
@@ -86,7 +97,8 @@ class RiskAnalysis(CallAnalysis):
         before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
         context = [s for s in self.context[max(0, before - CONTEXT_SEGMENTS - 1):before]
                    if not (s.speaker == seg.speaker and s.segment_id == seg.segment_id)][-CONTEXT_SEGMENTS:]
-        risk = self.engine.analyze(seg, context)
+        about_risk = self._risk_since < seg.start
+        risk = self.engine.analyze(seg, context, risk_context=about_risk)
         # only what the words carry: hearing again is for words the live final lost, and the classifier alone,
         # asked twice about one utterance, would flag twice as many (40 calls: 36 of 42 such labels were wrong)
         worded = {k.label for k in risk.keywords}
@@ -94,7 +106,8 @@ class RiskAnalysis(CallAnalysis):
         labels, detail = self._saved.get(seg.segment_id, ([], {}))
         if not set(risk.labels) - set(labels):
             return None
-        alerts = self.state.update(seg, risk)
+        alerts = self.state.update(seg, risk, about_risk)
+        self._risk_since = min(self._risk_since, seg.start)
         self.risks.append(risk)
         self.alerts.extend(alerts)
         heard = {"text": seg.text, "start": seg.start, "end": seg.end, "labels": risk.labels,

@@ -63,7 +63,8 @@ class Runtime:
         else:
             model = resolve_model(settings.asr.model, settings.effective_models_dir)
             recognizer = Recognizer(settings.asr, model, metrics)
-            pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics, RiskEngine.load())
+            pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics,
+                                RiskEngine.load(heard_forms=settings.risk.heard_forms_table()))
             logger.info("model %s loaded on %s (%s)", model.name, recognizer.device, recognizer.compute_type)
             owns = True
         hub = AlertHub(store, settings.risk, metrics)

@@ -137,6 +137,18 @@ class RiskSettings(BaseModel):
     turn with at least ``relisten_min_s`` in it, and at the end of the call."""
     relisten_min_s: float = Field(4.0, ge=0.5, le=30.0)
     """Least caller speech heard again at the end of a turn (shorter turns wait for the next)."""
+    heard_forms: str = "shipped"
+    """How the ASR model hears the lexicon's key words (液化气 as 夜话器, 上吊 as 上掉), matched as those words:
+    ``shipped`` for the table learnt with the default model (``service/risk/data/heard_forms.json``), ``off`` for
+    none, or the path of a table learnt with the model in use (``service/risk/heard/README.md``)."""
+
+    def heard_forms_table(self) -> "bool | Path":
+        """``heard_forms`` as :meth:`service.risk.RiskEngine.load` takes it."""
+        if self.heard_forms == "shipped":
+            return True
+        if self.heard_forms == "off":
+            return False
+        return Path(self.heard_forms)
 
 
 class WorksheetSettings(BaseModel):

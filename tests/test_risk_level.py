@@ -2,6 +2,7 @@
 
 import pytest
 
+from service.analysis import RiskAnalysis
 from service.risk import CallRiskState, RiskEngine
 from service.risk.lexicon import load_lexicon
 from service.types import FinalSegment, SegmentRisk
@@ -14,13 +15,12 @@ def engine():
 
 def run_call(engine, turns, threshold="高"):
     """turns: (speaker, text); returns the state and the alerts raised after each segment."""
-    state = CallRiskState("t-1", "c-017", engine.version, alert_threshold=threshold)
-    context, raised = [], []
+    analysis = RiskAnalysis(engine, "t-1", "c-017", alert_threshold=threshold)
+    raised = []
     for i, (speaker, text) in enumerate(turns):
         seg = FinalSegment("t-1", i, speaker, i * 5.0, i * 5.0 + 4.0, text)
-        raised.append(state.update(seg, engine.analyze(seg, context)))
-        context.append(seg)
-    return state, raised
+        raised.append(analysis.analyze(seg)[1])
+    return analysis.state, raised
 
 
 LEVELS = [

@@ -50,27 +50,34 @@ class RiskEngine:
         #: engine uses the model's confirm point)
         self.label_threshold = threshold if label_threshold is None else label_threshold
         self.model_id = model_id
-        self.version = f"lexicon-{lexicon.version}+{model_id}"
+        self.version = f"lexicon-{lexicon.full_version}+{model_id}"
 
     @classmethod
     def load(cls, lexicon_path: str | Path | None = None, model_path: str | Path | None = None,
-             threshold: float | None = None) -> "RiskEngine":
-        """The shipped lexicon and ONNX model unless paths are given; ``threshold`` overrides the any_suicide one."""
-        lexicon = Lexicon.load(lexicon_path) if lexicon_path else load_lexicon()
+             threshold: float | None = None, heard_forms: str | Path | bool = True) -> "RiskEngine":
+        """The shipped lexicon and ONNX model unless paths are given; ``threshold`` overrides the any_suicide one;
+        ``heard_forms``: the shipped table of how the ASR model hears key words (True), another's path, or none."""
+        if lexicon_path or heard_forms is not True:
+            lexicon = Lexicon.load(lexicon_path, heard_forms=heard_forms)
+        else:
+            lexicon = load_lexicon()
         clf = Classifier.load(model_path, threshold=threshold)
         return cls(lexicon, clf.predict, clf.threshold, clf.model_id,
                    label_threshold=threshold if threshold is not None else max(clf.threshold, clf.confirm_threshold))
 
-    def analyze(self, seg: FinalSegment, context: Sequence[FinalSegment] = ()) -> SegmentRisk:
+    def analyze(self, seg: FinalSegment, context: Sequence[FinalSegment] = (),
+                risk_context: bool = False) -> SegmentRisk:
         """Labels, keywords (char spans mapped linearly onto the segment's times) and score of one segment.
 
         ``context``: earlier segments of the same call, both speakers, most recent last. Counselor speech gets no
-        labels of its own; it is context for the caller's answers.
+        labels of its own; it is context for the caller's answers. ``risk_context``: the call is already about risk
+        (a label in the caller's words, or the counselor naming suicide or self-harm), so the recognizer's short
+        spellings of key words count too (:meth:`Lexicon.in_risk_context`).
         """
         risk = SegmentRisk(segment_id=seg.segment_id, engine_version=self.version)
         if seg.speaker == "counselor" or not seg.text.strip():
             return risk
-        lex = self.lexicon
+        lex = self.lexicon.in_risk_context() if risk_context else self.lexicon
         judged = judge(lex, seg.text, lex.find(seg.text))
         labels: list[str] = []
         for j in judged:

@@ -120,9 +120,10 @@ class CallRiskState:
         if self.lexicon is None:
             self.lexicon = load_lexicon()
 
-    def update(self, seg: FinalSegment, risk: SegmentRisk) -> list[AlertEvent]:
-        """Take one segment and its risk; return the alerts to raise now (0, 1 or 2)."""
-        lex = self.lexicon
+    def update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool = False) -> list[AlertEvent]:
+        """Take one segment and its risk; return the alerts to raise now (0, 1 or 2). ``risk_context``: as the
+        engine analysed the segment (the call was already about risk), so the cues see the same corrected text."""
+        lex = self.lexicon.in_risk_context() if risk_context else self.lexicon
         # finals of the two channels arrive in decoding order; what came before is decided by call time
         at = bisect.bisect_left(self._history, seg.start, key=lambda h: h[0].start)
         context = [h[0] for h in self._history[max(0, at - ATTEMPT_TIME_LOOKBACK):at]]

@@ -5,6 +5,13 @@ The data (``data/lexicon.json``) holds terms and regular-expression patterns per
 toneless pinyin with fuzzy initials/finals (安眠要 → 安眠药, 成不下去 → 撑不下去) and near syllables within a budget
 per word length (神子 → 绳子, 一聊拜聊 → 一了百了); what pinyin heard is rewritten to the lexicon's characters first, so
 patterns (on characters) and the level rules' cues see it too.
+
+Beyond what fuzzy pinyin covers, the recognizer has spellings of its own for some key words (液化气 heard as 夜话器,
+上吊 as 上掉): ``data/heard_forms.json``, learnt by :mod:`service.risk.heard` from sentences synthesized, put on a
+telephone line and decoded with the shipped model. A heard form is matched on its exact fuzzy syllables and rewritten
+to its word, only in a call already about risk (:meth:`Lexicon.in_risk_context`). A stretch that fuzzy pinyin takes
+for a key word but is a word in its own right (``real_words``: 上调 for 上吊, 身子 for 绳子, 烟台 for 阳台) counts
+only inside a longer match, as a two-character heard form does.
 """
 
 from __future__ import annotations
@@ -21,6 +28,16 @@ from pypinyin import Style, lazy_pinyin
 from service.types import RISK_LABELS
 
 DEFAULT_LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.json"
+DEFAULT_HEARD_FORMS_PATH = Path(__file__).parent / "data" / "heard_forms.json"
+
+
+@dataclass(frozen=True, slots=True)
+class HeardForm:
+    """How the recognizer heard a key word (learnt, :mod:`service.risk.heard`)."""
+
+    word: str
+    form: str
+    syllables: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +82,20 @@ class Lexicon:
     near_initials: tuple[frozenset[str], ...] = ()
     near_finals: tuple[frozenset[str], ...] = ()
     budget: tuple[float, ...] = (0.0,)
+    real_words: frozenset[str] = frozenset()
+    heard_forms: tuple[HeardForm, ...] = ()
+    heard_forms_id: str = ""  # the table's ASR model and date, part of the version
+    risk_context: bool = False  # this view also matches the heard forms (a call already about risk)
     _pinyin_index: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    _heard_index: dict[tuple[str, str], list[HeardForm]] = field(default_factory=dict)
+    _context_view: list["Lexicon"] = field(default_factory=list)
     _cue_res: dict[str, re.Pattern[str]] = field(default_factory=dict)
-    _corrections: dict[str, tuple[str, list[tuple[int, int]]]] = field(default_factory=dict)
+    _corrections: dict[str, tuple[str, list[tuple[int, int, bool]]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Lexicon":
+    def load(cls, path: str | Path | None = None, heard_forms: str | Path | None | bool = True) -> "Lexicon":
+        """The lexicon at ``path`` (default: the shipped one) with the heard forms of ``heard_forms``: True for the
+        shipped table, a path for another model's, False for none."""
         path = Path(path) if path else DEFAULT_LEXICON_PATH
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = []
@@ -99,9 +124,38 @@ class Lexicon:
             near_initials=tuple(frozenset(g) for g in fz.get("near_initials", ())),
             near_finals=tuple(frozenset(g) for g in fz.get("near_finals", ())),
             budget=tuple(float(b) for b in fz.get("budget", (0.0,))),
+            real_words=frozenset(fz.get("real_words", ())),
         )
+        if heard_forms:
+            lex._load_heard(DEFAULT_HEARD_FORMS_PATH if heard_forms is True else Path(heard_forms))
         lex._build_index()
         return lex
+
+    def _load_heard(self, path: Path) -> None:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        self.heard_forms = tuple(
+            HeardForm(f["word"], f["form"], tuple(self.syllables(f["form"])))
+            for f in table["forms"])
+        asr = table.get("asr") or {}
+        self.heard_forms_id = f"heard-{asr.get('model', '?')}-{table.get('date', '?')}"
+
+    @property
+    def full_version(self) -> str:
+        """The lexicon's version and, where heard forms are used, their table's."""
+        return f"{self.version}+{self.heard_forms_id}" if self.heard_forms else self.version
+
+    def in_risk_context(self) -> "Lexicon":
+        """This lexicon for a call already about risk: it also matches the heard forms (夜花去 for 液化气, 上票 for
+        上吊). Elsewhere those are likelier to be what they say or to straddle two words (一个外卖)."""
+        if self.risk_context or not self.heard_forms:
+            return self
+        if not self._context_view:
+            view = Lexicon(**{f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")})
+            view.risk_context = True
+            view._pinyin_index = self._pinyin_index
+            view._heard_index = self._heard_index
+            self._context_view.append(view)
+        return self._context_view[0]
 
     # --- pinyin -------------------------------------------------------------------------------------------
     def syllables(self, text: str) -> list[tuple[str, str]]:
@@ -157,6 +211,8 @@ class Lexicon:
             if len(term) >= self.one_mismatch_min_chars:  # also reachable when the first syllable is the wrong one
                 for key in {"*i:" + syls[1][0], "*f:" + syls[1][1]}:
                     self._pinyin_index.setdefault(key, []).append(entry)
+        for heard in self.heard_forms:
+            self._heard_index.setdefault(heard.syllables[0], []).append(heard)
 
     # --- cues ---------------------------------------------------------------------------------------------
     def cue_re(self, name: str) -> re.Pattern[str]:
@@ -170,13 +226,19 @@ class Lexicon:
         """Every term/pattern occurrence; a match inside a strictly longer one is dropped.
 
         Pinyin matches first rewrite the text to the lexicon's own characters (安眠要 → 安眠药), so that the
-        character terms and patterns also see them; a match touching a rewritten span says ``via="pinyin"``.
+        character terms and patterns also see them; a match touching a rewritten span says ``via="pinyin"``. A
+        two-character heard form (in a call about risk) or a real word rewrites the text too, but a match that lies
+        within it is dropped: "一个外卖" holds 个外, heard for 割腕, across two words, and "工资上调了" means what
+        it says, while a pattern around the guess ("拿提带上票", "卫生间上调，挂钩断了") gives it the context two
+        syllables lack.
         """
         corrected, fixed_spans = self._correct(text)
         found: dict[tuple[int, int, str], Match] = {}
 
         def add(start: int, end: int, entry: LexiconEntry) -> None:
-            via = "pinyin" if any(a < end and start < b for a, b in fixed_spans) else "chars"
+            if any(weak and a <= start and end <= b for a, b, weak in fixed_spans):
+                return  # a two-character guess (上票 for 上吊) is no match on its own, only inside a longer one
+            via = "pinyin" if any(a < end and start < b for a, b, _ in fixed_spans) else "chars"
             found.setdefault((start, end, entry.label), Match(text[start:end], entry.label, entry.kind, start, end, entry.wish, via))
 
         for entry in self.entries:
@@ -197,23 +259,31 @@ class Lexicon:
         misspelled it."""
         return self._correct(text)[0]
 
-    def _correct(self, text: str) -> tuple[str, list[tuple[int, int]]]:
+    def _correct(self, text: str) -> tuple[str, list[tuple[int, int, bool]]]:
         hit = self._corrections.get(text)
         if hit is None:
             norm = normalize(text)
             fixed = list(norm)
             spans = []
-            for start, end, term in self._find_pinyin(norm):
+            found = self.pinyin_matches(norm)
+            strong = [(a, b) for a, b, _, weak in found if not weak]
+            for start, end, term, weak in found:
+                # a guess that fuzzy pinyin also makes on its own (上掉 for 上吊) is no longer a guess
+                weak = weak and not any(a <= start and end <= b for a, b in strong)
                 if norm[start:end] != term:
                     fixed[start:end] = term
-                    spans.append((start, end))
+                    spans.append((start, end, weak))
             if len(self._corrections) >= 4096:
                 self._corrections.clear()
             hit = self._corrections[text] = ("".join(fixed), spans)
         return hit
 
-    def _find_pinyin(self, norm: str) -> list[tuple[int, int, str]]:
-        """Where a word of the index is heard in ``norm``: (start, end, word).
+    def pinyin_matches(self, norm: str, real_words: bool = True) -> list[tuple[int, int, str, bool]]:
+        """Where a word of the index is heard in ``norm``: (start, end, word, weak).
+
+        Heard forms count only in a call already about risk. ``weak``: a stretch that is a word in its own right
+        (``real_words`` of the data file: 上调, 身子; not with ``real_words=False``) or a heard form of two
+        characters, which :meth:`find` counts only inside a longer match.
 
         A k-syllable stretch is the word when its summed :meth:`syllable_cost` is within :meth:`word_budget` (k), at
         most one syllable is wholly wrong (and that only for words of ``one_mismatch_min_chars`` or more), it is all
@@ -246,7 +316,12 @@ class Lexicon:
                 own = sum(a == b for a, b in zip(chars, term))
                 if own * 2 < k and not (cost == 0 and (k >= 4 or (k == 3 and own))):
                     continue
-                out.append((start, start + k, term))
+                out.append((start, start + k, term, real_words and chars in self.real_words))
+        for i, syl in enumerate(syls if self.risk_context else ()):
+            for heard in self._heard_index.get(syl, ()):
+                k = len(heard.syllables)
+                if tuple(syls[i:i + k]) == heard.syllables and all("\u4e00" <= c <= "\u9fff" for c in norm[i:i + k]):
+                    out.append((i, i + k, heard.word, k <= 2))
         return out
 
 
