@@ -66,6 +66,11 @@ class Runtime:
             pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics,
                                 RiskEngine.load(heard_forms=settings.risk.heard_forms_table()))
             logger.info("model %s loaded on %s (%s)", model.name, recognizer.device, recognizer.compute_type)
+            lexicon = pipeline.risk.lexicon
+            if lexicon.heard_forms and lexicon.heard_forms_model != model.name:  # another model hears otherwise
+                logger.warning("the risk lexicon's heard forms were learnt with model %s, and %s is in use: learn its "
+                               "own table (service/risk/heard/README.md) and set SCRIBE_RISK__HEARD_FORMS",
+                               lexicon.heard_forms_model, model.name)
             owns = True
         hub = AlertHub(store, settings.risk, metrics)
         drafting = Drafting(store, pipeline.risk, settings.worksheet, metrics)

@@ -190,3 +190,17 @@ def test_the_lexicon_keeps_the_real_words_the_matcher_would_take(dictionary):
 ])
 def test_real_words_count_only_inside_a_longer_match(text, found):
     assert [(m.text, m.label) for m in load_lexicon().find(text)] == found
+
+
+def test_the_service_warns_when_its_model_is_not_the_tables(tmp_path, caplog):
+    """A model other than the one the heard forms were learnt with: the service says so at start."""
+    from service.runtime import Runtime
+
+    own = tmp_path / "heard_forms.json"
+    own.write_text(json.dumps({"date": "2026-12-01", "asr": {"model": "large-v3"},
+                               "forms": [{"word": "上吊", "form": "伤调"}]}), encoding="utf-8")
+    settings = make_settings(tmp_path, risk={"heard_forms": str(own)})
+    with caplog.at_level("WARNING", logger="service.runtime"):
+        rt = Runtime.build(settings)
+        rt.close()
+    assert any("learnt with model large-v3, and base is in use" in r.getMessage() for r in caplog.records)

@@ -85,6 +85,7 @@ class Lexicon:
     real_words: frozenset[str] = frozenset()
     heard_forms: tuple[HeardForm, ...] = ()
     heard_forms_id: str = ""  # the table's ASR model and date, part of the version
+    heard_forms_model: str = ""  # the ASR model the heard forms were learnt with
     risk_context: bool = False  # this view also matches the heard forms (a call already about risk)
     _pinyin_index: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     _heard_index: dict[tuple[str, str], list[HeardForm]] = field(default_factory=dict)
@@ -137,7 +138,8 @@ class Lexicon:
             HeardForm(f["word"], f["form"], tuple(self.syllables(f["form"])))
             for f in table["forms"])
         asr = table.get("asr") or {}
-        self.heard_forms_id = f"heard-{asr.get('model', '?')}-{table.get('date', '?')}"
+        self.heard_forms_model = str(asr.get("model", "?"))
+        self.heard_forms_id = f"heard-{self.heard_forms_model}-{table.get('date', '?')}"
 
     @property
     def full_version(self) -> str:
