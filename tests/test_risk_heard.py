@@ -100,10 +100,14 @@ def test_heard_forms_count_only_in_a_call_about_risk():
     ("我拿提带上票。", [("拿提带上票", "suicide_attempt")]),  # 上票 for 上吊, inside a pattern: 拿…上吊
     ("我想推药。", []),  # 推药 for 吞药, alone: two syllables are too little to go on
     ("一天就去一个外卖。", []),  # 个外 (歌外 for 割腕) across 一个 and 外卖
-    ("我想在卫生间上掉。", [("上掉", "suicide_plan")]),  # fuzzy pinyin takes 上掉 for 上吊 anyway: no guess
+    ("我想在卫生间上掉。", []),  # 上掉: fuzzy pinyin's own two-character guess at 上吊 is held to the same rule
+    ("我手机从楼上掉下去了。", []),  # ... which is what keeps 楼上掉下去 from being 上吊
+    ("我想在卫生间上吊。", [("上吊", "suicide_plan")]),  # the word itself needs no context
 ])
 def test_two_character_guesses_count_only_inside_a_longer_match(text, found):
-    assert [(m.text, m.label) for m in load_lexicon().in_risk_context().find(text)] == found
+    lexicon = load_lexicon()
+    assert [(m.text, m.label) for m in lexicon.in_risk_context().find(text)] == found
+    assert [(m.text, m.label) for m in lexicon.find(text)] == [f for f in found if f[0] != "拿提带上票"]
 
 
 def seg(i, text, speaker="caller"):
@@ -179,16 +183,32 @@ def test_the_lexicon_keeps_the_real_words_the_matcher_would_take(dictionary):
     from service.risk.heard.real_words import real_words
 
     lexicon = load_lexicon()
-    assert sorted(lexicon.real_words) == real_words(Lexicon.load(heard_forms=False), dictionary)
-    assert {"上调", "身子", "烟台"} <= lexicon.real_words
+    from_dictionary = real_words(Lexicon.load(heard_forms=False), dictionary)
+    # the rest came from the CPsyCoun dialogues (--negatives), which stay in ../shared
+    assert lexicon.real_words - set(from_dictionary) == {"了解自己"}
+    assert set(from_dictionary) <= lexicon.real_words and {"上调", "身子", "烟台"} <= lexicon.real_words
+    assert real_words(Lexicon.load(heard_forms=False), {}, ["只有更好地了解自己，才能做出选择。"]) == ["了解自己"]
 
 
 @pytest.mark.parametrize("text,found", [
     ("我们工资上调了一点。", []),  # 上调 alone means what it says
+    ("我不敢表达自己的想法。", []),  # not 自杀的想法 (lexicon 1.4: active ideation)
+    ("我想更好地了解自己。", []),  # not 了结自己
     ("我在卫生间上调，挂钩断了。", [("上调，挂钩断", "suicide_attempt")]),  # 上吊 misheard, a pattern around it
     ("我老家在烟台。", []),
 ])
 def test_real_words_count_only_inside_a_longer_match(text, found):
+    assert [(m.text, m.label) for m in load_lexicon().find(text)] == found
+
+
+@pytest.mark.parametrize("text,found", [
+    # lexicon 1.4 let one wholly wrong syllable into 5-character words: 自己 for 自杀, 到 for 想
+    ("我有伤害自己的念头。", [("伤害自己的念头", "self_harm_ideation")]),  # was 自己的念头 = 自杀的念头
+    ("觉得对方伤害自己之后就一直缠着对方。", []),  # was 方伤害自己 = 想伤害自己
+    ("后来下定决心转行，想让自己的生活走向正轨。", []),  # was 想让自己的 = 想让自己疼
+    ("宿舍就唯一个人，信我东西好了，压在整头底下。", [("信我东西好了", "suicide_preparation")]),  # 6: still one
+])
+def test_one_wrong_syllable_only_inside_words_of_six(text, found):
     assert [(m.text, m.label) for m in load_lexicon().find(text)] == found
 
 

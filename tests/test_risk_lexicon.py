@@ -43,6 +43,7 @@ CASES = [
     ("我用微弓刀割的手腕。", {"suicide_attempt"}),
     # ... and what a near match must not turn into risk: 掉下去 is not 跳下去, wind is not a seal
     ("考试排名掉下去了，老师又要找我谈话。", set()),
+    ("我手机从楼上掉下去了，屏幕碎了。", set()),  # a thing that fell is no plan (lexicon 1.4 said suicide_plan)
     ("窗户开了，外面的风好凉。", set()),
     # hyperbole
     ("今天累死了", set()),

@@ -10,8 +10,8 @@ Beyond what fuzzy pinyin covers, the recognizer has spellings of its own for som
 上吊 as 上掉): ``data/heard_forms.json``, learnt by :mod:`service.risk.heard` from sentences synthesized, put on a
 telephone line and decoded with the shipped model. A heard form is matched on its exact fuzzy syllables and rewritten
 to its word, only in a call already about risk (:meth:`Lexicon.in_risk_context`). A stretch that fuzzy pinyin takes
-for a key word but is a word in its own right (``real_words``: 上调 for 上吊, 身子 for 绳子, 烟台 for 阳台) counts
-only inside a longer match, as a two-character heard form does.
+for a key word but is a word in its own right (``real_words``: 上调 for 上吊, 了解自己 for 了结自己, 烟台 for 阳台)
+counts only inside a longer match, and so does any two-character guess (上掉 for 上吊, a heard form 推药 for 吞药).
 """
 
 from __future__ import annotations
@@ -229,10 +229,10 @@ class Lexicon:
 
         Pinyin matches first rewrite the text to the lexicon's own characters (安眠要 → 安眠药), so that the
         character terms and patterns also see them; a match touching a rewritten span says ``via="pinyin"``. A
-        two-character heard form (in a call about risk) or a real word rewrites the text too, but a match that lies
-        within it is dropped: "一个外卖" holds 个外, heard for 割腕, across two words, and "工资上调了" means what
-        it says, while a pattern around the guess ("拿提带上票", "卫生间上调，挂钩断了") gives it the context two
-        syllables lack.
+        two-character guess (上掉 for 上吊, or a heard form) or a real word rewrites the text too, but a match that
+        lies within it is dropped: "一个外卖" holds 个外, heard for 割腕, across two words, "手机从楼上掉下去" holds
+        上掉, and "工资上调了" means what it says, while a pattern around the guess ("拿提带上票", "卫生间上调，
+        挂钩断了") gives it the context two syllables lack.
         """
         corrected, fixed_spans = self._correct(text)
         found: dict[tuple[int, int, str], Match] = {}
@@ -283,9 +283,10 @@ class Lexicon:
     def pinyin_matches(self, norm: str, real_words: bool = True) -> list[tuple[int, int, str, bool]]:
         """Where a word of the index is heard in ``norm``: (start, end, word, weak).
 
-        Heard forms count only in a call already about risk. ``weak``: a stretch that is a word in its own right
-        (``real_words`` of the data file: 上调, 身子; not with ``real_words=False``) or a heard form of two
-        characters, which :meth:`find` counts only inside a longer match.
+        Heard forms count only in a call already about risk. ``weak``: a two-character stretch that is not the
+        word's own characters (上掉 for 上吊, a heard form 个外 for 割腕) or a stretch that is a word in its own right
+        (``real_words`` of the data file: 上调, 了解自己; not with ``real_words=False``), which :meth:`find` counts
+        only inside a longer match.
 
         A k-syllable stretch is the word when its summed :meth:`syllable_cost` is within :meth:`word_budget` (k), at
         most one syllable is wholly wrong (and that only for words of ``one_mismatch_min_chars`` or more), it is all
@@ -311,6 +312,10 @@ class Lexicon:
                 wrong = sum(c >= 1 for c in costs)
                 if cost > self.word_budget(k) or wrong > (1 if k >= self.one_mismatch_min_chars else 0):
                     continue
+                if costs[0] >= 1 or costs[-1] >= 1:
+                    # a wholly wrong first or last syllable makes another phrase that shares the word's middle
+                    # (到伤害自己 is not 想伤害自己, 想让自己的 not 想让自己疼), not the word misheard
+                    continue
                 chars = norm[start:start + k]
                 if not all("\u4e00" <= c <= "\u9fff" for c in chars):
                     continue
@@ -318,7 +323,8 @@ class Lexicon:
                 own = sum(a == b for a, b in zip(chars, term))
                 if own * 2 < k and not (cost == 0 and (k >= 4 or (k == 3 and own))):
                     continue
-                out.append((start, start + k, term, real_words and chars in self.real_words))
+                guess = k <= 2 and chars != term  # 上掉 for 上吊: two syllables are little to go on
+                out.append((start, start + k, term, guess or (real_words and chars in self.real_words)))
         for i, syl in enumerate(syls if self.risk_context else ()):
             for heard in self._heard_index.get(syl, ()):
                 k = len(heard.syllables)
