@@ -148,6 +148,13 @@ def test_settings_pick_the_table(tmp_path):
     assert not engine.lexicon.in_risk_context().find("我把夜花去打开了。")  # the shipped table is not used
 
 
+def test_a_heard_form_of_another_length_is_refused(tmp_path):
+    bad = tmp_path / "heard_forms.json"
+    bad.write_text(json.dumps({"asr": {"model": "x"}, "forms": [{"word": "上吊", "form": "上吊了"}]}), encoding="utf-8")
+    with pytest.raises(ValueError, match="not as long as the word"):
+        Lexicon.load(heard_forms=bad)
+
+
 def test_phone_line_band_limits_and_keeps_length():
     import numpy as np
 

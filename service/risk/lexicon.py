@@ -134,6 +134,9 @@ class Lexicon:
 
     def _load_heard(self, path: Path) -> None:
         table = json.loads(path.read_text(encoding="utf-8"))
+        for f in table["forms"]:
+            if len(f["form"]) != len(f["word"]) or not f["form"]:
+                raise ValueError(f"heard forms {path}: {f['form']!r} for {f['word']!r} is not as long as the word")
         self.heard_forms = tuple(
             HeardForm(f["word"], f["form"], tuple(self.syllables(f["form"])))
             for f in table["forms"])
@@ -197,8 +200,8 @@ class Lexicon:
 
     def _build_index(self) -> None:
         """Pinyin index of the terms (≥ min_chars) and of the correction words (any length ≥ 2), keyed by the
-        first syllable's initial and by its final (a near match keeps one of the two); words long enough to allow
-        one wrong syllable are also keyed by their second syllable's.
+        first syllable's initial and by its final (a near match keeps one of the two; a wholly wrong syllable is
+        never the first).
 
         Correction words are not labels themselves: they only rewrite an ASR spelling back (安眠要 → 安眠药) so that
         the patterns can see it.
@@ -210,9 +213,6 @@ class Lexicon:
             entry = (syls, term)
             for key in {"i:" + syls[0][0], "f:" + syls[0][1]}:
                 self._pinyin_index.setdefault(key, []).append(entry)
-            if len(term) >= self.one_mismatch_min_chars:  # also reachable when the first syllable is the wrong one
-                for key in {"*i:" + syls[1][0], "*f:" + syls[1][1]}:
-                    self._pinyin_index.setdefault(key, []).append(entry)
         for heard in self.heard_forms:
             self._heard_index.setdefault(heard.syllables[0], []).append(heard)
 
@@ -289,9 +289,10 @@ class Lexicon:
         only inside a longer match.
 
         A k-syllable stretch is the word when its summed :meth:`syllable_cost` is within :meth:`word_budget` (k), at
-        most one syllable is wholly wrong (and that only for words of ``one_mismatch_min_chars`` or more), it is all
-        Chinese characters, and at least half its characters are the word's own; a word heard exactly needs one
-        character of its own at three syllables (叶化气 for 液化气) and none from four (一聊拜聊 for 一了百了).
+        most one syllable is wholly wrong (only in words of ``one_mismatch_min_chars`` or more, never the first or
+        last), it is all Chinese characters, and at least half its characters are the word's own; a word heard
+        exactly needs one character of its own at three syllables (叶化气 for 液化气) and none from four (一聊拜聊 for
+        一了百了).
         """
         syls = self.syllables(norm)
         n = len(syls)
@@ -300,8 +301,6 @@ class Lexicon:
         for i in range(n):
             ini, fin = syls[i]
             tries = [(i, c) for key in ("i:" + ini, "f:" + fin) for c in self._pinyin_index.get(key, ())]
-            if i > 0:
-                tries += [(i - 1, c) for key in ("*i:" + ini, "*f:" + fin) for c in self._pinyin_index.get(key, ())]
             for start, (term_syls, term) in tries:
                 k = len(term_syls)
                 if start + k > n or (start, term) in seen:
