@@ -42,10 +42,11 @@ class RiskAnalysis(CallAnalysis):
         self.risks: list[SegmentRisk] = []
         self.alerts: list[AlertEvent] = []
         self._saved: dict[int, tuple[list[str], dict]] = {}  # segment id → the labels and risk stored for it
-        self._counselor_named = False  # the counselor has named suicide or self-harm
+        self._counselor_named = False  # the counselor has named suicide or self-harm (then no need to look again)
         #: call time from which the call is about risk (a caller label or the counselor naming suicide or
-        #: self-harm): segments after it are analysed with the recognizer's guesses at key words too
-        #: (``RiskEngine.analyze(risk_context=…)``). In call time, since an upload's finals arrive out of order.
+        #: self-harm; inf while it is not): segments after it are analysed with the recognizer's guesses at key
+        #: words too (``RiskEngine.analyze(risk_context=…)``). In call time, since an upload's finals arrive out of
+        #: order.
         self._risk_since = math.inf
 
     def analyze(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]]:
@@ -61,12 +62,11 @@ class RiskAnalysis(CallAnalysis):
             self._counselor_named = any(m.label in RISK_TOPIC_LABELS for m in self.engine.lexicon.find(seg.text))
             if self._counselor_named:
                 self._risk_since = min(self._risk_since, seg.start)
-        if risk.labels:
-            self._risk_since = min(self._risk_since, seg.start)
         alerts = self.state.update(seg, risk, about_risk)
         bisect.insort(self.context, seg, key=lambda s: s.start)
         self.risks.append(risk)
         if risk.labels:
+            self._risk_since = min(self._risk_since, seg.start)
             self._saved[seg.segment_id] = (list(risk.labels), {
                 "keywords": [asdict(k) for k in risk.keywords], "score": risk.score,
                 "engine_version": risk.engine_version})
@@ -88,7 +88,7 @@ class RiskAnalysis(CallAnalysis):
         return [self.risk_message(risk)] if risk.labels else []
 
     def risk_context(self) -> bool:
-        return bool(self.state.labels) or self._counselor_named
+        return self._risk_since < math.inf
 
     def analyze_relistened(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]] | None:
         """A caller's speech heard again (``service.relisten``): its risk where its words add a label the live final
