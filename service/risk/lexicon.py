@@ -62,6 +62,11 @@ class Match:
     via: str  # "chars" or "pinyin"
 
 
+def all_chinese(text: str) -> bool:
+    """Every character of ``text`` is a (common-range) Chinese character; False for an empty text."""
+    return bool(text) and all("\u4e00" <= c <= "\u9fff" for c in text)
+
+
 def normalize(text: str) -> str:
     """NFKC (full-width → half-width) and lower case; keeps the length of Chinese text unchanged."""
     out = unicodedata.normalize("NFKC", text).lower()
@@ -159,6 +164,7 @@ class Lexicon:
             view.risk_context = True
             view._pinyin_index = self._pinyin_index
             view._heard_index = self._heard_index
+            view._cue_res = self._cue_res
             self._context_view.append(view)
         return self._context_view[0]
 
@@ -316,7 +322,7 @@ class Lexicon:
                     # (到伤害自己 is not 想伤害自己, 想让自己的 not 想让自己疼), not the word misheard
                     continue
                 chars = norm[start:start + k]
-                if not all("\u4e00" <= c <= "\u9fff" for c in chars):
+                if not all_chinese(chars):
                     continue
                 # at least half the characters must be the term's own: homophones elsewhere are not the term
                 own = sum(a == b for a, b in zip(chars, term))
@@ -327,7 +333,7 @@ class Lexicon:
         for i, syl in enumerate(syls if self.risk_context else ()):
             for heard in self._heard_index.get(syl, ()):
                 k = len(heard.syllables)
-                if tuple(syls[i:i + k]) == heard.syllables and all("\u4e00" <= c <= "\u9fff" for c in norm[i:i + k]):
+                if tuple(syls[i:i + k]) == heard.syllables and all_chinese(norm[i:i + k]):
                     out.append((i, i + k, heard.word, k <= 2))
         return out
 

@@ -32,16 +32,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from service.risk.lexicon import Lexicon, normalize
+from service.risk.lexicon import Lexicon, all_chinese, normalize
 
 MIN_COUNT = 2
 DICT_MIN_FREQ = 5
 PHRASE_MIN_FREQ = 100
-CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 
 
 def strip(text: str) -> str:
@@ -176,7 +174,7 @@ def screen(cands: dict[str, dict], lex: Lexicon, dictionary: dict[str, int],
                 continue  # heard so once: not a confusion to learn, and not worth listing
             row = {"word": word, "form": form, "count": count, "trials": c["trials"]}
             reason = None
-            if not CJK.match(form) or len(form) != len(w):
+            if not all_chinese(form) or len(form) != len(w):
                 reason = "not Chinese characters"
             elif dictionary.get(form, 0) >= DICT_MIN_FREQ:
                 reason = f"a dictionary word (frequency {dictionary[form]})"

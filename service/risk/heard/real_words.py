@@ -17,15 +17,15 @@ import argparse
 import json
 from pathlib import Path
 
-from service.risk.heard.learn import CJK, DICT_MIN_FREQ, load_dictionary, read_negatives
-from service.risk.lexicon import Lexicon, normalize
+from service.risk.heard.learn import DICT_MIN_FREQ, load_dictionary, read_negatives
+from service.risk.lexicon import Lexicon, all_chinese, normalize
 
 
 def real_words(lex: Lexicon, dictionary: dict[str, int], negatives: list[str] = ()) -> list[str]:
     """Sorted stretches of dictionary words and negative texts that ``lex``'s pinyin matcher rewrites to another
     spelling."""
     out = set()
-    texts = [w for w, f in dictionary.items() if f >= DICT_MIN_FREQ and 2 <= len(w) <= 8 and CJK.match(w)]
+    texts = [w for w, f in dictionary.items() if f >= DICT_MIN_FREQ and 2 <= len(w) <= 8 and all_chinese(w)]
     for text in [*texts, *(normalize(t) for t in negatives)]:
         for start, end, term, _ in lex.pinyin_matches(text, real_words=False):
             if text[start:end] != term:
