@@ -175,12 +175,10 @@ class CallSession:
         empty = np.zeros((0, len(self.channels)), dtype=np.float32)
         ended = await asyncio.to_thread(self._process, empty, True)
         self._dispatch(ended)
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._drain_tasks()
         if self.relisten is not None:  # the caller's last words heard again before the level is final
             self.relisten.flush()
-            while self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self._drain_tasks()
         summary = await self.analysis.on_end()
         await asyncio.to_thread(self.p.store.finish_call, self.call_id, "ended", self.audio_seconds)
         await self._send({"type": "ended", "call_id": self.call_id, "segments": self._finals,
@@ -267,6 +265,11 @@ class CallSession:
                 self.relisten.caller_final(seg, utt.audio)
             else:
                 self.relisten.counselor_final(seg)
+
+    async def _drain_tasks(self) -> None:
+        """Wait for the call's pending tasks, and for any they start, to finish."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _emit_final(self, role: str, seg_id: int | None, start: float, end: float, tr: Transcript,
                           arrived: float | None = None) -> FinalSegment:
