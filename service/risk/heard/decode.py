@@ -2,7 +2,7 @@
 live final is heard, and write what it heard: ``python -m service.risk.heard.decode WAV_DIR OUT.jsonl``.
 
 The audio goes down a telephone line first (8 kHz, 300–3400 Hz, G.711 μ-law with the service's own codec, back
-to 16 kHz as the live path resamples). The recognizer is the service's, built from the settings (``SCRIBE_ASR__MODEL``
+to 16 kHz with the live path's resampler, as ``eval.bench.floor_channels`` does). The recognizer is the service's, built from the settings (``SCRIBE_ASR__MODEL``
 picks another model): confusions are the model's own, so a deployment with another model decodes again and learns
 its own table (``python -m service.risk.heard learn``).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from service.audio.codecs import MULAW_TO_FLOAT, encode_mulaw
+from service.audio.codecs import StreamResampler, decode_frame, encode_frame
 from service.risk.heard.sentences import sentences
 
 PHONE_RATE = 8000
@@ -26,15 +26,15 @@ BATCH = 8
 
 def phone_line(audio: np.ndarray, rate: int) -> np.ndarray:
     """``audio`` as a telephone line delivers it to the service, at 16 kHz: 8 kHz, the 300–3400 Hz band, peak
-    0.5, G.711 μ-law."""
+    0.5, the G.711 μ-law frame round trip, then the live path's own resampler."""
     x = soxr.resample(np.asarray(audio, dtype=np.float32), rate, PHONE_RATE)
     spec = np.fft.rfft(x)
     freq = np.fft.rfftfreq(len(x), 1 / PHONE_RATE)
     spec[(freq < BAND[0]) | (freq > BAND[1])] = 0
     x = np.fft.irfft(spec, len(x))
     x = (x / (np.abs(x).max() + 1e-9) * 0.5).astype(np.float32)
-    x = MULAW_TO_FLOAT[np.frombuffer(encode_mulaw(x), dtype=np.uint8)]
-    return soxr.resample(x, PHONE_RATE, 16000).astype(np.float32)
+    x = decode_frame(encode_frame(x, "mulaw"), "mulaw", 1)[:, 0]
+    return StreamResampler(PHONE_RATE).process(x, last=True)
 
 
 def main(wav_dir: Path, out: Path, settings=None) -> None:
