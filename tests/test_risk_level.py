@@ -58,6 +58,16 @@ LEVELS = [
     # progress; 您开了叶化器 is 拧开了液化气, an attempt twelve days ago
     ([("caller", "想过不只是想，我不想活累，太累了。"), ("caller", "我在卫生间里，汉已经变上了，门风公又交代风好了。")], "紧急"),
     ([("caller", "因为十二天前，我把后无门冲观言。您开了叶化器官，我哥来奉货文哲未儿，串门办我托出来的。")], "高"),
+    # a decision to die with a near date is a plan within 72 h, with no method named (lexicon 1.6)...
+    ([("counselor", "我直接问您，您是不是在打算结束自己的生命？"), ("caller", "……是。我想好了，这周六，就是后天。")], "高"),
+    ([("counselor", "您是不是有了轻生的想法？"), ("caller", "……有。不光是想，我已经想好了。"),
+      ("counselor", "您说想好了，是怎么打算的？"), ("caller", "后天礼拜五，家里没人，那天就一了百了。")], "高"),
+    # ... not a decision for help, a decision about something else, or one said turns before
+    ([("counselor", "你有没有想过自杀？"), ("caller", "想过。"), ("caller", "不过我已经决定了，明天去看医生。")], "中"),
+    ([("counselor", "你是不是在想结束自己的生命？"), ("caller", "是。我想好了，明天就去医院。")], "中"),
+    ([("counselor", "你有没有想过自杀？"), ("caller", "有时候真想死。明天还得上班，我决定了辞职。")], "中"),
+    ([("counselor", "你有没有想过自杀？"), ("caller", "想过，我已经想好了。"), ("counselor", "嗯。"),
+      ("caller", "工作上的事我也想清楚了。"), ("counselor", "嗯。"), ("caller", "明天我真想死。")], "中"),
 ]
 
 
@@ -65,6 +75,14 @@ LEVELS = [
 def test_call_level(engine, turns, level):
     state, _ = run_call(engine, turns)
     assert state.level == level
+
+
+def test_dated_plan_keyword_is_the_decision_and_its_time(engine):
+    analysis = RiskAnalysis(engine, "t-1", None)
+    analysis.analyze(FinalSegment("t-1", 0, "counselor", 0.0, 4.0, "您是不是在打算结束自己的生命？"))
+    risk, alerts = analysis.analyze(FinalSegment("t-1", 1, "caller", 5.0, 9.0, "……是。我想好了，这周六，就是后天。"))
+    assert [(k.text, k.label) for k in risk.keywords if k.label == "suicide_plan"] == [("想好了，这周六", "suicide_plan")]
+    assert [a.risk_level for a in alerts] == ["高"]
 
 
 def test_level_never_decreases(engine):

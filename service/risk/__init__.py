@@ -34,6 +34,8 @@ LEXICON_SCORE = 0.9
 #: letters and digits a segment needs before the classifier is asked: a bag of n-grams over "好。", "嗯，对" or "……"
 #: has nothing to weigh (the shipped model gave "好，我接。" 0.99), and short explicit phrases are the lexicon's
 MIN_CLASSIFIER_CHARS = 6
+#: most characters between a decision ("我想好了") and the near time it names ("，这周六") for a dated plan
+DECISION_TO_TIME_CHARS = 4
 
 Predict = Callable[[list[str]], list[dict[str, float]]]
 
@@ -111,6 +113,10 @@ class RiskEngine:
                     if "active_ideation" not in labels:
                         labels.append("active_ideation")
                     risk.keywords.append(decided)
+        dated = self._dated_plan(lex, seg, context, risk_context, risk.keywords, labels)
+        if dated is not None:
+            labels.append("suicide_plan")
+            risk.keywords.append(dated)
         worded_suicide = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         risk.labels = labels
         # the classifier's own probability where it alone speaks; words count as LEXICON_SCORE at least
@@ -124,9 +130,36 @@ class RiskEngine:
         if probs["any_suicide"] < self.threshold or any(lb in SUICIDE_LABELS for lb in have):
             return None
         m = self.lexicon.cue_re("plan_intent").search(seg.text)
-        if m is None:
+        if m is None or self.lexicon.cue_re("safety_action").search(seg.text):
             return None
         return self._hit(seg, m.group(0), "active_ideation", m.start(), m.end())
+
+    def _dated_plan(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment], risk_context: bool,
+                    keywords: Sequence[KeywordHit], labels: Sequence[str]) -> KeywordHit | None:
+        """A decision to die with a near date is a plan to act within 72 h (Beijing 高), with no method named:
+        "……是。我想好了，这周六，就是后天" answering "您是不是在打算结束自己的生命？". The caller's own suicidal words
+        (a keyword: a yes to the counselor's question, "想死", a decision the classifier put in that topic) must be
+        in this segment, with a near time (今晚, 后天, 这周六) and a decision (想好了, 决定了) in it or, once the call is
+        about risk, in the caller's last segment before it ("我已经想好了" | "后天礼拜五……一了百了"). In one segment
+        the time must follow the decision closely (DECISION_TO_TIME_CHARS): "想死……明天还得上班，我决定了辞职" is no
+        plan. A decision for help ("我决定了，明天去看医生", "周六不做了") is none. The keyword: the decision and its
+        time, or the time alone."""
+        if "suicide_plan" in labels or not any(k.label in SUICIDE_LABELS for k in keywords):
+            return None
+        text = lex.corrected(seg.text)
+        times = list(lex.cue_re("time_near").finditer(text))
+        if not times or lex.cue_re("safety_action").search(text):
+            return None
+        decision = lex.cue_re("plan_intent")
+        for m in decision.finditer(text):
+            for t in times:
+                if 0 <= t.start() - m.end() <= DECISION_TO_TIME_CHARS:
+                    return self._hit(seg, seg.text[m.start():t.end()], "suicide_plan", m.start(), t.end())
+        before = [s for s in context if s.speaker == "caller"][-1:]
+        if not (risk_context and before and decision.search(lex.corrected(before[0].text))):
+            return None
+        t = times[0]
+        return self._hit(seg, seg.text[t.start():t.end()], "suicide_plan", t.start(), t.end())
 
     def _classifier_labels(self, probs: dict[str, float], have: list[str]) -> list[str]:
         add = []
