@@ -1,7 +1,9 @@
 """A call's risk level by the Beijing criteria (spec/annotation-format.md), and the alerts it raises.
 
 - 紧急: a suicidal act in progress or just done (pills taken, at the edge, "跟你说完就下去");
-- 高: a plan or preparation plus a time within about 72 h (今晚, 明天, 后天, 这周末), or an attempt within two weeks;
+- 高: a plan or preparation plus a time within about 72 h (今晚, 明天, 后天, 这周末), or an attempt within two weeks; a
+  decision to die with a near date ("……是。我想好了，这周六") is such a plan, no method named (the engine labels it
+  ``suicide_plan``: ``RiskEngine._dated_plan``);
 - 中: active ideation, a plan without a near date, an earlier attempt;
 - 低: passive ideation only, or self-harm without suicidal intent;
 - 无: none of these.
