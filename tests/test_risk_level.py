@@ -66,6 +66,15 @@ LEVELS = [
     ([("counselor", "你有没有想过自杀？"), ("caller", "想过。"), ("caller", "不过我已经决定了，明天去看医生。")], "中"),
     ([("counselor", "你是不是在想结束自己的生命？"), ("caller", "是。我想好了，明天就去医院。")], "中"),
     ([("counselor", "你有没有想过自杀？"), ("caller", "有时候真想死。明天还得上班，我决定了辞职。")], "中"),
+    # an attempt the caller told without saying when is dated by the counselor's restatement (lexicon 1.6)...
+    ([("caller", "我做了一件事，到现在谁都不知道。"), ("counselor", "你愿意说说吗？"), ("caller", "我用美工刀割了手腕。"),
+      ("counselor", "你五天前刚经历过一次很危险的自杀尝试，我很担心你。")], "高"),
+    ([("caller", "我用美工刀割了手腕。"), ("counselor", "八天前那次真的很危险。")], "高"),
+    ([("caller", "我用美工刀割了手腕。"), ("counselor", "你愿意说说吗？")], "中"),
+    # ... not an attempt the caller dated long ago, one two months back, nor ideation alone
+    ([("caller", "去年我用美工刀割了手腕。"), ("counselor", "八天前那次真的很危险。")], "中"),
+    ([("caller", "我用美工刀割了手腕。"), ("counselor", "六十天前的那次，后来去医院了吗？")], "中"),
+    ([("caller", "我真想死。"), ("counselor", "你五天前刚经历过一次很危险的自杀尝试。")], "中"),
     ([("counselor", "你有没有想过自杀？"), ("caller", "想过，我已经想好了。"), ("counselor", "嗯。"),
       ("caller", "工作上的事我也想清楚了。"), ("counselor", "嗯。"), ("caller", "明天我真想死。")], "中"),
 ]
@@ -83,6 +92,14 @@ def test_dated_plan_keyword_is_the_decision_and_its_time(engine):
     risk, alerts = analysis.analyze(FinalSegment("t-1", 1, "caller", 5.0, 9.0, "……是。我想好了，这周六，就是后天。"))
     assert [(k.text, k.label) for k in risk.keywords if k.label == "suicide_plan"] == [("想好了，这周六", "suicide_plan")]
     assert [a.risk_level for a in alerts] == ["高"]
+
+
+def test_counselor_dating_an_attempt_alerts_once_with_both_sentences(engine):
+    state, raised = run_call(engine, [("caller", "我用美工刀割了手腕。"), ("counselor", "八天前那次真的很危险。"),
+                                      ("counselor", "十二天前的事离现在很近。")])
+    assert [[a.risk_level for a in r] for r in raised] == [[], ["高"], []]
+    assert [s.speaker for s in raised[1][0].evidence] == ["caller", "counselor"]
+    assert "suicide_attempt" in raised[1][0].labels
 
 
 def test_level_never_decreases(engine):

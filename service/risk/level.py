@@ -8,7 +8,8 @@
 - 低: passive ideation only, or self-harm without suicidal intent;
 - 无: none of these.
 
-Only the caller's own labels count (the engine gives counselor segments none). A near time counts towards 高 when
+Only the caller's own labels count (the engine gives counselor segments none); the counselor's words only date an
+attempt the caller told without saying when (``counselor_dates_recent``: "你五天前刚经历过一次很危险的自杀尝试"). A near time counts towards 高 when
 it is said in the same caller turn (consecutive caller segments) as suicidal words, and every cue is read on the
 lexicon's corrected text (what pinyin matching heard: 门风…风好了 → 门缝…封好了), since the recognizer on 8 kHz
 audio misspells exactly these words. A label that no keyword carries came
@@ -25,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from service.risk.context import clause_bounds
 from service.risk.lexicon import Lexicon, load_lexicon
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
 
@@ -73,6 +75,24 @@ def attempt_when(lex: Lexicon, texts: Sequence[str]) -> str:
     return "unknown"
 
 
+def counselor_dates_recent(lex: Lexicon, text: str) -> bool:
+    """A counselor's clause that puts an event within the last two weeks ("你五天前刚经历过一次很危险的自杀尝试",
+    "十二天前的事离现在很近", "在上周五以前，有过类似的事吗？"): a date (N 天前 with N ≤ 14, 前几天, 上周五) and a
+    reference to what happened (那次, 这件事, …的事, 自杀, 尝试) in one clause. Counselors restate what they heard;
+    through 8 kHz ASR the caller's own "我上周五做了一件事" is often what was garbled ("从我向周五做的一件事情")."""
+    for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
+        clause = text[a:b]
+        if not lex.cue_re("event_reference").search(clause):
+            continue
+        if lex.cue_re("recent_date").search(clause):
+            return True
+        for m in _DAYS_AGO.finditer(clause):
+            n = _cn_number(m.group(1))
+            if n is not None and n <= 14:
+                return True
+    return False
+
+
 def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], context: Sequence[FinalSegment] = ()) -> str:
     """The level this one segment shows on its own (the call-level rules in CallRiskState add plan + near time)."""
     labels = set(labels)
@@ -115,6 +135,8 @@ class CallRiskState:
     near_time: bool = False
     #: recent segments of both speakers in call-time order, each with (suicidal words, near time) for a caller's
     _history: list[tuple[FinalSegment, bool, bool]] = field(default_factory=list)
+    #: the caller told an attempt in words and did not say when (a counselor's restatement may date it)
+    _undated_attempt: bool = False
 
     def __post_init__(self) -> None:
         if self.alert_threshold not in RISK_LEVELS or self.alert_threshold == "无":
@@ -131,6 +153,14 @@ class CallRiskState:
         context = [h[0] for h in self._history[max(0, at - ATTEMPT_TIME_LOOKBACK):at]]
         if seg.speaker == "counselor":
             self._remember(at, seg, False, False)
+            if (self._undated_attempt and level_rank(self.level) < level_rank("高")
+                    and counselor_dates_recent(lex, lex.corrected(seg.text))):
+                # the counselor's restatement dates the attempt the caller told: "你五天前刚经历过一次很危险的自杀尝试"
+                before = self.level
+                self.level = "高"
+                self.evidence.append(seg)
+                del self.evidence[:-MAX_EVIDENCE]
+                return self._alerts(before)
             return []
         labels = list(risk.labels)
         # a near time counts where the caller's own words carry the risk (a keyword, not the classifier alone)
@@ -149,6 +179,9 @@ class CallRiskState:
             return self._raise_plan_level()
         seg_level = segment_level(lex, seg, labels, context)
         worded = {k.label for k in risk.keywords}
+        if "suicide_attempt" in worded and not self._undated_attempt:
+            earlier = [lex.corrected(s.text) for s in context[::-1] if s.speaker != "counselor"]
+            self._undated_attempt = attempt_when(lex, [text, *earlier]) == "unknown"
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
             seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context), UNWORDED_MAX_LEVEL,
