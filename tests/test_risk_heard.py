@@ -66,6 +66,15 @@ def test_screen_keeps_only_systematic_unfamiliar_spellings(lex, dictionary):
     assert "上标" not in reasons  # heard once: neither kept nor listed
 
 
+def test_screen_rejects_the_forms_a_person_reviewed(lex, dictionary):
+    cands = {"没死成": {"trials": 24, "as_itself": 0, "lost": 0, "spellings": {"没付成": 6, "没是成": 2}}}
+    reviewed = learn.read_reviewed()
+    assert reviewed[("没死成", "没付成")].startswith("everyday phrase")
+    accepted, rejected = learn.screen(cands, lex, dictionary, [], reviewed)
+    assert [r["form"] for r in accepted] == ["没是成"]
+    assert [(r["form"], r["reason"].split(":")[0]) for r in rejected] == [("没付成", "reviewed")]
+
+
 def test_the_shipped_table_is_what_its_pairs_teach(lex, dictionary):
     """The table learnt again from the shipped pairs (without the negative texts, which stay in ../shared) keeps
     every shipped form, and adds only forms the shipped table rejected for the negative texts."""
@@ -75,7 +84,7 @@ def test_the_shipped_table_is_what_its_pairs_teach(lex, dictionary):
     assert {(p["id"], p["word"]) for p in pairs} == {(sid, word) for sid, word, _ in sentences()}
     cands = learn.candidates(pairs, lex)
     assert {w: {k: c[k] for k in ("trials", "as_itself", "lost")} for w, c in cands.items()} == table["words"]
-    accepted, rejected = learn.screen(cands, lex, dictionary, [])
+    accepted, rejected = learn.screen(cands, lex, dictionary, [], learn.read_reviewed())
     shipped = {(f["word"], f["form"], f["count"]) for f in table["forms"]}
     again = {(f["word"], f["form"], f["count"]) for f in accepted}
     by_negatives = {(f["word"], f["form"], f["count"]) for f in table["rejected"] if "negative" in f["reason"]}
@@ -93,7 +102,7 @@ def test_heard_forms_count_only_in_a_call_about_risk():
     assert [(m.text, m.label, m.via) for m in found] == [("夜花去", "suicide_plan", "pinyin")]
     assert lexicon.in_risk_context() is lexicon.in_risk_context()  # one view, built once
     assert Lexicon.load(heard_forms=False).in_risk_context().find(text) == []
-    assert lexicon.full_version.endswith("+heard-base-2026-11-24")
+    assert lexicon.full_version.endswith("+heard-base-2026-11-25")
 
 
 @pytest.mark.parametrize("text,found", [

@@ -17,6 +17,8 @@ word's own becomes a *heard form* of it when:
   突然没有 for 吞安眠药: 弟弟, 起来, 突然 are said meaning what they say);
 - its syllables never occur as other characters in the negative texts (``--negatives``: text with no risk in it;
   this project uses the CPsyCoun dialogues and PsyGUARD's rows labelled none).
+- a person reading the kept forms did not mark it as an everyday phrase (``reviewed.tsv`` beside this file: 没付成
+  for 没死成, "钱没付成"; 推下去了 for 吞下去了): the screen knows words, not phrases.
 
 Even so a heard form is a guess: a stretch of two or three syllables recurs across word boundaries (上掉 in
 楼上掉下来), and a caller may say the very words the recognizer wrote. So the engine uses heard forms only once the
@@ -38,6 +40,8 @@ from pathlib import Path
 from service.risk.lexicon import Lexicon, all_chinese, normalize
 
 MIN_COUNT = 2
+#: forms a person rejected on reading them (word, form, reason), for any model
+REVIEWED_PATH = Path(__file__).parent / "reviewed.tsv"
 DICT_MIN_FREQ = 5
 PHRASE_MIN_FREQ = 100
 
@@ -160,10 +164,21 @@ class Negatives:
         return bool(self.spellings.get(tuple(self.lex.syllables(form)), set()) - {word})
 
 
+def read_reviewed(path: Path = REVIEWED_PATH) -> dict[tuple[str, str], str]:
+    """(word, form) → reason, from a tab-separated file (``#`` starts a comment line)."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            word, form, reason = line.split("\t", 2)
+            out[(word, form)] = reason
+    return out
+
+
 def screen(cands: dict[str, dict], lex: Lexicon, dictionary: dict[str, int],
-           negatives: list[str]) -> tuple[list[dict], list[dict]]:
+           negatives: list[str], reviewed: dict[tuple[str, str], str] | None = None) -> tuple[list[dict], list[dict]]:
     """(accepted, rejected) heard forms, each ``{"word", "form", "count", "trials"}`` (+ ``reason`` if rejected),
-    sorted by word then form."""
+    sorted by word then form. ``reviewed``: forms a person rejected, with the reason (default none)."""
+    reviewed = reviewed or {}
     neg = Negatives(lex, negatives)
     accepted, rejected = [], []
     for word in sorted(cands):
@@ -182,6 +197,8 @@ def screen(cands: dict[str, dict], lex: Lexicon, dictionary: dict[str, int],
                 reason = f"holds the common word {common}"
             elif neg.heard_elsewhere(form, w):
                 reason = "its syllables occur in the negative texts as other words"
+            elif (word, form) in reviewed:
+                reason = f"reviewed: {reviewed[(word, form)]}"
             if reason:
                 rejected.append({**row, "reason": reason})
             else:
@@ -235,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     lex = Lexicon.load(heard_forms=False)
     header, pairs = read_pairs(args.pairs)
     cands = candidates(pairs, lex)
-    accepted, rejected = screen(cands, lex, load_dictionary(), read_negatives(args.negatives))
+    accepted, rejected = screen(cands, lex, load_dictionary(), read_negatives(args.negatives), read_reviewed())
     table = {
         "date": args.date or datetime.date.today().isoformat(),
         "asr": header.get("asr"), "line": header.get("line"), "pairs": len(pairs),
