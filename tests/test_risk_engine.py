@@ -104,16 +104,15 @@ def high_suspicion(texts):
 
 def test_a_classifier_label_does_not_hide_the_spoken_decision():
     """At the confirm point the classifier labels the segment itself; the words "我想好了" must still be there as
-    the keyword the call level counts (with the near time in the same segment: 这周六 → 高 once a plan follows)."""
+    the keyword the call level counts, and with the near time right after it they are a dated plan (lexicon 1.6:
+    高 on this sentence, not 13 s later when the method is named)."""
     from service.risk import CallRiskState
 
     engine = RiskEngine(load_lexicon(), predict=high_suspicion, threshold=0.5, model_id="x", label_threshold=0.9)
     first = seg("但是我想好了，这周六就是后天。")  # "是，我想好了" as Whisper base wrote it on an 8 kHz call
     risk = engine.analyze(first)
-    assert risk.labels == ["active_ideation"]
-    assert [(k.text, k.label) for k in risk.keywords] == [("想好了", "active_ideation")]
+    assert risk.labels == ["active_ideation", "suicide_plan"]
+    assert [(k.text, k.label) for k in risk.keywords] == [("想好了", "active_ideation"),
+                                                          ("想好了，这周六", "suicide_plan")]
     state = CallRiskState("t-1", None, engine.version)
-    state.update(first, risk)
-    plan = seg("在家里，用神子，神子是在网上买的，昨天快地已经到了。", i=2)
-    state.update(plan, engine.analyze(plan, [first]))
-    assert state.level == "高"
+    assert [a.risk_level for a in state.update(first, risk)] == ["高"]
