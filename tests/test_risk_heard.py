@@ -199,10 +199,10 @@ def test_the_lexicon_keeps_the_real_words_the_matcher_would_take(dictionary):
     from service.risk.heard.real_words import real_words
 
     lexicon = load_lexicon()
-    from_dictionary = real_words(Lexicon.load(heard_forms=False), dictionary)
+    from_dictionary = real_words(Lexicon.load(heard_forms=False), dictionary, learn.reviewed_sentences())
     # the rest came from the CPsyCoun dialogues (--negatives), which stay in ../shared
     assert lexicon.real_words - set(from_dictionary) == {"了解自己"}
-    assert set(from_dictionary) <= lexicon.real_words and {"上调", "身子", "烟台"} <= lexicon.real_words
+    assert set(from_dictionary) <= lexicon.real_words and {"上调", "身子", "烟台", "做了啥事"} <= lexicon.real_words
     assert real_words(Lexicon.load(heard_forms=False), {}, ["只有更好地了解自己，才能做出选择。"]) == ["了解自己"]
 
 
@@ -212,6 +212,8 @@ def test_the_lexicon_keeps_the_real_words_the_matcher_would_take(dictionary):
     ("我想更好地了解自己。", []),  # not 了结自己
     ("我在卫生间上调，挂钩断了。", [("上调，挂钩断", "suicide_attempt")]),  # 上吊 misheard, a pattern around it
     ("我老家在烟台。", []),
+    ("我也不知道我做了啥事，他就生气了。", []),  # 啥事 is toneless 傻事: not an attempt (lexicon 1.6)
+    ("其实我前些天做了傻事。", [("做了傻事", "suicide_attempt")]),
 ])
 def test_real_words_count_only_inside_a_longer_match(text, found):
     assert [(m.text, m.label) for m in load_lexicon().find(text)] == found

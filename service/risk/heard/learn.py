@@ -164,14 +164,20 @@ class Negatives:
         return bool(self.spellings.get(tuple(self.lex.syllables(form)), set()) - {word})
 
 
+def _reviewed_rows(path: Path) -> list[list[str]]:
+    """Rows of the tab-separated review file (word, form, an everyday sentence, reason); ``#`` starts a comment."""
+    return [line.split("\t", 3) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
 def read_reviewed(path: Path = REVIEWED_PATH) -> dict[tuple[str, str], str]:
-    """(word, form) → reason, from a tab-separated file (``#`` starts a comment line)."""
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            word, form, reason = line.split("\t", 2)
-            out[(word, form)] = reason
-    return out
+    """(word, form) → reason."""
+    return {(word, form): reason for word, form, _, reason in _reviewed_rows(path)}
+
+
+def reviewed_sentences(path: Path = REVIEWED_PATH) -> list[str]:
+    """The everyday sentences of the review file (``real_words`` runs them through the matcher too)."""
+    return [sentence for _, _, sentence, _ in _reviewed_rows(path)]
 
 
 def screen(cands: dict[str, dict], lex: Lexicon, dictionary: dict[str, int],
