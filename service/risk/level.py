@@ -42,6 +42,8 @@ MAX_EVIDENCE = 5
 UNWORDED_MAX_LEVEL = "无"
 _CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _DAYS_AGO = re.compile(r"([一两二三四五六七八九十\d]{1,3})\s*天(之)?前")
+#: an attempt this many days ago or fewer is recent (Beijing 高)
+RECENT_ATTEMPT_DAYS = 14
 
 
 def _cn_number(s: str) -> int | None:
@@ -59,15 +61,19 @@ def _cn_number(s: str) -> int | None:
     return _CN_DIGITS.get(s)
 
 
+def _days_ago(text: str) -> list[int]:
+    """Every "N 天前" in ``text`` that reads as a number, in order."""
+    return [n for m in _DAYS_AGO.finditer(text) if (n := _cn_number(m.group(1))) is not None]
+
+
 def attempt_when(lex: Lexicon, texts: Sequence[str]) -> str:
     """'now', 'recent' (≤ 2 weeks), 'earlier' or 'unknown', from the first text that says (most relevant first)."""
     for text in texts:
         if lex.cue_re("just_now").search(text):
             return "now"
-        for m in _DAYS_AGO.finditer(text):
-            n = _cn_number(m.group(1))
-            if n is not None:
-                return "recent" if n <= 14 else "earlier"
+        days = _days_ago(text)
+        if days:
+            return "recent" if days[0] <= RECENT_ATTEMPT_DAYS else "earlier"
         if lex.cue_re("recent_past").search(text):
             return "recent"
         if lex.cue_re("distant_past").search(text):
@@ -84,13 +90,15 @@ def counselor_dates_recent(lex: Lexicon, text: str) -> bool:
         clause = text[a:b]
         if not lex.cue_re("event_reference").search(clause):
             continue
-        if lex.cue_re("recent_date").search(clause):
+        if lex.cue_re("recent_date").search(clause) or any(n <= RECENT_ATTEMPT_DAYS for n in _days_ago(clause)):
             return True
-        for m in _DAYS_AGO.finditer(clause):
-            n = _cn_number(m.group(1))
-            if n is not None and n <= 14:
-                return True
     return False
+
+
+def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) -> str:
+    """:func:`attempt_when` for an attempt told in ``text`` (corrected), else in the caller's segments before it."""
+    earlier = [lex.corrected(s.text) for s in list(context)[-ATTEMPT_TIME_LOOKBACK:][::-1] if s.speaker != "counselor"]
+    return attempt_when(lex, [text, *earlier])
 
 
 def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], context: Sequence[FinalSegment] = ()) -> str:
@@ -110,9 +118,7 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
     if labels & {"active_ideation", "suicide_plan", "suicide_preparation"}:
         raise_to("中")
     if "suicide_attempt" in labels:
-        earlier = [lex.corrected(s.text) for s in list(context)[-ATTEMPT_TIME_LOOKBACK:][::-1] if s.speaker != "counselor"]
-        when = attempt_when(lex, [text, *earlier])
-        raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
+        raise_to({"now": "紧急", "recent": "高"}.get(attempt_when_said(lex, text, context), "中"))
     if suicidal and (lex.cue_re("at_the_edge").search(text) or lex.cue_re("time_imminent").search(text)):
         raise_to("紧急")
     return level
@@ -158,8 +164,7 @@ class CallRiskState:
                 # the counselor's restatement dates the attempt the caller told: "你五天前刚经历过一次很危险的自杀尝试"
                 before = self.level
                 self.level = "高"
-                self.evidence.append(seg)
-                del self.evidence[:-MAX_EVIDENCE]
+                self._add_evidence(seg)
                 return self._alerts(before)
             return []
         labels = list(risk.labels)
@@ -180,8 +185,7 @@ class CallRiskState:
         seg_level = segment_level(lex, seg, labels, context)
         worded = {k.label for k in risk.keywords}
         if "suicide_attempt" in worded and not self._undated_attempt:
-            earlier = [lex.corrected(s.text) for s in context[::-1] if s.speaker != "counselor"]
-            self._undated_attempt = attempt_when(lex, [text, *earlier]) == "unknown"
+            self._undated_attempt = attempt_when_said(lex, text, context) == "unknown"
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
             seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context), UNWORDED_MAX_LEVEL,
@@ -192,12 +196,15 @@ class CallRiskState:
             seg_level = "高"
         self.labels.update(labels)
         if level_rank(seg_level) > level_rank("无"):
-            self.evidence.append(seg)
-            del self.evidence[:-MAX_EVIDENCE]
+            self._add_evidence(seg)
         before = self.level
         if level_rank(seg_level) > level_rank(self.level):
             self.level = seg_level
         return self._alerts(before)
+
+    def _add_evidence(self, seg: FinalSegment) -> None:
+        self.evidence.append(seg)
+        del self.evidence[:-MAX_EVIDENCE]
 
     def _remember(self, at: int, seg: FinalSegment, words: bool, near: bool) -> None:
         self._history.insert(at, (seg, words, near))
