@@ -40,7 +40,7 @@ from pathlib import Path
 from service.risk.lexicon import Lexicon, all_chinese, normalize
 
 MIN_COUNT = 2
-#: forms a person rejected on reading them (word, form, reason), for any model
+#: forms a person rejected on reading them (word, form, an everyday sentence holding it, reason), for any model
 REVIEWED_PATH = Path(__file__).parent / "reviewed.tsv"
 DICT_MIN_FREQ = 5
 PHRASE_MIN_FREQ = 100
