@@ -77,6 +77,17 @@ LEVELS = [
     ([("caller", "我真想死。"), ("counselor", "你五天前刚经历过一次很危险的自杀尝试。")], "中"),
     ([("counselor", "你有没有想过自杀？"), ("caller", "想过，我已经想好了。"), ("counselor", "嗯。"),
       ("caller", "工作上的事我也想清楚了。"), ("counselor", "嗯。"), ("caller", "明天我真想死。")], "中"),
+    # the counselor starting the emergency plan (110/120) for a caller who spoke of suicide is 紧急 (lexicon 1.7),
+    # also where the caller's words of the act were lost to the recognizer ("坑下去了" for 吞下去了)...
+    ([("counselor", "你是不是在想结束自己的生命？"), ("caller", "我真想死。"), ("caller", "我已经把他们坑下去了。"),
+      ("counselor", "我同事已经在联席120和110，就户车马上就到。")], "紧急"),
+    ([("caller", "我不想活了。"), ("counselor", "您现在在哪里？告诉我详细地址，我让同事马上叫120。")], "紧急"),
+    ([("caller", "我现在站在桥边，我真的想死。"), ("counselor", "警察快到了，他们会陪着您。")], "紧急"),
+    # ... not advice for another time, an offer or a question, nor a dispatch in a call with no suicidal words
+    ([("caller", "我真想死。"), ("counselor", "要是念头变强了，就马上打120或者这个电话。")], "中"),
+    ([("caller", "我真想死。"), ("counselor", "紧急的时候也可以直接打110。")], "中"),
+    ([("caller", "我真想死。"), ("counselor", "要不要我帮你叫救护车？")], "中"),
+    ([("caller", "我老公又打我了，他现在还在外面砸门。"), ("counselor", "我同事已经在联系110，警察马上就到。")], "无"),
 ]
 
 
@@ -100,6 +111,13 @@ def test_counselor_dating_an_attempt_alerts_once_with_both_sentences(engine):
     assert [[a.risk_level for a in r] for r in raised] == [[], ["高"], []]
     assert [s.speaker for s in raised[1][0].evidence] == ["caller", "counselor"]
     assert "suicide_attempt" in raised[1][0].labels
+
+
+def test_counselor_dispatch_raises_emergency_with_the_counselors_sentence(engine):
+    state, raised = run_call(engine, [("caller", "我真想死。"), ("counselor", "我们马上叫救护车，您现在在哪里？"),
+                                      ("counselor", "救护车在路上了。")])
+    assert [[a.risk_level for a in r] for r in raised] == [[], ["高", "紧急"], []]
+    assert [s.speaker for s in raised[1][0].evidence] == ["caller", "counselor"]
 
 
 def test_level_never_decreases(engine):

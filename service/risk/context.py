@@ -136,8 +136,23 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match]) -> list[Judged]:
 
 
 def _hypothetical(lex: Lexicon, text: str, bounds: list[tuple[int, int]], k: int, pos: int) -> bool:
-    a = bounds[k - 1][0] if k > 0 else (bounds[k][0] if bounds else 0)
-    return bool(lex.cue_re("hypothetical").search(text[a:pos]))
+    """A condition (如果, 要是, 万一) before the match in its clause, or in the clause before ("如果我说我想死呢",
+    "要是考不上，我就去死"). The clause before does not count across a sentence end, nor when it is complete in
+    itself, an "if only" (``hypothetical_closed``: 要是…就好了): in "要是那天割得再深一点就好了。有时候还想再试一次"
+    the second sentence is no hypothetical."""
+    if not bounds:
+        return bool(lex.cue_re("hypothetical").search(text[:pos]))
+    a = bounds[k][0]
+    if lex.cue_re("hypothetical").search(text[a:pos]):
+        return True
+    if k == 0:
+        return False
+    prev_start, prev_end = bounds[k - 1]
+    between = text[prev_end:a]
+    previous = text[prev_start:prev_end]
+    if any(ch in lex.cues["sentence_ends"] for ch in between) or lex.cue_re("hypothetical_closed").search(previous):
+        return False
+    return bool(lex.cue_re("hypothetical").search(previous))
 
 
 def answered_question(

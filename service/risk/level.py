@@ -9,7 +9,9 @@
 - 无: none of these.
 
 Only the caller's own labels count (the engine gives counselor segments none); the counselor's words only date an
-attempt the caller told without saying when (``counselor_dates_recent``: "你五天前刚经历过一次很危险的自杀尝试"). A near time counts towards 高 when
+attempt the caller told without saying when (``counselor_dates_recent``: "你五天前刚经历过一次很危险的自杀尝试"), and
+the counselor starting the emergency plan for a caller who spoke of suicide makes the call 紧急
+(``counselor_dispatches``: "我同事已经在联系120和110"; lexicon 1.7). A near time counts towards 高 when
 it is said in the same caller turn (consecutive caller segments) as suicidal words, and every cue is read on the
 lexicon's corrected text (what pinyin matching heard: 门风…风好了 → 门缝…封好了), since the recognizer on 8 kHz
 audio misspells exactly these words. A label that no keyword carries came
@@ -95,6 +97,21 @@ def counselor_dates_recent(lex: Lexicon, text: str) -> bool:
     return False
 
 
+def counselor_dispatches(lex: Lexicon, text: str) -> bool:
+    """A counselor's clause that starts emergency services or says they are coming ("我同事已经在联系120和110",
+    "我们马上叫救护车", "救护车在路上了"): the hotline's emergency plan, started for a caller in danger now. Advice
+    to call them some other time ("念头变强就打120", "紧急的时候也可以直接打110"), an offer or a question ("要不要
+    帮你叫救护车？") is none (``dispatch_not``)."""
+    for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
+        clause = text[a:b]
+        asked = b < len(text) and text[b] in "？?"
+        if asked or lex.cue_re("dispatch_not").search(clause):
+            continue
+        if lex.cue_re("emergency_dispatch").search(clause):
+            return True
+    return False
+
+
 def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) -> str:
     """:func:`attempt_when` for an attempt told in ``text`` (corrected), else in the caller's segments before it."""
     earlier = [lex.corrected(s.text) for s in list(context)[-ATTEMPT_TIME_LOOKBACK:][::-1] if s.speaker != "counselor"]
@@ -159,14 +176,22 @@ class CallRiskState:
         context = [h[0] for h in self._history[max(0, at - ATTEMPT_TIME_LOOKBACK):at]]
         if seg.speaker == "counselor":
             self._remember(at, seg, False, False)
-            if (self._undated_attempt and level_rank(self.level) < level_rank("高")
-                    and counselor_dates_recent(lex, lex.corrected(seg.text))):
+            said = lex.corrected(seg.text)
+            raised = None
+            if (self.labels & set(SUICIDE_LABELS) and level_rank(self.level) < level_rank("紧急")
+                    and counselor_dispatches(lex, said)):
+                # the counselor started the emergency plan for a caller who spoke of suicide: "我同事已经在联系120"
+                raised = "紧急"
+            elif (self._undated_attempt and level_rank(self.level) < level_rank("高")
+                    and counselor_dates_recent(lex, said)):
                 # the counselor's restatement dates the attempt the caller told: "你五天前刚经历过一次很危险的自杀尝试"
-                before = self.level
-                self.level = "高"
-                self._add_evidence(seg)
-                return self._alerts(before)
-            return []
+                raised = "高"
+            if raised is None:
+                return []
+            before = self.level
+            self.level = raised
+            self._add_evidence(seg)
+            return self._alerts(before)
         labels = list(risk.labels)
         # a near time counts where the caller's own words carry the risk (a keyword, not the classifier alone)
         # in the same turn (the caller's segments with no counselor segment between them in call time: the
