@@ -35,6 +35,10 @@ INLINE_FRAME_S = 0.1  # frames up to this long are resampled and VAD-ed on the e
 MAX_PENDING_FINALS = 64  # a session feeding faster than the recognizer waits beyond this
 WATCH_QUEUE = 2000
 ARRIVALS_KEPT = 4096
+EARLIER_FINAL_WAIT_S = 5.0
+"""Longest a final waits for the other channel's earlier finals still being decoded, so that the two channels' finals
+are analysed in call time: a caller's "嗯，想过" is read after the counselor's "你有没有想过自杀？" even when the
+question, longer, took longer to decode. Past it (a recognizer far behind), the final goes on without them."""
 
 
 class CallLimitExceeded(Exception):
@@ -86,6 +90,8 @@ class _Channel:
     partial_busy: bool = False
     partial_job: "concurrent.futures.Future | None" = None
     last_final: asyncio.Task | None = None
+    #: finals submitted and not yet sent: (start sample, task), oldest first
+    pending: collections.deque = field(default_factory=collections.deque)
     arrivals: collections.deque = field(default_factory=lambda: collections.deque(maxlen=ARRIVALS_KEPT))
 
 
@@ -244,7 +250,16 @@ class CallSession:
                 ch.partial_job = None
             arrived = self._arrival(ch, utt.end)
             fut = self.p.recognizer.submit(utt.audio, self._final_kind)
-            ch.last_final = self._spawn(self._final(ch, utt, seg_id, fut, arrived, ch.last_final))
+            earlier = [t for other in self.channels if other is not ch
+                       for start, t in self._unsent(other) if start < utt.start]
+            ch.last_final = self._spawn(self._final(ch, utt, seg_id, fut, arrived, ch.last_final, earlier))
+            ch.pending.append((utt.start, ch.last_final))
+
+    @staticmethod
+    def _unsent(ch: _Channel) -> collections.deque:
+        while ch.pending and ch.pending[0][1].done():
+            ch.pending.popleft()
+        return ch.pending
 
     def _arrival(self, ch: _Channel, pos: int) -> float:
         for end, t in ch.arrivals:
@@ -253,10 +268,12 @@ class CallSession:
         return time.monotonic()
 
     async def _final(self, ch: _Channel, utt: Utterance, seg_id: int | None, fut, arrived: float,
-                     previous: asyncio.Task | None) -> None:
+                     previous: asyncio.Task | None, earlier: list[asyncio.Task] = ()) -> None:
         tr: Transcript = await asyncio.wrap_future(fut)
         if previous is not None:  # finals of one channel go out in order
             await asyncio.gather(previous, return_exceptions=True)
+        if earlier:  # and after the other channel's finals that started before (EARLIER_FINAL_WAIT_S)
+            await asyncio.wait(earlier, timeout=EARLIER_FINAL_WAIT_S)
         if not tr.text and seg_id is None:
             return
         seg = await self._emit_final(ch.role, seg_id, utt.start / SAMPLE_RATE, utt.end / SAMPLE_RATE, tr, arrived)
