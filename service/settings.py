@@ -67,7 +67,9 @@ class ASRSettings(BaseModel):
     min_window_s: float = Field(8.0, ge=1.0, le=30.0)
     """Shortest encoder window: short utterances are padded to this many seconds (30 = Whisper's fixed window).
     On 8 of the annotated calls (6,594 reference characters) 8 s and 15 s gave the same CER (0.197) through the
-    live path, and 8 s costs about a third less CPU; below that, repetition artefacts grow."""
+    live path, and 8 s costs about a third less CPU; below that, repetition artefacts grow. A longer utterance gets
+    its length plus 0.5 s, rounded up to 2 s steps, and finals are batched only with finals of the same window, so
+    an utterance's text does not depend on what other calls say at the same time."""
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
     """A segment whose no-speech probability is above this and whose log-probability is low is dropped."""
     log_prob_threshold: float = -1.0

@@ -346,6 +346,32 @@ def test_partials_asked_for_together_are_decoded_as_one_batch(tmp_path, clips):
         rec.close()
 
 
+def test_a_finals_text_does_not_depend_on_what_is_decoded_with_it(tmp_path, clips):
+    """Real model: finals queued together are batched only with finals of the same encoder window (a window set by
+    the longest in the batch changed what Whisper heard in the others), so each gets the text it gets alone."""
+    from service.asr.engine import Recognizer
+    from service.metrics import Metrics
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path)
+    short = [clips[name][0] for name in ("aishell1_BAC009S0764W0121", "speechcolab_cctv_104", "aishell2_IT0011W0001")]
+    long = clips["wenetspeech_meeting_S00000"][0]  # 12.4 s: a 14 s window, the others 8 s
+    asr = settings.asr.model_copy(update={"workers": 1})
+    metrics = Metrics()
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir), metrics=metrics)
+    try:
+        alone = [rec.transcribe_sync(x, "final").text for x in short]
+        with rec._cv:  # all four are queued before the worker takes any
+            futures = [rec.submit(x, "final") for x in (short[0], long, short[1], short[2])]
+        together = [f.result().text for f in futures]
+        assert [together[0], together[2], together[3]] == alone and together[1]
+        hist = metrics.batch_size.labels("final")
+        assert hist._sum.get() == 3 + 4 and sum(b.get() for b in hist._buckets) == 3 + 2  # 3 alone, then 3 + 1
+        assert rec._final_frames(len(short[0])) == 800 and rec._final_frames(len(long)) == 1400
+    finally:
+        rec.close()
+
+
 def test_the_guard_drops_prompt_echoes_but_not_hotwords(tmp_path):
     from service.asr.engine import Recognizer
     from tests.conftest import make_settings

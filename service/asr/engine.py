@@ -9,6 +9,7 @@ import concurrent.futures
 import heapq
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -27,6 +28,13 @@ SAMPLE_RATE = 16000
 FRAMES_PER_S = 100  # Whisper mel frames per second
 MAX_WINDOW_FRAMES = 3000  # 30 s: Whisper's longest input
 TOKENS_PER_S = 12  # cap on decoded tokens per second of audio (Chinese speech is ~4–6 characters/s)
+FINAL_WINDOW_STEP_FRAMES = 200
+"""A final's encoder window: ``min_window_s``, or its audio plus 0.5 s rounded up to whole 2 s steps. It depends on
+the utterance alone, and utterances are batched only with others of the same window: Whisper's text changes with
+the padding (of 31 utterances of two 8 kHz calls, 24 read differently in an 8, 12 or 15 s window: 吞下去了 in one,
+坑下去了 in another), so a window set by the longest utterance in the batch made a caller's words depend on what
+other calls were saying at the time. Within one window the batch does not change the text (28 of 28 the same
+alone and in batches of 4)."""
 PARTIAL_WINDOW_S = 3.0  # shortest encoder window for partial hypotheses
 PARTIAL_GATHER_S = 0.05  # a partial waits this long in the queue for others to batch with
 LIVE_RECENT_S = 30.0
@@ -72,6 +80,7 @@ class _Job:
     audio: np.ndarray = field(compare=False, repr=False)
     future: concurrent.futures.Future = field(compare=False, repr=False)
     enqueued: float = field(compare=False, default=0.0)
+    frames: int = field(compare=False, default=0)  # the encoder window of a final or offline utterance (0: set by batch)
 
 
 class QueueFull(RuntimeError):
@@ -177,7 +186,9 @@ class Recognizer:
                     raise QueueFull("partial time share spent")
             if kind == "final":
                 self._last_final = time.monotonic()
-            heapq.heappush(self._heap, _Job(PRIORITY[kind], next(self._seq), kind, audio, fut, time.monotonic()))
+            frames = self._final_frames(len(audio)) if kind in ("final", "offline") else 0
+            heapq.heappush(self._heap, _Job(PRIORITY[kind], next(self._seq), kind, audio, fut, time.monotonic(),
+                                            frames))
             self._cv.notify()
         self._gauge()
         return fut
@@ -232,8 +243,16 @@ class Recognizer:
                 return None
             first = heapq.heappop(self._heap)
             batch = [first]
-            while self._heap and len(batch) < self.settings.batch_size and self._heap[0].kind == first.kind:
-                batch.append(heapq.heappop(self._heap))
+            if first.frames:  # a final goes with the oldest finals of its own window only
+                mates = sorted(j for j in self._heap if j.kind == first.kind and j.frames == first.frames)
+                batch += mates[: self.settings.batch_size - 1]
+                if len(batch) > 1:
+                    taken = {id(j) for j in batch}
+                    self._heap = [j for j in self._heap if id(j) not in taken]
+                    heapq.heapify(self._heap)
+            else:
+                while self._heap and len(batch) < self.settings.batch_size and self._heap[0].kind == first.kind:
+                    batch.append(heapq.heappop(self._heap))
             if first.kind == "partial":
                 self._partials_running[threading.get_ident()] = time.monotonic()
             elif first.kind == "window":
@@ -309,11 +328,21 @@ class Recognizer:
         prompt.append(tok.no_timestamps)
         return prompt
 
-    def _features(self, audios: list[np.ndarray], min_window_s: float) -> np.ndarray:
+    def _final_frames(self, samples: int) -> int:
+        """The encoder window of a final or offline utterance of ``samples`` (FINAL_WINDOW_STEP_FRAMES)."""
+        needed = max(self.settings.min_window_s * FRAMES_PER_S, samples / SAMPLE_RATE * FRAMES_PER_S + 50)
+        if needed > self.settings.min_window_s * FRAMES_PER_S:
+            needed = math.ceil(needed / FINAL_WINDOW_STEP_FRAMES) * FINAL_WINDOW_STEP_FRAMES
+        return int(min(MAX_WINDOW_FRAMES, needed))
+
+    def _features(self, audios: list[np.ndarray], min_window_s: float, frames: int = 0) -> np.ndarray:
+        """Log-mel features of a batch in one window: ``frames``, or (0) the longest audio plus 0.5 s, at least
+        ``min_window_s``."""
         fe = self._whisper.feature_extractor
         longest = max(len(a) for a in audios)
-        frames = int(min(MAX_WINDOW_FRAMES, max(min_window_s * FRAMES_PER_S,
-                                                 longest / SAMPLE_RATE * FRAMES_PER_S + 50)))
+        if not frames:
+            frames = int(min(MAX_WINDOW_FRAMES, max(min_window_s * FRAMES_PER_S,
+                                                     longest / SAMPLE_RATE * FRAMES_PER_S + 50)))
         feats = []
         hop = SAMPLE_RATE // FRAMES_PER_S
         for a in audios:
@@ -332,7 +361,8 @@ class Recognizer:
         # Partials are replaced by the final: they decode a window just longer than the audio, at a fraction
         # of the cost of the padded window finals use.
         window = PARTIAL_WINDOW_S if kind == "partial" else s.min_window_s
-        features = self._features(audios, window)
+        frames = 0 if kind == "partial" else max(self._final_frames(len(a)) for a in audios)
+        features = self._features(audios, window, frames)
         encoded = self._whisper.model.encode(ctranslate2.StorageView.from_array(features))
         longest_s = max(len(a) for a in audios) / SAMPLE_RATE
         max_length = int(min(448 - len(self._prompt), TOKENS_PER_S * longest_s + 16))
