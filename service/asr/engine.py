@@ -365,6 +365,8 @@ class Recognizer:
         features = self._features(audios, window, frames)
         encoded = self._whisper.model.encode(ctranslate2.StorageView.from_array(features))
         longest_s = max(len(a) for a in audios) / SAMPLE_RATE
+        # the cap is the batch's: it only bites on runaway output (a loop the guard drops), so it does not make one
+        # utterance's text depend on another's (two 40-call runs, 2 and 3 calls at once: the same 1,592 finals)
         max_length = int(min(448 - len(self._prompt), TOKENS_PER_S * longest_s + 16))
         beam = s.partial_beam_size if kind == "partial" else s.beam_size
         results = self._whisper.model.generate(
