@@ -21,10 +21,11 @@ DELAY_S = 2.0
 
 
 class LateShortFinals:
-    """The real recognizer; finals shorter than ``short_s`` come back ``DELAY_S`` after they are decoded."""
+    """The real recognizer; finals shorter than ``short_s`` come back ``delay_s`` after they are decoded."""
 
-    def __init__(self, inner, short_s: float) -> None:
+    def __init__(self, inner, short_s: float, delay_s: float = DELAY_S) -> None:
         self.inner = inner
+        self.delay_s = delay_s
         self.short = int(short_s * 16000)
         self.delayed = 0
 
@@ -41,7 +42,7 @@ class LateShortFinals:
                     late.set_exception(done.exception())
                 else:
                     late.set_result(done.result())
-            threading.Timer(DELAY_S, later).start()
+            threading.Timer(self.delay_s, later).start()
 
         fut.add_done_callback(hand_back)
         return late
@@ -83,3 +84,35 @@ def test_a_later_caller_final_waits_for_the_counselors_earlier_one(tmp_path):
     assert messages.index(question) < messages.index(answer)
     # and the analysis read them in that order: the caller's plan with its near time makes the call 高
     assert session.analysis.state.level in ("高", "紧急")
+
+
+def test_a_final_does_not_wait_past_the_bound_for_the_other_channel(tmp_path, monkeypatch):
+    """A recognizer far behind on one channel (here: its finals 5 s late, the bound 0.3 s) does not hold the other
+    channel's finals: they go out after the bound, out of call-time order, and the call still completes."""
+    import service.session
+
+    monkeypatch.setattr(service.session, "EARLIER_FINAL_WAIT_S", 0.3)
+    call, audio = load_fixture_call("dev-0008-risk")
+    runtime = Runtime.build(make_settings(tmp_path, asr={"models_dir": MODELS_DIR}))
+    slow = LateShortFinals(runtime.pipeline.recognizer, short_s=2.8, delay_s=5.0)
+    runtime.pipeline.recognizer = slow
+    messages: list[dict] = []
+
+    async def sink(msg: dict) -> None:
+        messages.append(msg)
+
+    async def run():
+        session = await open_recording(runtime.pipeline, 8000, 2, "order-2", ["caller", "counselor"], sink=sink,
+                                       source="live")
+        await complete_recording(session, audio, 8000)
+
+    try:
+        asyncio.run(run())
+    finally:
+        runtime.pipeline.recognizer = slow.inner
+        runtime.close()
+    finals = [m for m in messages if m["type"] == "final" and m["text"]]
+    question = next(m for m in finals if m["speaker"] == "counselor" and m["start"] > 18)
+    answer = next(m for m in finals if m["speaker"] == "caller" and m["start"] > question["start"])
+    assert messages.index(answer) < messages.index(question), "the answer did not wait 5 s for the question"
+    assert messages[-1]["type"] == "ended"
