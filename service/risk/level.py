@@ -10,7 +10,7 @@
 
 Only the caller's own labels count (the engine gives counselor segments none); the counselor's words only date an
 attempt the caller told without saying when (``counselor_dates_recent``: "你五天前刚经历过一次很危险的自杀尝试"), and
-the counselor starting the emergency plan for a caller who spoke of suicide makes the call 紧急
+the counselor starting the emergency plan for a caller who spoke of suicidal intent makes the call 紧急
 (``counselor_dispatches``: "我同事已经在联系120和110"; lexicon 1.7). A near time counts towards 高 when
 it is said in the same caller turn (consecutive caller segments) as suicidal words, and every cue is read on the
 lexicon's corrected text (what pinyin matching heard: 门风…风好了 → 门缝…封好了), since the recognizer on 8 kHz
@@ -46,6 +46,9 @@ _CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六":
 _DAYS_AGO = re.compile(r"([一两二三四五六七八九十\d]{1,3})\s*天(之)?前")
 #: an attempt this many days ago or fewer is recent (Beijing 高)
 RECENT_ATTEMPT_DAYS = 14
+#: the caller labels (any source) with which a counselor's emergency dispatch makes the call 紧急: intent, not passive
+#: ideation alone ("活着太累了" in a call where police are sent to a violent husband is no act in progress)
+DISPATCH_INTENT_LABELS = frozenset({"active_ideation", "suicide_plan", "suicide_preparation", "suicide_attempt"})
 
 
 def _cn_number(s: str) -> int | None:
@@ -178,9 +181,9 @@ class CallRiskState:
             self._remember(at, seg, False, False)
             said = lex.corrected(seg.text)
             raised = None
-            if (self.labels & set(SUICIDE_LABELS) and level_rank(self.level) < level_rank("紧急")
+            if (self.labels & DISPATCH_INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
                     and counselor_dispatches(lex, said)):
-                # the counselor started the emergency plan for a caller who spoke of suicide: "我同事已经在联系120"
+                # the counselor started the emergency plan for a caller who spoke of suicidal intent: "我同事已经在联系120"
                 raised = "紧急"
             elif (self._undated_attempt and level_rank(self.level) < level_rank("高")
                     and counselor_dates_recent(lex, said)):
