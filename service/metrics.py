@@ -39,6 +39,10 @@ class Metrics:
             "scribe_relisten_seconds_total", "Seconds of live caller speech heard again for risk, per outcome (heard, "
             "skipped: too many windows of the call already waiting)", ["outcome"], registry=r
         )
+        self.finals_unordered = Counter(
+            "scribe_finals_out_of_order_total", "Finals sent before the other channel's earlier ones (the recognizer "
+            "was more than EARLIER_FINAL_WAIT_S behind on them)", registry=r
+        )
         self.bad_frames = Counter("scribe_bad_frames_total", "Binary frames refused", registry=r)
         self.calls_refused = Counter("scribe_calls_refused_total", "Calls refused at admission", ["reason"], registry=r)
         self.alerts = Counter("scribe_alerts_raised_total", "Supervisor alerts raised", ["level"], registry=r)

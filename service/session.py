@@ -273,7 +273,9 @@ class CallSession:
         if previous is not None:  # finals of one channel go out in order
             await asyncio.gather(previous, return_exceptions=True)
         if earlier:  # and after the other channel's finals that started before (EARLIER_FINAL_WAIT_S)
-            await asyncio.wait(earlier, timeout=EARLIER_FINAL_WAIT_S)
+            _, waiting = await asyncio.wait(earlier, timeout=EARLIER_FINAL_WAIT_S)
+            if waiting:
+                self.p.metrics.finals_unordered.inc()
         if not tr.text and seg_id is None:
             return
         seg = await self._emit_final(ch.role, seg_id, utt.start / SAMPLE_RATE, utt.end / SAMPLE_RATE, tr, arrived)

@@ -116,3 +116,4 @@ def test_a_final_does_not_wait_past_the_bound_for_the_other_channel(tmp_path, mo
     answer = next(m for m in finals if m["speaker"] == "caller" and m["start"] > question["start"])
     assert messages.index(answer) < messages.index(question), "the answer did not wait 5 s for the question"
     assert messages[-1]["type"] == "ended"
+    assert runtime.pipeline.metrics.finals_unordered._value.get() >= 1, "and it is counted"
