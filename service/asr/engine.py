@@ -304,7 +304,7 @@ class Recognizer:
             return
         t0 = time.perf_counter()
         try:
-            results = self._decode([j.audio for j in live], live[0].kind)
+            results = self._decode([j.audio for j in live], live[0].kind, live[0].frames)
         except Exception as e:  # noqa: BLE001 - every waiting job must hear about it
             logger.exception("inference failed for a batch of %d utterances", len(live))
             for j in live:
@@ -352,7 +352,9 @@ class Recognizer:
             feats.append(mel)
         return np.ascontiguousarray(np.stack(feats), dtype=np.float32)
 
-    def _decode(self, audios: list[np.ndarray], kind: JobKind) -> list[Transcript]:
+    def _decode(self, audios: list[np.ndarray], kind: JobKind, frames: int = 0) -> list[Transcript]:
+        """One batch of one kind; ``frames``: the batch's window (a final's, shared by every job in the batch; 0 for
+        partials, whose window the longest sets)."""
         import ctranslate2
 
         if kind == "window":
@@ -361,7 +363,6 @@ class Recognizer:
         # Partials are replaced by the final: they decode a window just longer than the audio, at a fraction
         # of the cost of the padded window finals use.
         window = PARTIAL_WINDOW_S if kind == "partial" else s.min_window_s
-        frames = 0 if kind == "partial" else max(self._final_frames(len(a)) for a in audios)
         features = self._features(audios, window, frames)
         encoded = self._whisper.model.encode(ctranslate2.StorageView.from_array(features))
         longest_s = max(len(a) for a in audios) / SAMPLE_RATE
