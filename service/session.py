@@ -89,8 +89,7 @@ class _Channel:
     partial_speech: int = 0  # the segmenter's speech count of the utterance at the last partial request
     partial_busy: bool = False
     partial_job: "concurrent.futures.Future | None" = None
-    last_final: asyncio.Task | None = None
-    #: finals submitted and not yet sent: (start sample, task), oldest first
+    #: finals submitted and not yet sent: (start sample, task), oldest first (each final drops the sent ones)
     pending: collections.deque = field(default_factory=collections.deque)
     arrivals: collections.deque = field(default_factory=lambda: collections.deque(maxlen=ARRIVALS_KEPT))
 
@@ -250,16 +249,10 @@ class CallSession:
                 ch.partial_job = None
             arrived = self._arrival(ch, utt.end)
             fut = self.p.recognizer.submit(utt.audio, self._final_kind)
+            previous = ch.pending[-1][1] if ch.pending else None
             earlier = [t for other in self.channels if other is not ch
-                       for start, t in self._unsent(other) if start < utt.start]
-            ch.last_final = self._spawn(self._final(ch, utt, seg_id, fut, arrived, ch.last_final, earlier))
-            ch.pending.append((utt.start, ch.last_final))
-
-    @staticmethod
-    def _unsent(ch: _Channel) -> collections.deque:
-        while ch.pending and ch.pending[0][1].done():
-            ch.pending.popleft()
-        return ch.pending
+                       for start, t in other.pending if start < utt.start and not t.done()]
+            ch.pending.append((utt.start, self._spawn(self._final(ch, utt, seg_id, fut, arrived, previous, earlier))))
 
     def _arrival(self, ch: _Channel, pos: int) -> float:
         for end, t in ch.arrivals:
@@ -276,6 +269,8 @@ class CallSession:
             _, waiting = await asyncio.wait(earlier, timeout=EARLIER_FINAL_WAIT_S)
             if waiting:
                 self.p.metrics.finals_unordered.inc()
+        while ch.pending and ch.pending[0][1].done():  # this channel's finals before this one are all sent
+            ch.pending.popleft()
         if not tr.text and seg_id is None:
             return
         seg = await self._emit_final(ch.role, seg_id, utt.start / SAMPLE_RATE, utt.end / SAMPLE_RATE, tr, arrived)

@@ -131,3 +131,24 @@ def load_fixture_call(call_id: str = "dev-0008-head") -> tuple[dict, np.ndarray]
     lines = (FIXTURES / "calls" / "calls.jsonl").read_text(encoding="utf-8").splitlines()
     call = next(c for c in map(json.loads, lines) if c["call_id"] == call_id)
     return call, read_audio(FIXTURES / "calls" / call["audio"], 8000)
+
+
+def stream_fixture_call(runtime: Runtime, call_id: str, fixture: str = "dev-0008-risk", mono: bool = False):
+    """Run a fixture call (8 kHz stereo, caller then counselor; ``mono``: its caller channel alone, as one "mixed"
+    channel) through ``runtime`` as a live call, as fast as the recognizer allows; (the session, every message)."""
+    from service.recorded import complete_recording, open_recording
+
+    _, audio = load_fixture_call(fixture)
+    roles = ["mixed"] if mono else ["caller", "counselor"]
+    audio = audio[:, :1] if mono else audio
+    messages: list[dict] = []
+
+    async def sink(msg: dict) -> None:
+        messages.append(msg)
+
+    async def run():
+        session = await open_recording(runtime.pipeline, 8000, len(roles), call_id, roles, sink=sink, source="live")
+        await complete_recording(session, audio, 8000)
+        return session
+
+    return asyncio.run(run()), messages

@@ -7,15 +7,13 @@ counselor's short finals are handed back late, as they would be behind other cal
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import threading
 
 import numpy as np
 
-from service.recorded import complete_recording, open_recording
 from service.runtime import Runtime
-from tests.conftest import MODELS_DIR, load_fixture_call, make_settings
+from tests.conftest import MODELS_DIR, make_settings, stream_fixture_call
 
 DELAY_S = 2.0
 
@@ -51,36 +49,36 @@ class LateShortFinals:
         return getattr(self.inner, name)
 
 
-def test_a_later_caller_final_waits_for_the_counselors_earlier_one(tmp_path):
-    call, audio = load_fixture_call("dev-0008-risk")
+def stream_with_late_counselor(tmp_path, call_id: str, delay_s: float = DELAY_S):
+    """dev-0008-risk streamed as a live call, the counselor's "您打算什么时候呢？" (2.0 s: the short final before a
+    caller's answer) handed back ``delay_s`` late; (session, messages, the late recognizer, the metrics)."""
     runtime = Runtime.build(make_settings(tmp_path, asr={"models_dir": MODELS_DIR}))
-    # the counselor's "您打算什么时候呢？" (2.0 s) is the short one before a caller's answer
-    slow = LateShortFinals(runtime.pipeline.recognizer, short_s=2.8)
+    slow = LateShortFinals(runtime.pipeline.recognizer, short_s=2.8, delay_s=delay_s)
     runtime.pipeline.recognizer = slow
-    messages: list[dict] = []
-
-    async def sink(msg: dict) -> None:
-        messages.append(msg)
-
-    async def run():
-        session = await open_recording(runtime.pipeline, 8000, 2, "order-1", ["caller", "counselor"], sink=sink,
-                                       source="live")
-        await complete_recording(session, audio, 8000)
-        return session
-
     try:
-        session = asyncio.run(run())
+        session, messages = stream_fixture_call(runtime, call_id)
     finally:
         runtime.pipeline.recognizer = slow.inner
         runtime.close()
-    assert slow.delayed >= 1, "a short final was handed back late"
+    return session, messages, slow, runtime.pipeline.metrics
+
+
+def question_and_answer(messages: list[dict]) -> tuple[dict, dict]:
+    """The counselor's "您打算什么时候呢？" and the caller's final after it."""
     finals = [m for m in messages if m["type"] == "final" and m["text"]]
-    speakers = {m["speaker"] for m in finals}
-    assert speakers == {"caller", "counselor"}
-    starts = [m["start"] for m in finals]
-    assert starts == sorted(starts), "finals go out in call time across the two channels"
     question = next(m for m in finals if m["speaker"] == "counselor" and m["start"] > 18)
     answer = next(m for m in finals if m["speaker"] == "caller" and m["start"] > question["start"])
+    return question, answer
+
+
+def test_a_later_caller_final_waits_for_the_counselors_earlier_one(tmp_path):
+    session, messages, slow, _ = stream_with_late_counselor(tmp_path, "order-1")
+    assert slow.delayed >= 1, "a short final was handed back late"
+    finals = [m for m in messages if m["type"] == "final" and m["text"]]
+    assert {m["speaker"] for m in finals} == {"caller", "counselor"}
+    starts = [m["start"] for m in finals]
+    assert starts == sorted(starts), "finals go out in call time across the two channels"
+    question, answer = question_and_answer(messages)
     assert messages.index(question) < messages.index(answer)
     # and the analysis read them in that order: the caller's plan with its near time makes the call 高
     assert session.analysis.state.level in ("高", "紧急")
@@ -92,28 +90,20 @@ def test_a_final_does_not_wait_past_the_bound_for_the_other_channel(tmp_path, mo
     import service.session
 
     monkeypatch.setattr(service.session, "EARLIER_FINAL_WAIT_S", 0.3)
-    call, audio = load_fixture_call("dev-0008-risk")
-    runtime = Runtime.build(make_settings(tmp_path, asr={"models_dir": MODELS_DIR}))
-    slow = LateShortFinals(runtime.pipeline.recognizer, short_s=2.8, delay_s=5.0)
-    runtime.pipeline.recognizer = slow
-    messages: list[dict] = []
-
-    async def sink(msg: dict) -> None:
-        messages.append(msg)
-
-    async def run():
-        session = await open_recording(runtime.pipeline, 8000, 2, "order-2", ["caller", "counselor"], sink=sink,
-                                       source="live")
-        await complete_recording(session, audio, 8000)
-
-    try:
-        asyncio.run(run())
-    finally:
-        runtime.pipeline.recognizer = slow.inner
-        runtime.close()
-    finals = [m for m in messages if m["type"] == "final" and m["text"]]
-    question = next(m for m in finals if m["speaker"] == "counselor" and m["start"] > 18)
-    answer = next(m for m in finals if m["speaker"] == "caller" and m["start"] > question["start"])
+    _, messages, _, metrics = stream_with_late_counselor(tmp_path, "order-2", delay_s=5.0)
+    question, answer = question_and_answer(messages)
     assert messages.index(answer) < messages.index(question), "the answer did not wait 5 s for the question"
     assert messages[-1]["type"] == "ended"
-    assert runtime.pipeline.metrics.finals_unordered._value.get() >= 1, "and it is counted"
+    assert metrics.finals_unordered._value.get() >= 1, "and it is counted"
+
+
+def test_a_channel_keeps_only_its_unsent_finals(tmp_path):
+    """What a channel keeps of its finals to order them is bounded: the finals already sent are let go, also in a
+    one-channel call, where no other channel reads them."""
+    runtime = Runtime.build(make_settings(tmp_path, asr={"models_dir": MODELS_DIR}))
+    try:
+        session, messages = stream_fixture_call(runtime, "order-3", mono=True)
+    finally:
+        runtime.close()
+    assert len([m for m in messages if m["type"] == "final" and m["text"]]) >= 3
+    assert len(session.channels[0].pending) <= 1

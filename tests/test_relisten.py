@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 
 from service.analysis import RiskAnalysis
-from service.recorded import complete_recording, open_recording
 from service.relisten import MAX_WAITING_S, RELISTEN_BACK_S, Relistener
 from service.risk import RiskEngine
 from service.risk.lexicon import load_lexicon
 from service.runtime import Runtime
 from service.types import FinalSegment
-from tests.conftest import MODELS_DIR, load_fixture_call, make_settings
+from tests.conftest import MODELS_DIR, make_settings, stream_fixture_call
 
 
 @pytest.fixture(scope="module")
@@ -137,22 +134,10 @@ def test_windows_go_at_a_full_window_or_at_the_end_of_a_turn_with_enough_speech(
 
 @pytest.mark.parametrize("relisten", [True, False])
 def test_a_streamed_call_is_heard_again_once_it_shows_risk_and_its_finals_stay_as_sent(tmp_path, relisten):
-    call, audio = load_fixture_call("dev-0008-risk")
     settings = make_settings(tmp_path, asr={"models_dir": MODELS_DIR}, risk={"relisten": relisten})
     runtime = Runtime.build(settings)
-    messages: list[dict] = []
-
-    async def sink(msg: dict) -> None:
-        messages.append(msg)
-
-    async def run():
-        session = await open_recording(runtime.pipeline, 8000, 2, "relisten-1", ["caller", "counselor"], sink=sink,
-                                       source="live")
-        await complete_recording(session, audio, 8000)
-        return session
-
     try:
-        session = asyncio.run(run())
+        session, messages = stream_fixture_call(runtime, "relisten-1")
         stored = runtime.pipeline.store.segments("relisten-1")
     finally:
         runtime.close()
