@@ -48,6 +48,10 @@ class RiskAnalysis(CallAnalysis):
         #: words too (``RiskEngine.analyze(risk_context=…)``). In call time, since an upload's finals arrive out of
         #: order.
         self._risk_since = math.inf
+        #: one analysis at a time per call, in the order the finals reach it (asyncio.Lock is first come, first
+        #: served): the analysis runs in a worker thread, off the event loop, since the classifier's encoder takes
+        #: some 15–40 ms a segment on one CPU thread, and the loop serves every other call meanwhile
+        self._lock = asyncio.Lock()
 
     def analyze(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]]:
         """Synchronous core (also used by the evaluation's transcript mode)."""
@@ -80,8 +84,9 @@ class RiskAnalysis(CallAnalysis):
                 "score": round(risk.score, 4), "engine_version": risk.engine_version}
 
     async def on_final(self, seg: FinalSegment, transcript: Transcript | None) -> list[dict]:
-        before = self.state.level
-        risk, alerts = self.analyze(seg)
+        async with self._lock:
+            before = self.state.level
+            risk, alerts = await asyncio.to_thread(self.analyze, seg)
         if risk.labels:
             await self._save(seg.segment_id)
         await self._level_and_alerts(before, alerts)
@@ -118,8 +123,9 @@ class RiskAnalysis(CallAnalysis):
         return risk, alerts
 
     async def on_relisten(self, seg: FinalSegment) -> list[dict]:
-        level = self.state.level
-        found = self.analyze_relistened(seg)
+        async with self._lock:
+            level = self.state.level
+            found = await asyncio.to_thread(self.analyze_relistened, seg)
         if found is None:
             return []
         risk, alerts = found

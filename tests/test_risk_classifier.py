@@ -1,7 +1,6 @@
 """The shipped ONNX classifier, the engine built on it, and a smoke run of the training script on a tiny fixture."""
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +39,51 @@ def test_ranks_clear_cases(clf):
     assert risky["any_suicide"] > calm["any_suicide"]
 
 
-def test_a_few_ms_per_segment_on_cpu(clf):
-    text = "我最近压力特别大，晚上睡不着，有时候觉得活着没什么意思，也不知道该跟谁说。"
-    clf.predict([text])
-    t0 = time.perf_counter()
-    for _ in range(50):
-        clf.predict([text])
-    assert (time.perf_counter() - t0) / 50 < 0.01
+def test_shipped_model_is_the_mean_of_the_cnns_and_the_encoder_heads(clf):
+    """Both parts run, each on its own input, and the classifier gives their mean."""
+    assert clf.head is not None and clf.encoder is not None
+    texts = ["我最近压力特别大，有时候觉得活着没什么意思", "孩子最近不爱上学，我想问问怎么办"]
+    cnn = clf.session.run(None, {"ids": encode(texts, clf.vocab)})[0]
+    emb = clf.encoder.embed(texts)
+    head = clf.head.run(None, {"emb": emb})[0]
+    got = np.array([[p[o] for o in clf.outputs] for p in clf.predict(texts)])
+    np.testing.assert_allclose(got, (cnn + head) / 2, rtol=1e-5, atol=1e-6)
+    # the parts differ: the heads are not a copy of the CNNs
+    assert np.abs(cnn - head).max() > 0.01
+
+
+def test_encoder_embeddings_are_normalised_deterministic_and_thread_safe():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.risk.encoder import DIM, get_encoder
+
+    enc = get_encoder()
+    texts = ["我不想活了", "今天天气不错", "药都攒好了，今晚就吃", "我同学说她想死", "", "我" * 3000]
+    serial = enc.embed(texts)
+    assert serial.shape == (len(texts), DIM) and serial.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(serial, axis=1), 1.0, atol=1e-3)
+    # full-width and case are normalised as the lexicon reads text
+    np.testing.assert_allclose(enc.embed(["ＡＢＣ我想死"])[0], enc.embed(["abc我想死"])[0], atol=1e-6)
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda t: enc.embed([t])[0], texts * 3))
+    np.testing.assert_allclose(np.stack(parallel), np.concatenate([serial] * 3), atol=1e-5)
+    # nearer in meaning is nearer in the embedding
+    a, b, c = enc.embed(["我不想活了", "我想结束自己的生命", "今天的外卖很好吃"])
+    assert a @ b > a @ c
+    assert enc.embed([]).shape == (0, DIM)
+
+
+def test_encoder_load_leaves_the_thread_setting_alone(monkeypatch):
+    import os
+
+    from service.risk.encoder import SentenceEncoder
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    SentenceEncoder(threads=1)
+    assert "OMP_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    SentenceEncoder(threads=1)
+    assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
 def test_featurizer_ignores_punctuation_and_pads():
@@ -84,6 +121,36 @@ def test_train_quick_on_fixture(tmp_path):
     assert clf.model_id == "clf-2000-01-01"
     (p,) = clf.predict(["我想死"])
     assert 0.0 <= p["any_suicide"] <= 1.0
+    assert (out / "risk_head.onnx").exists() and clf.head is not None
+    assert m["model"]["encoder"] == "multilingual-e5-small-q4"
     # same seed → same held-out counts
     m2 = train.main(["--out", str(tmp_path / "again"), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick", "--date", "2000-01-01"])
     assert m2["held_out"] == m["held_out"]
+
+
+def test_train_without_encoder_gives_the_cnns_alone(tmp_path):
+    from service.risk import train
+
+    out = tmp_path / "risk"
+    out.mkdir()
+    (out / "risk_head.onnx").write_bytes(b"stale")  # a head left from an earlier model must not be read
+    m = train.main(["--out", str(out), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick",
+                    "--no-encoder", "--date", "2000-01-01"])
+    assert m["model"]["encoder"] is None and not (out / "risk_head.onnx").exists()
+    clf = Classifier.load(out)
+    assert clf.head is None and clf.encoder is None
+    (p,) = clf.predict(["我想死"])
+    expected = clf.session.run(None, {"ids": encode(["我想死"], clf.vocab)})[0][0]
+    assert p["any_suicide"] == pytest.approx(float(expected[-1]))
+
+
+def test_model_for_another_encoder_is_refused(tmp_path):
+    import shutil
+
+    for f in DEFAULT_MODEL_DIR.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    config = json.loads((tmp_path / "classifier.json").read_text())
+    config["encoder"] = "some-other-encoder"
+    (tmp_path / "classifier.json").write_text(json.dumps(config))
+    with pytest.raises(RuntimeError, match="some-other-encoder"):
+        Classifier.load(tmp_path)

@@ -1,12 +1,15 @@
-"""The trained risk classifier: characters → an ensemble of small CNNs (2/3/4-character filters, max-pooled),
-run with onnxruntime on the CPU.
+"""The trained risk classifier: characters → an ensemble of small CNNs (2/3/4-character filters, max-pooled), and
+a sentence embedding from a pretrained multilingual encoder (:mod:`service.risk.encoder`) → small MLP heads; the mean
+of the two parts' probabilities. The CNNs and the heads run with onnxruntime on the CPU.
 
 The model files (``models/risk/``): ``risk_clf.onnx`` (input ``ids`` int64 [batch, n], 0 = padding, 1 = a character
 not in the vocabulary; output ``probs`` float32 [batch, len(outputs)]), ``vocab.json`` (character → id) and
 ``classifier.json`` (model id, outputs, and the two ``any_suicide`` operating points chosen in cross-validation:
 ``threshold_any_suicide`` for recall ≥ 0.9, ``confirm_threshold_any_suicide`` for precision ≥ 0.8).
-``service.risk.train`` writes all three; the featurizer below is shared by training and inference so they cannot
-drift apart.
+With the encoder, ``risk_head.onnx`` (input ``emb`` float32 [batch, 384], output ``probs``) and ``classifier.json``
+naming the encoder (``encoder``, ``head``); a model directory without them is the CNNs alone.
+``service.risk.train`` writes them all; the featurizers are shared by training and inference so they cannot drift
+apart.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from service.risk.lexicon import normalize
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "risk"
 MODEL_FILE = "risk_clf.onnx"
+HEAD_FILE = "risk_head.onnx"
 VOCAB_FILE = "vocab.json"
 CONFIG_FILE = "classifier.json"
 #: characters per text; a longer segment keeps its first MAX_CHARS (a hotline turn is rarely past 100)
@@ -59,6 +63,9 @@ class Classifier:
     session: object
     #: the high-precision operating point; above 1 (never) for a model that has none
     confirm_threshold: float = 1.000001
+    #: the heads on the encoder's embeddings and the encoder (None: the CNNs alone)
+    head: object | None = None
+    encoder: object | None = None
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, threshold: float | None = None) -> "Classifier":
@@ -78,6 +85,15 @@ class Classifier:
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         session = ort.InferenceSession(str(model_dir / MODEL_FILE), opts, providers=["CPUExecutionProvider"])
+        head = encoder = None
+        if config.get("head"):
+            from service.risk.encoder import ENCODER_ID, get_encoder
+
+            if config.get("encoder") != ENCODER_ID:
+                raise RuntimeError(f"{config_path}: the model's heads read {config.get('encoder')!r} embeddings, "
+                                   f"this service has {ENCODER_ID!r}")
+            head = ort.InferenceSession(str(model_dir / config["head"]), opts, providers=["CPUExecutionProvider"])
+            encoder = get_encoder()
         return cls(
             model_id=config["model_id"],
             outputs=list(config["outputs"]),
@@ -85,6 +101,8 @@ class Classifier:
             confirm_threshold=float(config.get("confirm_threshold_any_suicide", 1.000001)),
             vocab=vocab,
             session=session,
+            head=head,
+            encoder=encoder,
         )
 
     def predict(self, texts: list[str]) -> list[dict[str, float]]:
@@ -92,4 +110,6 @@ class Classifier:
         if not texts:
             return []
         probs = self.session.run(None, {"ids": encode(texts, self.vocab)})[0]
+        if self.head is not None:
+            probs = (probs + self.head.run(None, {"emb": self.encoder.embed(texts)})[0]) / 2
         return [dict(zip(self.outputs, map(float, row))) for row in probs]

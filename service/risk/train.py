@@ -10,7 +10,10 @@ keeps recall ≥ INNER_TARGET_RECALL on them; the model trained on the whole tra
 fold with that threshold. The final model trains on all data and ships the median of the fold thresholds. Seeded:
 the same command gives the same figures.
 
-Model: an ensemble of ``--members`` character CNNs (the same vocabulary, different seeds), averaged.
+Model: an ensemble of ``--members`` character CNNs (the same vocabulary, different seeds), averaged; and, unless
+``--no-encoder``, ``--members`` small MLP heads on the frozen sentence embeddings of a pretrained multilingual encoder
+(:mod:`service.risk.encoder`), averaged; the classifier's probability is the mean of the two parts. The embeddings
+are computed once for all rows (the encoder is frozen, so they do not depend on the fold).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.risk.classifier import CONFIG_FILE, MODEL_FILE, UNKNOWN_ID, VOCAB_FILE, chars, encode
+from service.risk.classifier import CONFIG_FILE, HEAD_FILE, MODEL_FILE, UNKNOWN_ID, VOCAB_FILE, chars, encode
 from service.types import RISK_LABELS, SUICIDE_LABELS
 
 logger = logging.getLogger("service.risk.train")
@@ -68,6 +71,12 @@ EPOCHS = 12
 INNER_FOLDS = 3
 MIN_COUNT = 2
 MAX_VOCAB = 8000
+#: the heads on the encoder's embeddings: one hidden layer, trained full-batch (1,600 rows × 384 dimensions)
+HEAD_HIDDEN = 256
+HEAD_DROPOUT = 0.3
+HEAD_EPOCHS = 100
+HEAD_LEARNING_RATE = 3e-3
+HEAD_WEIGHT_DECAY = 0.1
 
 
 # --- data ---------------------------------------------------------------------------------------------------
@@ -207,6 +216,84 @@ def train_model(texts: list[str], y: np.ndarray, epochs: int, seed: int, members
     return model, vocab
 
 
+def make_head(mean: np.ndarray, std: np.ndarray, members: int = 1):
+    """``members`` MLPs on an embedding, standardised with the training part's ``mean``/``std`` (kept in the
+    exported graph); forward() averages their probabilities."""
+    torch = _torch()
+    nn = torch.nn
+
+    class Head(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32))
+            self.register_buffer("std", torch.tensor(std, dtype=torch.float32))
+            self.members = nn.ModuleList(
+                nn.Sequential(nn.Linear(len(mean), HEAD_HIDDEN), nn.ReLU(), nn.Dropout(HEAD_DROPOUT),
+                              nn.Linear(HEAD_HIDDEN, len(OUTPUTS)))
+                for _ in range(members))
+
+        def logits(self, member, emb):
+            return member((emb - self.mean) / self.std)
+
+        def forward(self, emb):
+            return torch.stack([torch.sigmoid(self.logits(m, emb)) for m in self.members]).mean(0)
+
+    return Head()
+
+
+def train_head(x: np.ndarray, y: np.ndarray, seed: int, members: int = MEMBERS):
+    """Heads on embeddings ``x`` [n, dim] for targets ``y``; member k is trained with seed ``seed + 1000 k``."""
+    torch = _torch()
+    torch.manual_seed(seed)
+    head = make_head(x.mean(0), x.std(0) + 1e-6, members)
+    pos = y.sum(0)
+    pos_weight = torch.tensor(np.clip((len(y) - pos) / np.maximum(pos, 1), 1.0, 8.0), dtype=torch.float32)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    xt, yt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(y)
+    for k, member in enumerate(head.members):
+        torch.manual_seed(seed + 1000 * k)
+        opt = torch.optim.AdamW(member.parameters(), lr=HEAD_LEARNING_RATE, weight_decay=HEAD_WEIGHT_DECAY)
+        member.train()
+        for _ in range(HEAD_EPOCHS):
+            opt.zero_grad()
+            loss_fn(head.logits(member, xt), yt).backward()
+            opt.step()
+    head.eval()
+    return head
+
+
+@dataclass
+class Trained:
+    """One trained classifier: the character CNNs and, when the encoder is used, the heads on its embeddings."""
+
+    cnn: object
+    vocab: dict[str, int]
+    head: object | None = None
+
+    def predict(self, texts: list[str], emb: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities [len(texts), len(OUTPUTS)]: the CNNs', or the mean of the CNNs' and the heads'."""
+        probs = predict(self.cnn, self.vocab, texts)
+        if self.head is None:
+            return probs
+        torch = _torch()
+        with torch.no_grad():
+            return (probs + self.head(torch.from_numpy(emb)).numpy()) / 2
+
+
+def fit(texts: list[str], emb: np.ndarray | None, y: np.ndarray, epochs: int, seed: int,
+        members: int = MEMBERS) -> Trained:
+    model, vocab = train_model(texts, y, epochs, seed, members)
+    return Trained(model, vocab, None if emb is None else train_head(emb, y, seed, members))
+
+
+def embed_rows(rows: list[dict]) -> np.ndarray:
+    from service.risk.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder()
+    return np.concatenate([encoder.embed([r["text"] for r in rows[b:b + 64]]) for b in range(0, len(rows), 64)]
+                          or [encoder.embed([])])
+
+
 def predict(model, vocab: dict[str, int], texts: list[str]) -> np.ndarray:
     torch = _torch()
     out = []
@@ -251,7 +338,7 @@ def choose_precision_threshold(scores: np.ndarray, gold: np.ndarray, target: flo
 
 
 def inner_threshold(train_idx: list[int], rows: list[dict], y: np.ndarray, extra: list[dict], y_extra: np.ndarray,
-                    cfg: "Config", seed: int) -> tuple[float, float]:
+                    cfg: "Config", seed: int, emb: "Embeddings | None" = None) -> tuple[float, float]:
     """The any_suicide thresholds for one outer fold, from out-of-fold scores inside its training part only:
     (recall ≥ TARGET_RECALL, precision ≥ TARGET_PRECISION)."""
     sub = [rows[i] for i in train_idx]
@@ -260,11 +347,27 @@ def inner_threshold(train_idx: list[int], rows: list[dict], y: np.ndarray, extra
     for j in range(cfg.inner_folds):
         fit = [i for i, f in zip(train_idx, inner) if f != j]
         held = [q for q, f in enumerate(inner) if f == j]
-        model, vocab = train_model([rows[i]["text"] for i in fit] + [r["text"] for r in extra],
-                                   np.concatenate([y[fit], y_extra]), cfg.epochs, seed + 100 + j, cfg.members)
-        scores[held] = predict(model, vocab, [sub[q]["text"] for q in held])[:, -1]
+        trained = fit_part(fit, rows, y, extra, y_extra, cfg, seed + 100 + j, emb)
+        scores[held] = trained.predict([sub[q]["text"] for q in held],
+                                       None if emb is None else emb.rows[[train_idx[q] for q in held]])[:, -1]
     gold = y[train_idx, -1]
     return choose_threshold(scores, gold, INNER_TARGET_RECALL), choose_precision_threshold(scores, gold)
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """The encoder's embeddings of the PsyGUARD rows and of the extra rows, in their order."""
+
+    rows: np.ndarray
+    extra: np.ndarray
+
+
+def fit_part(idx: list[int], rows: list[dict], y: np.ndarray, extra: list[dict], y_extra: np.ndarray, cfg: "Config",
+             seed: int, emb: Embeddings | None) -> Trained:
+    """A classifier trained on the rows ``idx`` plus every extra row."""
+    texts = [rows[i]["text"] for i in idx] + [r["text"] for r in extra]
+    x = None if emb is None else np.concatenate([emb.rows[idx], emb.extra])
+    return fit(texts, x, np.concatenate([y[idx], y_extra]), cfg.epochs, seed, cfg.members)
 
 
 @dataclass(frozen=True)
@@ -276,8 +379,28 @@ class Config:
     seed: int = SEED
 
 
+def segment_latency_ms(model_dir: Path, repeats: int = 30) -> dict:
+    """What the exported classifier costs per caller segment, one at a time as the live path asks (median ms over
+    ``repeats`` runs of a 20- and an 80-character turn): a measurement for the model card, not a test."""
+    from service.risk.classifier import Classifier
+
+    clf = Classifier.load(model_dir)
+    out = {}
+    for name, text in (("20_chars", "我最近压力特别大，有时候觉得活着没意思。"),
+                       ("80_chars", "我最近压力特别大，晚上睡不着，白天也没有精神上班，有时候觉得活着没什么意思，"
+                                    "也不知道该跟谁说，家里人都不理解我，朋友也很少联系了，我真的好累。")):
+        clf.predict([text])
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            clf.predict([text])
+            times.append(time.perf_counter() - t0)
+        out[name] = round(1000 * statistics.median(times), 2)
+    return out
+
+
 # --- main ---------------------------------------------------------------------------------------------------
-def cross_validate(rows: list[dict], extra: list[dict], cfg: Config) -> dict:
+def cross_validate(rows: list[dict], extra: list[dict], cfg: Config, emb: Embeddings | None = None) -> dict:
     y = targets(rows)
     y_extra = targets(extra)
     fold_of = stratified_folds(rows, cfg.folds, cfg.seed)
@@ -287,10 +410,9 @@ def cross_validate(rows: list[dict], extra: list[dict], cfg: Config) -> dict:
         t0 = time.perf_counter()
         train_idx = [i for i in range(len(rows)) if fold_of[i] != k]
         test_idx = [i for i in range(len(rows)) if fold_of[i] == k]
-        thr, thr_p = inner_threshold(train_idx, rows, y, extra, y_extra, cfg, cfg.seed + k)
-        texts = [rows[i]["text"] for i in train_idx] + [r["text"] for r in extra]
-        model, vocab = train_model(texts, np.concatenate([y[train_idx], y_extra]), cfg.epochs, cfg.seed + k, cfg.members)
-        oof[test_idx] = predict(model, vocab, [rows[i]["text"] for i in test_idx])
+        thr, thr_p = inner_threshold(train_idx, rows, y, extra, y_extra, cfg, cfg.seed + k, emb)
+        trained = fit_part(train_idx, rows, y, extra, y_extra, cfg, cfg.seed + k, emb)
+        oof[test_idx] = trained.predict([rows[i]["text"] for i in test_idx], None if emb is None else emb.rows[test_idx])
         tp, fp, fn = counts(oof[test_idx, -1] >= thr, y[test_idx, -1])
         per_fold.append({"fold": k, "n": len(test_idx), "threshold": round(thr, 4), "any_suicide": prf(tp, fp, fn),
                          "confirm_threshold": round(thr_p, 4),
@@ -343,14 +465,24 @@ def engine_on_folds(rows: list[dict], oof: np.ndarray, thr_of: np.ndarray, label
     return prf(*counts(pred, y))
 
 
-def export(model, vocab: dict[str, int], out: Path, config: dict) -> None:
+def export(trained: Trained, out: Path, config: dict) -> None:
     torch = _torch()
+    model, vocab = trained.cnn, trained.vocab
     out.mkdir(parents=True, exist_ok=True)
     example = torch.from_numpy(encode(["我不想活了"], vocab))
     torch.onnx.export(
         model, (example,), str(out / MODEL_FILE), input_names=["ids"], output_names=["probs"],
         dynamic_axes={"ids": {0: "batch", 1: "n"}, "probs": {0: "batch"}}, opset_version=17, dynamo=False,
     )
+    if trained.head is not None:
+        from service.risk.encoder import DIM
+
+        torch.onnx.export(
+            trained.head, (torch.zeros(1, DIM),), str(out / HEAD_FILE), input_names=["emb"], output_names=["probs"],
+            dynamic_axes={"emb": {0: "batch"}, "probs": {0: "batch"}}, opset_version=17, dynamo=False,
+        )
+    elif (out / HEAD_FILE).exists():
+        (out / HEAD_FILE).unlink()  # a model without the encoder must not be read with an older head
     (out / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     (out / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
@@ -366,6 +498,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--inner-folds", type=int, default=INNER_FOLDS, help="inner folds that choose each fold's threshold")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--date", default=None, help="model date (YYYY-MM-DD), default today")
+    ap.add_argument("--no-encoder", action="store_true",
+                    help="the character CNNs alone, without the heads on the pretrained encoder's embeddings")
     ap.add_argument("--quick", action="store_true", help="2 folds, 2 inner folds, 3 epochs, 1 member: a smoke run for CI")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -376,17 +510,30 @@ def main(argv: list[str] | None = None) -> dict:
     rows = load_psyguard(args.data)
     extra = load_extra(Path(args.extra) if args.extra else None)
     logger.info("data: %d psyguard rows, %d extra rows", len(rows), len(extra))
-    cv = cross_validate(rows, extra, cfg)
+    emb = None
+    if not args.no_encoder:
+        from service.risk.encoder import ENCODER_ID
+
+        t1 = time.perf_counter()
+        emb = Embeddings(embed_rows(rows), embed_rows(extra))
+        logger.info("encoder %s: %d rows embedded in %.1fs", ENCODER_ID, len(rows) + len(extra), time.perf_counter() - t1)
+    cv = cross_validate(rows, extra, cfg, emb)
     final_thr = float(statistics.median(cv["thresholds"]))
     final_confirm = float(statistics.median(cv["confirm_thresholds"]))
-    model, vocab = train_model([r["text"] for r in rows + extra], targets(rows + extra), cfg.epochs, cfg.seed, cfg.members)
+    trained = fit([r["text"] for r in rows + extra], None if emb is None else np.concatenate([emb.rows, emb.extra]),
+                  targets(rows + extra), cfg.epochs, cfg.seed, cfg.members)
     date = args.date or dt.date.today().isoformat()
     model_id = f"clf-{date}"
     config = {"model_id": model_id, "outputs": OUTPUTS, "threshold_any_suicide": round(final_thr, 4),
               "confirm_threshold_any_suicide": round(final_confirm, 4),
               "features": "characters (letters and digits of the normalised text)", "embed_dim": EMBED_DIM,
               "channels": CHANNELS, "widths": list(WIDTHS), "members": cfg.members}
-    export(model, vocab, args.out, config)
+    if emb is not None:
+        from service.risk.encoder import ENCODER_ID
+
+        config |= {"encoder": ENCODER_ID, "head": HEAD_FILE,
+                   "combine": "mean of the character CNNs' and the encoder heads' probabilities"}
+    export(trained, args.out, config)
     metrics = {
         "model_id": model_id,
         "date": date,
@@ -402,15 +549,20 @@ def main(argv: list[str] | None = None) -> dict:
         "held_out": {k: cv[k] for k in ("any_suicide", "any_suicide_at_confirm", "any_suicide_per_fold",
                                         "any_suicide_by_source", "per_label_at_0.5", "engine", "engine_at_recall_point")},
         "model": {"members": cfg.members, "embed_dim": EMBED_DIM, "channels": CHANNELS, "widths": list(WIDTHS),
-                  "dropout": DROPOUT, "learning_rate": LEARNING_RATE},
+                  "dropout": DROPOUT, "learning_rate": LEARNING_RATE,
+                  "encoder": None if emb is None else config["encoder"],
+                  "head": None if emb is None else {"hidden": HEAD_HIDDEN, "dropout": HEAD_DROPOUT, "epochs": HEAD_EPOCHS,
+                                                    "learning_rate": HEAD_LEARNING_RATE,
+                                                    "weight_decay": HEAD_WEIGHT_DECAY}},
         "fold_thresholds": [round(t, 4) for t in cv["thresholds"]],
         "shipped_threshold": round(final_thr, 4),
         "confirm_thresholds": [round(t, 4) for t in cv["confirm_thresholds"]],
         "shipped_confirm_threshold": round(final_confirm, 4),
         "targets": {"any_suicide_recall": TARGET_RECALL, "any_suicide_precision": TARGET_PRECISION},
-        "vocab_size": len(vocab),
+        "vocab_size": len(trained.vocab),
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
+    metrics["latency_ms_per_segment"] = segment_latency_ms(args.out)
     (args.out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     from service.risk.model_card import write_model_card
 
