@@ -78,6 +78,10 @@ def cmd_calls(args) -> int:
         return _fail("--concurrency must be at least 1")
     if args.asr == "windows" and not args.audio:
         return _fail("--asr windows transcribes the recordings: it needs --audio")
+    if args.save_finals and not args.audio:
+        return _fail("--save-finals keeps what the recognizer heard: it needs --audio")
+    if args.finals and args.audio:
+        return _fail("--finals replays finals already heard: it takes no --audio")
     windows = args.asr == "windows"
     drafter = RulesDrafter()
     ws_refs, ws_hyps = [], []
@@ -93,6 +97,12 @@ def cmd_calls(args) -> int:
     engine = _risk_engine()
     ref_spans, hyp_spans, outcomes, pairs, finals_lat, alerts = [], [], [], [], [], []
     asr_desc = None
+    recorded = None
+    if args.finals:
+        from eval.finals import load_finals
+
+        recorded = load_finals(args.finals, [c.call_id for c in calls])
+        asr_desc = recorded.asr
     if args.audio:
         from eval.live import CHUNK_S, stream_calls
 
@@ -107,6 +117,13 @@ def cmd_calls(args) -> int:
             alerts.extend(alert_rows(c, live.alerts, args.speed))
             hyp = [FinalSegment(c.call_id, s.segment_id, s.speaker, s.start, s.end, s.text) for s in live.segments]
             pairs.extend(transcript_pairs(c.segments, hyp))
+        elif recorded is not None:
+            # finals a recognizer heard in an earlier run, analysed in the order that run's analysis read them
+            analysis = RiskAnalysis(engine, c.call_id, None, _settings().risk.alert_threshold)
+            for seg in recorded.calls[c.call_id]:
+                analysis.analyze(seg)
+            hyp = sorted(recorded.calls[c.call_id], key=lambda s: (s.start, s.segment_id))
+            pairs.extend(transcript_pairs(c.segments, hyp))
         else:
             analysis = RiskAnalysis(engine, c.call_id, None)
             hyp = [FinalSegment(c.call_id, s.id, s.speaker, s.start, s.end, s.text) for s in c.segments]
@@ -120,6 +137,15 @@ def cmd_calls(args) -> int:
     settings = {"asr": asr_desc, "speed": args.speed if args.audio and not windows else None, "audio": args.audio,
                 "asr_path": (args.asr if args.audio else None), "levels": args.levels}
     extra = {}
+    if args.save_finals:
+        from eval.finals import save_finals
+
+        save_finals(args.save_finals, calls, results, asr_desc, args.asr)
+        settings.update(save_finals=str(args.save_finals))
+    if recorded is not None:
+        settings.update(finals=str(args.finals), finals_recorded=recorded.settings,
+                        alert_threshold=_settings().risk.alert_threshold)
+        extra["finals_sha256"] = recorded.sha256
     if args.audio:
         settings.update(concurrency=args.concurrency)
         extra["audio_sha256"] = _audio_sha256(calls)
@@ -139,7 +165,7 @@ def cmd_calls(args) -> int:
         latency.update(alert_summary(alerts), alert_pipeline_p95_s=pipeline["p95"], alert_pipeline=pipeline,
                        alert_rows=alerts)
     report = build_report(
-        "calls", meta=meta, asr=score_asr(pairs) if args.audio else None,
+        "calls", meta=meta, asr=score_asr(pairs) if args.audio or recorded is not None else None,
         risk_segment=score_segment_risk(ref_spans, hyp_spans), risk_call=score_calls(outcomes),
         worksheet=score_worksheets(ws_refs, ws_hyps, [c.call_id for c in calls]), latency=latency)
     return _emit(report, args.out)
@@ -220,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "decoded in windows of up to 30 s), with no latency")
     c.add_argument("--levels", metavar="L,L", help="only calls whose reference risk_level is one of these "
                                                     "(e.g. 高,紧急 to time alerts at --speed 1 in less time)")
+    c.add_argument("--save-finals", metavar="FINALS.jsonl",
+                   help="with --audio: also write every call's finals (text, speaker, times) in the order the risk "
+                        "analysis read them, for --finals; they are the callers' words: keep the file as you keep "
+                        "the recordings")
+    c.add_argument("--finals", metavar="FINALS.jsonl",
+                   help="instead of the reference texts, the finals a recognizer heard in a run saved with "
+                        "--save-finals: risk and worksheet through ASR again in seconds, after a change behind the "
+                        "recognizer (lexicon, classifier, level rules, drafting); no latency")
     c.add_argument("--out", required=True)
     c.set_defaults(func=cmd_calls)
     u = sub.add_parser("utterances", help="labelled utterances: segment risk")

@@ -64,6 +64,47 @@ def test_calls_audio_mode_runs_the_live_session(tmp_path):
             assert not row["justified"] and row["latency_s"] is None
 
 
+def test_saved_finals_replay_the_run_that_heard_them(tmp_path):
+    """--save-finals keeps what the recognizer heard; --finals feeds it to the same engine again and gives that run's
+    risk, levels, worksheet and CER exactly, with no audio decoded."""
+    calls = str(FIXTURES / "calls" / "calls.jsonl")
+    heard, finals = tmp_path / "heard.json", tmp_path / "finals.jsonl"
+    env = {"SCRIBE_RISK__ALERT_THRESHOLD": "中"}  # alerts to compare, whatever the base model mishears
+    r = run_eval("calls", calls, "--audio", "--speed", "0", "--concurrency", "2", "--save-finals", str(finals),
+                 "--out", str(heard), "--no-progress", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in finals.read_text(encoding="utf-8").splitlines()]
+    assert [x["call_id"] for x in lines] == ["dev-0008-head", "dev-0008-risk"]
+    assert all(x["format"] == "scribe-finals/1" and x["asr"]["model"] == "base" and x["segments"] for x in lines)
+    replayed = tmp_path / "replayed.json"
+    r = run_eval("calls", calls, "--finals", str(finals), "--out", str(replayed), "--no-progress", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    a, b = json.loads(heard.read_text()), json.loads(replayed.read_text())
+    assert b["risk"] == a["risk"] and b["worksheet"] == a["worksheet"] and b["asr"] == a["asr"]
+    assert sum(row["alerts"] for row in b["risk"]["call"]["rows"]) >= 1, "the risky call alerts at 中"
+    assert "latency" not in b and b["meta"]["finals_sha256"] and b["meta"]["settings"]["asr"]["model"] == "base"
+
+
+def test_finals_options_refuse_what_they_cannot_do(tmp_path, capsys):
+    from eval.__main__ import main
+
+    calls = str(FIXTURES / "calls" / "calls.jsonl")
+    out = str(tmp_path / "x.json")
+    assert main(["calls", calls, "--save-finals", str(tmp_path / "f.jsonl"), "--out", out]) == 2
+    assert "--save-finals" in capsys.readouterr().err
+    finals = tmp_path / "f.jsonl"
+    finals.write_text('{"format": "scribe-finals/1", "call_id": "dev-0008-head", "segments": []}\n', encoding="utf-8")
+    assert main(["calls", calls, "--finals", str(finals), "--audio", "--out", out]) == 2
+    assert main(["calls", calls, "--finals", str(finals), "--out", out]) == 2
+    assert "no finals for 1 of the calls: dev-0008-risk" in capsys.readouterr().err
+    finals.write_text('{"format": "scribe-finals/1", "call_id": "dev-0008-head", "segments": [{"id": 1}]}\nnot json\n',
+                      encoding="utf-8")
+    assert main(["calls", calls, "--finals", str(finals), "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert f"{finals}:1: $.segments[0]: needs id, speaker, start, end and text" in err and f"{finals}:2: $: not JSON" in err
+    assert not Path(out).exists()
+
+
 def test_utterances_and_compare(tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     assert run_eval("utterances", str(FIXTURES / "eval" / "utterances.jsonl"), "--out", str(a)).returncode == 0
