@@ -21,7 +21,8 @@ def _settings():
 def _risk_engine():
     from service.risk import RiskEngine
 
-    return RiskEngine.load(heard_forms=_settings().risk.heard_forms_table())
+    risk = _settings().risk
+    return RiskEngine.load(model_path=risk.classifier_dir, heard_forms=risk.heard_forms_table())
 
 
 def _command(args) -> str:

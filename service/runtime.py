@@ -64,7 +64,8 @@ class Runtime:
             model = resolve_model(settings.asr.model, settings.effective_models_dir)
             recognizer = Recognizer(settings.asr, model, metrics)
             pipeline = Pipeline(settings, recognizer, VadModel(), store, metrics,
-                                RiskEngine.load(heard_forms=settings.risk.heard_forms_table()))
+                                RiskEngine.load(model_path=settings.risk.classifier_dir,
+                                                heard_forms=settings.risk.heard_forms_table()))
             logger.info("model %s loaded on %s (%s)", model.name, recognizer.device, recognizer.compute_type)
             lexicon = pipeline.risk.lexicon
             if lexicon.heard_forms and lexicon.heard_forms_model != model.name:  # another model hears otherwise

@@ -144,6 +144,11 @@ class RiskSettings(BaseModel):
     ``shipped`` for the table learnt with the default model (``service/risk/data/heard_forms.json``), ``off`` for
     none, or the path of a table learnt with the model in use (``service/risk/heard/README.md``)."""
 
+    classifier_dir: Path | None = None
+    """A risk classifier directory written by ``python -m service.risk.train`` (default: the shipped
+    ``models/risk/``): a hospital that trains one on its own annotated calls, or an A/B run of two models on the same
+    saved finals (``python -m eval calls --finals``). Its id is part of the engine version every risk result carries."""
+
     def heard_forms_table(self) -> "bool | Path":
         """``heard_forms`` as :meth:`service.risk.RiskEngine.load` takes it."""
         if self.heard_forms == "shipped":

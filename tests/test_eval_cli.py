@@ -83,6 +83,17 @@ def test_saved_finals_replay_the_run_that_heard_them(tmp_path):
     assert b["risk"] == a["risk"] and b["worksheet"] == a["worksheet"] and b["asr"] == a["asr"]
     assert sum(row["alerts"] for row in b["risk"]["call"]["rows"]) >= 1, "the risky call alerts at 中"
     assert "latency" not in b and b["meta"]["finals_sha256"] and b["meta"]["settings"]["asr"]["model"] == "base"
+    # the same words through another classifier (SCRIBE_RISK__CLASSIFIER_DIR): its id names the engine
+    import shutil
+
+    other = tmp_path / "other-model"
+    shutil.copytree(ROOT / "models" / "risk", other)
+    config = json.loads((other / "classifier.json").read_text())
+    (other / "classifier.json").write_text(json.dumps(config | {"model_id": "clf-other"}))
+    r = run_eval("calls", calls, "--finals", str(finals), "--out", str(tmp_path / "other.json"), "--no-progress",
+                 env_extra=env | {"SCRIBE_RISK__CLASSIFIER_DIR": str(other)})
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "other.json").read_text())["meta"]["engine_versions"]["risk"].endswith("+clf-other")
 
 
 def test_finals_options_refuse_what_they_cannot_do(tmp_path, capsys):
