@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from service.risk import RiskEngine
-from service.risk.classifier import DEFAULT_MODEL_DIR, MIN_WIDTH, UNKNOWN_ID, Classifier, chars, encode
+from service.risk.classifier import (DEFAULT_MODEL_DIR, MIN_WIDTH, UNKNOWN_ID, Classifier, NgramVocab, chars, encode,
+                                     grams)
 from service.types import RISK_LABELS, FinalSegment
 
 FIXTURES = Path(__file__).parent / "fixtures" / "risk"
@@ -19,7 +20,8 @@ def clf():
 
 
 def test_shipped_files_are_small_and_complete():
-    for name in ("risk_clf.onnx", "vocab.json", "classifier.json", "metrics.json", "MODEL_CARD.md"):
+    for name in ("risk_clf.onnx", "risk_head.onnx", "risk_ngram.onnx", "ngrams.json", "vocab.json", "classifier.json",
+                 "metrics.json", "MODEL_CARD.md"):
         assert (DEFAULT_MODEL_DIR / name).exists(), name
     size = sum(p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir())
     assert size < 20 * 2**20
@@ -39,17 +41,41 @@ def test_ranks_clear_cases(clf):
     assert risky["any_suicide"] > calm["any_suicide"]
 
 
-def test_shipped_model_is_the_mean_of_the_cnns_and_the_encoder_heads(clf):
-    """Both parts run, each on its own input, and the classifier gives their mean."""
-    assert clf.head is not None and clf.encoder is not None
+def test_shipped_model_is_the_weighted_mean_of_its_three_parts(clf):
+    """The CNNs, the encoder heads and the n-gram model run, each on its own input, and the classifier gives their
+    mean with the weights of classifier.json: a half on the n-gram model, a quarter on each of the others."""
+    assert clf.head is not None and clf.encoder is not None and clf.ngram is not None
+    assert clf.weights == {"cnn": 0.25, "head": 0.25, "ngram": 0.5}
     texts = ["我最近压力特别大，有时候觉得活着没什么意思", "孩子最近不爱上学，我想问问怎么办"]
     cnn = clf.session.run(None, {"ids": encode(texts, clf.vocab)})[0]
-    emb = clf.encoder.embed(texts)
-    head = clf.head.run(None, {"emb": emb})[0]
+    head = clf.head.run(None, {"emb": clf.encoder.embed(texts)})[0]
+    ngram = clf.ngram.run(None, {"tfidf": clf.ngram_vocab.features(texts)})[0]
     got = np.array([[p[o] for o in clf.outputs] for p in clf.predict(texts)])
-    np.testing.assert_allclose(got, (cnn + head) / 2, rtol=1e-5, atol=1e-6)
-    # the parts differ: the heads are not a copy of the CNNs
-    assert np.abs(cnn - head).max() > 0.01
+    np.testing.assert_allclose(got, cnn / 4 + head / 4 + ngram / 2, rtol=1e-5, atol=1e-6)
+    # the parts differ: none is a copy of another
+    assert min(np.abs(cnn - head).max(), np.abs(cnn - ngram).max(), np.abs(head - ngram).max()) > 0.01
+
+
+def test_ngram_features_read_letters_and_digits_only():
+    vocab = NgramVocab(2, {"^我": 0, "想": 1, "想死": 2, "死$": 3}, np.array([1.0, 2.0, 3.0, 1.0], dtype=np.float32))
+    assert grams("我，想死", 2) == ["^", "我", "想", "死", "$", "^我", "我想", "想死", "死$"]
+    a, b, c = vocab.features(["我想死", "我……想 死！", "天气好"])
+    np.testing.assert_allclose(a, b)  # punctuation and spaces say nothing
+    assert np.linalg.norm(a) == pytest.approx(1.0) and a[2] > a[1] > a[0] > 0
+    assert not c.any()  # no known gram: a zero row, not a division by zero
+    # a repeated gram counts 1 + ln(count), not count
+    (d,) = vocab.features(["想想"])
+    assert d[1] == pytest.approx(1.0)
+    again = NgramVocab.from_json(json.loads(json.dumps(vocab.to_json())))
+    assert again.index == vocab.index and again.n == 2
+    np.testing.assert_allclose(again.features(["我想死"]), vocab.features(["我想死"]))
+
+
+def test_shipped_ngram_model_reads_risk():
+    """The n-gram part alone, on clear cases (not a training sentence)."""
+    clf = Classifier.load()
+    (risky, calm) = clf.ngram.run(None, {"tfidf": clf.ngram_vocab.features(["我真的不想活了，想一死了之", "今天去超市买了点菜"])})[0]
+    assert risky[-1] > 0.5 > calm[-1]
 
 
 def test_encoder_embeddings_are_normalised_deterministic_and_thread_safe():
@@ -122,35 +148,63 @@ def test_train_quick_on_fixture(tmp_path):
     (p,) = clf.predict(["我想死"])
     assert 0.0 <= p["any_suicide"] <= 1.0
     assert (out / "risk_head.onnx").exists() and clf.head is not None
+    assert (out / "risk_ngram.onnx").exists() and clf.ngram is not None
     assert m["model"]["encoder"] == "multilingual-e5-small-q4"
+    assert m["model"]["ngram"]["columns"] == len(clf.ngram_vocab.index) > 0
+    assert clf.weights == m["model"]["weights"] == {"cnn": 0.25, "head": 0.25, "ngram": 0.5}
     # same seed → same held-out counts
     m2 = train.main(["--out", str(tmp_path / "again"), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick", "--date", "2000-01-01"])
     assert m2["held_out"] == m["held_out"]
 
 
-def test_train_without_encoder_gives_the_cnns_alone(tmp_path):
+def test_train_without_encoder_and_ngram_gives_the_cnns_alone(tmp_path):
     from service.risk import train
 
     out = tmp_path / "risk"
     out.mkdir()
-    (out / "risk_head.onnx").write_bytes(b"stale")  # a head left from an earlier model must not be read
+    for stale in ("risk_head.onnx", "risk_ngram.onnx", "ngrams.json"):  # parts of an earlier model must not be read
+        (out / stale).write_bytes(b"stale")
     m = train.main(["--out", str(out), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick",
-                    "--no-encoder", "--date", "2000-01-01"])
+                    "--no-encoder", "--no-ngram", "--date", "2000-01-01"])
     assert m["model"]["encoder"] is None and not (out / "risk_head.onnx").exists()
+    assert m["model"]["ngram"] is None and not (out / "risk_ngram.onnx").exists() and not (out / "ngrams.json").exists()
     clf = Classifier.load(out)
-    assert clf.head is None and clf.encoder is None
+    assert clf.head is None and clf.encoder is None and clf.ngram is None and clf.weights == {"cnn": 1.0}
     (p,) = clf.predict(["我想死"])
     expected = clf.session.run(None, {"ids": encode(["我想死"], clf.vocab)})[0][0]
     assert p["any_suicide"] == pytest.approx(float(expected[-1]))
 
 
-def test_model_for_another_encoder_is_refused(tmp_path):
+def copy_of_shipped_model(tmp_path: Path, edit) -> Path:
+    """The shipped model directory copied to tmp_path, its classifier.json changed by ``edit(config)``."""
     import shutil
 
     for f in DEFAULT_MODEL_DIR.iterdir():
         shutil.copy(f, tmp_path / f.name)
     config = json.loads((tmp_path / "classifier.json").read_text())
-    config["encoder"] = "some-other-encoder"
+    edit(config)
     (tmp_path / "classifier.json").write_text(json.dumps(config))
+    return tmp_path
+
+
+def test_model_for_another_encoder_is_refused(tmp_path):
+    copy_of_shipped_model(tmp_path, lambda config: config.update(encoder="some-other-encoder"))
     with pytest.raises(RuntimeError, match="some-other-encoder"):
         Classifier.load(tmp_path)
+
+
+def test_weights_that_do_not_match_the_parts_are_refused(tmp_path):
+    # the n-gram part would be left out silently
+    copy_of_shipped_model(tmp_path, lambda config: config.update(weights={"cnn": 0.5, "head": 0.5}))
+    with pytest.raises(RuntimeError, match="weights"):
+        Classifier.load(tmp_path)
+
+
+def test_model_without_weights_takes_the_plain_mean(tmp_path):
+    """A model directory written before weights existed (the CNNs and the heads) still loads, as their mean."""
+    copy_of_shipped_model(tmp_path, lambda config: [config.pop(k) for k in ("weights", "ngram", "ngram_vocab")])
+    clf = Classifier.load(tmp_path)
+    assert clf.ngram is None and clf.weights == {"cnn": 0.5, "head": 0.5}
+    texts = ["有时候觉得活着没什么意思"]
+    parts = clf.parts(texts)
+    assert clf.predict(texts)[0]["any_suicide"] == pytest.approx(float((parts["cnn"] + parts["head"])[0, -1] / 2))

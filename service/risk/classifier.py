@@ -1,13 +1,17 @@
-"""The trained risk classifier: characters → an ensemble of small CNNs (2/3/4-character filters, max-pooled), and
-a sentence embedding from a pretrained multilingual encoder (:mod:`service.risk.encoder`) → small MLP heads; the mean
-of the two parts' probabilities. The CNNs and the heads run with onnxruntime on the CPU.
+"""The trained risk classifier: characters → an ensemble of small CNNs (2/3/4-character filters, max-pooled);
+a sentence embedding from a pretrained multilingual encoder (:mod:`service.risk.encoder`) → small MLP heads; and the
+text's character 1–3-grams, TF-IDF weighted → a logistic regression. Its probability is the weighted mean of the
+parts' (``classifier.json``'s ``weights``; the plain mean where a model names none). All parts run with onnxruntime on
+the CPU.
 
 The model files (``models/risk/``): ``risk_clf.onnx`` (input ``ids`` int64 [batch, n], 0 = padding, 1 = a character
 not in the vocabulary; output ``probs`` float32 [batch, len(outputs)]), ``vocab.json`` (character → id) and
 ``classifier.json`` (model id, outputs, and the two ``any_suicide`` operating points chosen in cross-validation:
 ``threshold_any_suicide`` for recall ≥ 0.9, ``confirm_threshold_any_suicide`` for precision ≥ 0.8).
 With the encoder, ``risk_head.onnx`` (input ``emb`` float32 [batch, 384], output ``probs``) and ``classifier.json``
-naming the encoder (``encoder``, ``head``); a model directory without them is the CNNs alone.
+naming the encoder (``encoder``, ``head``); a model directory without them is the CNNs alone. With the n-gram
+model, ``risk_ngram.onnx`` (input ``tfidf`` float32 [batch, len(grams)], output ``probs``) and ``ngrams.json`` (the
+n-gram length, the grams in column order and their idf).
 ``service.risk.train`` writes them all; the featurizers are shared by training and inference so they cannot drift
 apart.
 """
@@ -25,6 +29,8 @@ from service.risk.lexicon import normalize
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "risk"
 MODEL_FILE = "risk_clf.onnx"
 HEAD_FILE = "risk_head.onnx"
+NGRAM_FILE = "risk_ngram.onnx"
+NGRAM_VOCAB_FILE = "ngrams.json"
 VOCAB_FILE = "vocab.json"
 CONFIG_FILE = "classifier.json"
 #: characters per text; a longer segment keeps its first MAX_CHARS (a hotline turn is rarely past 100)
@@ -42,6 +48,46 @@ def chars(text: str) -> list[str]:
     an ellipsis alone is suicidal.
     """
     return [ch for ch in normalize(text) if ch.isalnum()][:MAX_CHARS]
+
+
+def grams(text: str, n: int) -> list[str]:
+    """The character 1…n-grams of the text's letters and digits, with its start and end marked (``^``, ``$``): "想死"
+    at the start of a turn and inside one are different features."""
+    c = "^" + "".join(chars(text)) + "$"
+    return [c[i:i + k] for k in range(1, n + 1) for i in range(len(c) - k + 1)]
+
+
+@dataclass(frozen=True)
+class NgramVocab:
+    """The n-gram model's featurizer: gram → column, and each column's idf."""
+
+    n: int
+    index: dict[str, int]
+    idf: np.ndarray
+
+    @classmethod
+    def from_json(cls, data: dict) -> "NgramVocab":
+        if len(data["grams"]) != len(data["idf"]):
+            raise ValueError("ngrams.json: grams and idf differ in length")
+        return cls(int(data["n"]), {g: j for j, g in enumerate(data["grams"])}, np.asarray(data["idf"], np.float32))
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "grams": sorted(self.index, key=self.index.get),
+                "idf": [round(float(v), 6) for v in self.idf]}
+
+    def features(self, texts: list[str]) -> np.ndarray:
+        """TF-IDF rows float32 [len(texts), columns]: (1 + log count) × idf of each known gram, L2-normalised."""
+        out = np.zeros((len(texts), len(self.index)), dtype=np.float32)
+        for r, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for g in grams(text, self.n):
+                j = self.index.get(g)
+                if j is not None:
+                    counts[j] = counts.get(j, 0) + 1
+            for j, k in counts.items():
+                out[r, j] = (1.0 + np.log(k)) * self.idf[j]
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)
+        return out
 
 
 def encode(texts: list[str], vocab: dict[str, int]) -> np.ndarray:
@@ -66,6 +112,11 @@ class Classifier:
     #: the heads on the encoder's embeddings and the encoder (None: the CNNs alone)
     head: object | None = None
     encoder: object | None = None
+    #: the logistic regression on character n-grams and its featurizer (None: no such part)
+    ngram: object | None = None
+    ngram_vocab: NgramVocab | None = None
+    #: weight of each part present ("cnn", "head", "ngram") in the classifier's probability
+    weights: dict[str, float] | None = None
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, threshold: float | None = None) -> "Classifier":
@@ -94,6 +145,15 @@ class Classifier:
                                    f"this service has {ENCODER_ID!r}")
             head = ort.InferenceSession(str(model_dir / config["head"]), opts, providers=["CPUExecutionProvider"])
             encoder = get_encoder()
+        ngram = ngram_vocab = None
+        if config.get("ngram"):
+            ngram = ort.InferenceSession(str(model_dir / config["ngram"]), opts, providers=["CPUExecutionProvider"])
+            ngram_vocab = NgramVocab.from_json(
+                json.loads((model_dir / config.get("ngram_vocab", NGRAM_VOCAB_FILE)).read_text(encoding="utf-8")))
+        parts = ["cnn"] + ["head"] * (head is not None) + ["ngram"] * (ngram is not None)
+        weights = config.get("weights") or {p: 1.0 / len(parts) for p in parts}
+        if set(weights) != set(parts) or abs(sum(weights.values()) - 1.0) > 1e-6:
+            raise RuntimeError(f"{config_path}: weights {weights} do not match the model's parts {parts}")
         return cls(
             model_id=config["model_id"],
             outputs=list(config["outputs"]),
@@ -103,13 +163,27 @@ class Classifier:
             session=session,
             head=head,
             encoder=encoder,
+            ngram=ngram,
+            ngram_vocab=ngram_vocab,
+            weights={p: float(w) for p, w in weights.items()},
         )
 
     def predict(self, texts: list[str]) -> list[dict[str, float]]:
         """Per text, the probability of each output (the labels and ``any_suicide``)."""
         if not texts:
             return []
-        probs = self.session.run(None, {"ids": encode(texts, self.vocab)})[0]
+        return [dict(zip(self.outputs, map(float, row))) for row in self.combine(self.parts(texts))]
+
+    def parts(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Each part's probabilities [len(texts), len(outputs)], by part name."""
+        out = {"cnn": self.session.run(None, {"ids": encode(texts, self.vocab)})[0]}
         if self.head is not None:
-            probs = (probs + self.head.run(None, {"emb": self.encoder.embed(texts)})[0]) / 2
-        return [dict(zip(self.outputs, map(float, row))) for row in probs]
+            out["head"] = self.head.run(None, {"emb": self.encoder.embed(texts)})[0]
+        if self.ngram is not None:
+            out["ngram"] = self.ngram.run(None, {"tfidf": self.ngram_vocab.features(texts)})[0]
+        return out
+
+    def combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """The classifier's probability: the parts' weighted mean."""
+        weights = self.weights or {p: 1.0 / len(parts) for p in parts}
+        return sum(weights[p] * probs for p, probs in parts.items())

@@ -10,10 +10,12 @@ keeps recall ≥ INNER_TARGET_RECALL on them; the model trained on the whole tra
 fold with that threshold. The final model trains on all data and ships the median of the fold thresholds. Seeded:
 the same command gives the same figures.
 
-Model: an ensemble of ``--members`` character CNNs (the same vocabulary, different seeds), averaged; and, unless
+Model: an ensemble of ``--members`` character CNNs (the same vocabulary, different seeds), averaged; unless
 ``--no-encoder``, ``--members`` small MLP heads on the frozen sentence embeddings of a pretrained multilingual encoder
-(:mod:`service.risk.encoder`), averaged; the classifier's probability is the mean of the two parts. The embeddings
-are computed once for all rows (the encoder is frozen, so they do not depend on the fold).
+(:mod:`service.risk.encoder`), averaged; and, unless ``--no-ngram``, a logistic regression on the TF-IDF weighted
+character 1–3-grams of the text. The classifier's probability is the weighted mean of the parts (NGRAM_WEIGHT on the
+n-gram model, the rest shared equally). The embeddings are computed once for all rows (the encoder is frozen, so they
+do not depend on the fold).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from service.risk.classifier import CONFIG_FILE, HEAD_FILE, MODEL_FILE, UNKNOWN_ID, VOCAB_FILE, chars, encode
+from service.risk.classifier import (CONFIG_FILE, HEAD_FILE, MODEL_FILE, NGRAM_FILE, NGRAM_VOCAB_FILE, UNKNOWN_ID,
+                                     VOCAB_FILE, NgramVocab, chars, encode, grams)
 from service.types import RISK_LABELS, SUICIDE_LABELS
 
 logger = logging.getLogger("service.risk.train")
@@ -77,6 +80,16 @@ HEAD_DROPOUT = 0.3
 HEAD_EPOCHS = 100
 HEAD_LEARNING_RATE = 3e-3
 HEAD_WEIGHT_DECAY = 0.1
+#: the n-gram model: character 1…NGRAM_N-grams seen in at least NGRAM_MIN_DF training texts, TF-IDF, a logistic
+#: regression per output with L2 strength 1/NGRAM_C (full-batch L-BFGS from zero: no seed to set)
+NGRAM_N = 3
+NGRAM_MIN_DF = 2
+NGRAM_C = 4.0
+NGRAM_ITERATIONS = 300
+#: the n-gram model's share of the classifier's probability (the CNNs and the heads share the rest). On the same
+#: 5 folds' out-of-fold scores it was the best of the three parts alone (AUC 0.968 against 0.958 and 0.951), and on the
+#: 40 development calls' caller turns too (0.859 against 0.819 for the CNNs and heads together): hence half
+NGRAM_WEIGHT = 0.5
 
 
 # --- data ---------------------------------------------------------------------------------------------------
@@ -262,28 +275,99 @@ def train_head(x: np.ndarray, y: np.ndarray, seed: int, members: int = MEMBERS):
     return head
 
 
+def build_ngram_vocab(texts: list[str], n: int = NGRAM_N) -> NgramVocab:
+    """Grams seen in at least NGRAM_MIN_DF texts, in sorted order; smoothed idf = ln((1 + N) / (1 + df)) + 1."""
+    df = Counter(g for t in texts for g in set(grams(t, n)))
+    kept = sorted(g for g, c in df.items() if c >= NGRAM_MIN_DF)
+    idf = np.array([np.log((1 + len(texts)) / (1 + df[g])) + 1.0 for g in kept], dtype=np.float32)
+    return NgramVocab(n, {g: j for j, g in enumerate(kept)}, idf)
+
+
+def make_ngram(columns: int):
+    """A logistic regression per output on TF-IDF rows; forward() gives probabilities."""
+    torch = _torch()
+
+    class NgramModel(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(columns, len(OUTPUTS))
+            torch.nn.init.zeros_(self.linear.weight)
+            torch.nn.init.zeros_(self.linear.bias)
+
+        def forward(self, tfidf):
+            return torch.sigmoid(self.linear(tfidf))
+
+    return NgramModel()
+
+
+def train_ngram(texts: list[str], y: np.ndarray) -> tuple[object, NgramVocab]:
+    """The n-gram model for texts/targets: class-weighted BCE (as the other parts) summed over outputs, plus the L2
+    penalty ‖W‖² / (2 NGRAM_C n), minimised by full-batch L-BFGS from zero weights (deterministic)."""
+    torch = _torch()
+    vocab = build_ngram_vocab(texts)
+    model = make_ngram(len(vocab.index))
+    x = torch.from_numpy(vocab.features(texts))
+    yt = torch.from_numpy(y)
+    pos = y.sum(0)
+    pos_weight = torch.tensor(np.clip((len(y) - pos) / np.maximum(pos, 1), 1.0, 8.0), dtype=torch.float32)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight, reduction="sum")
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=NGRAM_ITERATIONS, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (loss_fn(model.linear(x), yt) + model.linear.weight.pow(2).sum() / (2 * NGRAM_C)) / len(y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    model.eval()
+    return model, vocab
+
+
+def part_weights(parts: list[str]) -> dict[str, float]:
+    """Each part's share of the classifier's probability: NGRAM_WEIGHT for the n-gram model, the rest shared
+    equally; without it, the plain mean."""
+    if "ngram" not in parts:
+        return {p: 1.0 / len(parts) for p in parts}
+    rest = [p for p in parts if p != "ngram"]
+    return {p: (1.0 - NGRAM_WEIGHT) / len(rest) for p in rest} | {"ngram": NGRAM_WEIGHT}
+
+
 @dataclass
 class Trained:
-    """One trained classifier: the character CNNs and, when the encoder is used, the heads on its embeddings."""
+    """One trained classifier: the character CNNs; the heads on the encoder's embeddings when the encoder is used; the
+    n-gram model when it is used."""
 
     cnn: object
     vocab: dict[str, int]
     head: object | None = None
+    ngram: object | None = None
+    ngram_vocab: NgramVocab | None = None
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return part_weights(["cnn"] + ["head"] * (self.head is not None) + ["ngram"] * (self.ngram is not None))
 
     def predict(self, texts: list[str], emb: np.ndarray | None = None) -> np.ndarray:
-        """Probabilities [len(texts), len(OUTPUTS)]: the CNNs', or the mean of the CNNs' and the heads'."""
-        probs = predict(self.cnn, self.vocab, texts)
-        if self.head is None:
-            return probs
+        """Probabilities [len(texts), len(OUTPUTS)]: the parts' weighted mean (:func:`part_weights`)."""
         torch = _torch()
+        parts = {"cnn": predict(self.cnn, self.vocab, texts)}
         with torch.no_grad():
-            return (probs + self.head(torch.from_numpy(emb)).numpy()) / 2
+            if self.head is not None:
+                parts["head"] = self.head(torch.from_numpy(emb)).numpy()
+            if self.ngram is not None:
+                parts["ngram"] = self.ngram(torch.from_numpy(self.ngram_vocab.features(texts))).numpy()
+        weights = self.weights
+        return sum(weights[p] * probs for p, probs in parts.items())
 
 
 def fit(texts: list[str], emb: np.ndarray | None, y: np.ndarray, epochs: int, seed: int,
-        members: int = MEMBERS) -> Trained:
+        members: int = MEMBERS, ngram: bool = True) -> Trained:
     model, vocab = train_model(texts, y, epochs, seed, members)
-    return Trained(model, vocab, None if emb is None else train_head(emb, y, seed, members))
+    trained = Trained(model, vocab, None if emb is None else train_head(emb, y, seed, members))
+    if ngram:
+        trained.ngram, trained.ngram_vocab = train_ngram(texts, y)
+    return trained
 
 
 def embed_rows(rows: list[dict]) -> np.ndarray:
@@ -367,7 +451,7 @@ def fit_part(idx: list[int], rows: list[dict], y: np.ndarray, extra: list[dict],
     """A classifier trained on the rows ``idx`` plus every extra row."""
     texts = [rows[i]["text"] for i in idx] + [r["text"] for r in extra]
     x = None if emb is None else np.concatenate([emb.rows[idx], emb.extra])
-    return fit(texts, x, np.concatenate([y[idx], y_extra]), cfg.epochs, seed, cfg.members)
+    return fit(texts, x, np.concatenate([y[idx], y_extra]), cfg.epochs, seed, cfg.members, cfg.ngram)
 
 
 @dataclass(frozen=True)
@@ -377,6 +461,7 @@ class Config:
     epochs: int = EPOCHS
     members: int = MEMBERS
     seed: int = SEED
+    ngram: bool = True
 
 
 def segment_latency_ms(model_dir: Path, repeats: int = 30) -> dict:
@@ -483,6 +568,19 @@ def export(trained: Trained, out: Path, config: dict) -> None:
         )
     elif (out / HEAD_FILE).exists():
         (out / HEAD_FILE).unlink()  # a model without the encoder must not be read with an older head
+    if trained.ngram is not None:
+        columns = len(trained.ngram_vocab.index)
+        torch.onnx.export(
+            trained.ngram, (torch.zeros(1, columns),), str(out / NGRAM_FILE), input_names=["tfidf"],
+            output_names=["probs"], dynamic_axes={"tfidf": {0: "batch"}, "probs": {0: "batch"}}, opset_version=17,
+            dynamo=False,
+        )
+        (out / NGRAM_VOCAB_FILE).write_text(json.dumps(trained.ngram_vocab.to_json(), ensure_ascii=False,
+                                                       separators=(",", ":")), encoding="utf-8")
+    else:
+        for name in (NGRAM_FILE, NGRAM_VOCAB_FILE):  # nor with an older n-gram model
+            if (out / name).exists():
+                (out / name).unlink()
     (out / VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     (out / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
@@ -500,12 +598,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--date", default=None, help="model date (YYYY-MM-DD), default today")
     ap.add_argument("--no-encoder", action="store_true",
                     help="the character CNNs alone, without the heads on the pretrained encoder's embeddings")
+    ap.add_argument("--no-ngram", action="store_true",
+                    help="without the logistic regression on character n-grams (the model of 2026-11-25)")
     ap.add_argument("--quick", action="store_true", help="2 folds, 2 inner folds, 3 epochs, 1 member: a smoke run for CI")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.quick:
         args.folds, args.inner_folds, args.epochs, args.members = 2, 2, 3, 1
-    cfg = Config(folds=args.folds, inner_folds=args.inner_folds, epochs=args.epochs, members=args.members, seed=args.seed)
+    cfg = Config(folds=args.folds, inner_folds=args.inner_folds, epochs=args.epochs, members=args.members, seed=args.seed,
+                 ngram=not args.no_ngram)
     t0 = time.perf_counter()
     rows = load_psyguard(args.data)
     extra = load_extra(Path(args.extra) if args.extra else None)
@@ -521,7 +622,7 @@ def main(argv: list[str] | None = None) -> dict:
     final_thr = float(statistics.median(cv["thresholds"]))
     final_confirm = float(statistics.median(cv["confirm_thresholds"]))
     trained = fit([r["text"] for r in rows + extra], None if emb is None else np.concatenate([emb.rows, emb.extra]),
-                  targets(rows + extra), cfg.epochs, cfg.seed, cfg.members)
+                  targets(rows + extra), cfg.epochs, cfg.seed, cfg.members, cfg.ngram)
     date = args.date or dt.date.today().isoformat()
     model_id = f"clf-{date}"
     config = {"model_id": model_id, "outputs": OUTPUTS, "threshold_any_suicide": round(final_thr, 4),
@@ -533,6 +634,10 @@ def main(argv: list[str] | None = None) -> dict:
 
         config |= {"encoder": ENCODER_ID, "head": HEAD_FILE,
                    "combine": "mean of the character CNNs' and the encoder heads' probabilities"}
+    if cfg.ngram:
+        config |= {"ngram": NGRAM_FILE, "ngram_vocab": NGRAM_VOCAB_FILE,
+                   "combine": "weighted mean of the parts' probabilities"}
+    config["weights"] = {p: round(w, 6) for p, w in trained.weights.items()}
     export(trained, args.out, config)
     metrics = {
         "model_id": model_id,
@@ -553,7 +658,11 @@ def main(argv: list[str] | None = None) -> dict:
                   "encoder": None if emb is None else config["encoder"],
                   "head": None if emb is None else {"hidden": HEAD_HIDDEN, "dropout": HEAD_DROPOUT, "epochs": HEAD_EPOCHS,
                                                     "learning_rate": HEAD_LEARNING_RATE,
-                                                    "weight_decay": HEAD_WEIGHT_DECAY}},
+                                                    "weight_decay": HEAD_WEIGHT_DECAY},
+                  "ngram": None if not cfg.ngram else {"n": NGRAM_N, "min_df": NGRAM_MIN_DF, "C": NGRAM_C,
+                                                       "iterations": NGRAM_ITERATIONS,
+                                                       "columns": len(trained.ngram_vocab.index)},
+                  "weights": config["weights"]},
         "fold_thresholds": [round(t, 4) for t in cv["thresholds"]],
         "shipped_threshold": round(final_thr, 4),
         "confirm_thresholds": [round(t, 4) for t in cv["confirm_thresholds"]],
