@@ -85,14 +85,16 @@ def test_a_later_caller_final_waits_for_the_counselors_earlier_one(tmp_path):
 
 
 def test_a_final_does_not_wait_past_the_bound_for_the_other_channel(tmp_path, monkeypatch):
-    """A recognizer far behind on one channel (here: its finals 5 s late, the bound 0.3 s) does not hold the other
-    channel's finals: they go out after the bound, out of call-time order, and the call still completes."""
+    """A recognizer far behind on one channel (here: its finals 10 s late, the bound 0.3 s) does not hold the other
+    channel's finals: they go out after the bound, out of call-time order, and the call still completes. (With the
+    finals 5 s late, the caller's answer, itself decoded on a loaded 2-core machine, once came after the question
+    anyway: the margin is the late final's delay less the answer's own decoding.)"""
     import service.session
 
     monkeypatch.setattr(service.session, "EARLIER_FINAL_WAIT_S", 0.3)
-    _, messages, _, metrics = stream_with_late_counselor(tmp_path, "order-2", delay_s=5.0)
+    _, messages, _, metrics = stream_with_late_counselor(tmp_path, "order-2", delay_s=10.0)
     question, answer = question_and_answer(messages)
-    assert messages.index(answer) < messages.index(question), "the answer did not wait 5 s for the question"
+    assert messages.index(answer) < messages.index(question), "the answer did not wait 10 s for the question"
     assert messages[-1]["type"] == "ended"
     assert metrics.finals_unordered._value.get() >= 1, "and it is counted"
 
