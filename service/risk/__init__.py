@@ -5,7 +5,7 @@ Two layers: the lexicon (:mod:`.lexicon`, with the context rules of :mod:`.conte
 MIN_CLASSIFIER_CHARS letters, that the context rules did not already judge (negated, hyperbole, third party,
 hypothetical) and that does not open by denying the counselor's risk question. It adds a suicide label alone at
 its confirm point (precision ≥ 0.8 in cross-validation), not at its recall point: on hotline turns the recall point
-flagged about one caller turn in three (`python -m service.risk.devreport` counts them). Its labels carry no keyword,
+flagged about one caller turn in five, most of them wrongly (`python -m service.risk.devreport` counts them). Its labels carry no keyword,
 and the call level (:mod:`.level`, Beijing criteria) does not count them: they flag the segment. At the recall point it only gives a
 spoken decision its topic ("我已经决定了" in a flagged segment is active ideation, carried by those words).
 """

@@ -112,7 +112,7 @@ def write_model_card(out: Path, m: dict) -> Path:
         "that do not open by denying the counselor's risk question. There it adds a suicide label alone at the confirm "
         "point, not at the recall point, and such keyword-less labels flag the segment but do not move the call level "
         "(`service/risk/level.py`). At the recall point it only gives a decision its topic: \"我已经决定了\" in a "
-        "segment it flags there is active ideation carried by those words. Reason: on hotline turns the recall point flags about one caller turn in four, most of them wrongly "
+        "segment it flags there is active ideation carried by those words. Reason: on hotline turns the recall point flags about one caller turn in five (138 of 699 on the 40 development calls), most of them wrongly "
         "(`python -m service.risk.devreport /work/shared/data/calls/calls.jsonl` prints the classifier alone on the 40 "
         "development calls: AUC, and counts at both points). The held-out figures above are the classifier's; the "
         "engine figure is what the service does.",
