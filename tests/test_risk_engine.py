@@ -56,7 +56,8 @@ def test_a_denial_of_an_unrelated_question_still_reaches_the_classifier(engine):
     assert risk.labels == ["passive_ideation"]
 
 
-@pytest.mark.parametrize("text", ["我不会自杀的，您放心吧，我就是想找人说说", "我同学说她想死，我不知道该怎么办才好"])
+@pytest.mark.parametrize("text", ["我不会自杀的，您放心吧，我就是想找人说说", "我同学说她想死，我不知道该怎么办才好",
+                                  "我老公喝多了就骂我，让我去死"])
 def test_words_already_judged_veto_the_classifier(engine, text):
     assert not {"passive_ideation", "active_ideation"} & set(engine.analyze(seg(text)).labels)
 

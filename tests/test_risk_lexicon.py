@@ -77,6 +77,14 @@ CASES = [
     ("我妈骂我，我想死", {"active_ideation", "victimization"}),
     # a third person as object is not who is speaking: "跟她", "和他", or a pronoun that ends its sentence
     ("我想和他一起去死", {"active_ideation"}),
+    # "去死" as an order: told to the caller (victimization) or wished on someone else (aggression), not the caller's wish
+    ("他喝多了就骂人，让我去死", {"victimization"}),
+    ("她叫我赶紧去死", {"victimization"}),
+    ("你们全部去死好不好", {"aggression_to_others"}),
+    ("偷了我车的人你自己去死吧", {"aggression_to_others"}),
+    ("我想让他们都去死", {"aggression_to_others"}),
+    ("我跟他一起去死算了", {"active_ideation"}),
+    ("活着没意思，我去死好了", {"passive_ideation", "active_ideation"}),
     ("躺下就想他。有时候想，要是一觉睡过去不醒了，也好", {"passive_ideation"}),
     ("我就怕她现在这样，又冒出不想活的念头", {"suicide_exploration"}),
     ("他不想活了", {"suicide_exploration"}),

@@ -50,7 +50,8 @@ class Judged:
 
     match: Match
     label: str | None
-    rule: str  # "kept", "hyperbole", "negation", "resolved_past", "third_party", "hypothetical", "qa_answer"
+    #: "kept", "hyperbole", "negation", "resolved_past", "third_party", "hypothetical", "qa_answer", "death_ordered"
+    rule: str
 
 
 def clause_bounds(text: str, breaks: str) -> list[tuple[int, int]]:
@@ -105,6 +106,21 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     return last_third > last_first
 
 
+def _death_ordered(lex: Lexicon, text: str, m: Match, c_start: int) -> str | None:
+    """"去死" as an order, not the speaker's own wish: told to the speaker ("家人让我去死", "他叫我去死":
+    victimization, whoever said it) or wished on someone else ("你们全部去死好不好", "偷车的人你自己去死吧", "我想让他
+    们都去死": aggression_to_others). Read in the match's clause, just before it; None when neither. "我想去死" and
+    "他说他想去死" are matched as 想去死 and judged by the other rules."""
+    if not lex.cue_re("death_commands").fullmatch(text[m.char_start:m.char_end]):
+        return None
+    before = text[c_start:m.char_start]
+    if lex.cue_re("death_told_to_me").search(before):
+        return "victimization"
+    if lex.cue_re("death_wished_on").search(before):
+        return "aggression_to_others"
+    return None
+
+
 def judge(lex: Lexicon, text: str, matches: Sequence[Match]) -> list[Judged]:
     """Apply the per-match rules to the raw matches of one segment's text."""
     norm = normalize(text)
@@ -119,6 +135,8 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match]) -> list[Judged]:
             out.append(Judged(m, None, "hyperbole"))
         elif _negated(lex, norm, m, c_start):
             out.append(Judged(m, None, "negation"))
+        elif (ordered := _death_ordered(lex, norm, m, c_start)) is not None:
+            out.append(Judged(m, ordered, "death_ordered"))
         elif (
             resolved_at is not None
             and resolved_at >= m.char_end
