@@ -104,6 +104,7 @@ def cmd_calls(args) -> int:
 
         recorded = load_finals(args.finals, [c.call_id for c in calls])
         asr_desc = recorded.asr
+        alert_threshold = _settings().risk.alert_threshold
     if args.audio:
         from eval.live import CHUNK_S, stream_calls
 
@@ -120,7 +121,7 @@ def cmd_calls(args) -> int:
             pairs.extend(transcript_pairs(c.segments, hyp))
         elif recorded is not None:
             # finals a recognizer heard in an earlier run, analysed in the order that run's analysis read them
-            analysis = RiskAnalysis(engine, c.call_id, None, _settings().risk.alert_threshold)
+            analysis = RiskAnalysis(engine, c.call_id, None, alert_threshold)
             for seg in recorded.calls[c.call_id]:
                 analysis.analyze(seg)
             hyp = sorted(recorded.calls[c.call_id], key=lambda s: (s.start, s.segment_id))
@@ -144,8 +145,7 @@ def cmd_calls(args) -> int:
         save_finals(args.save_finals, calls, results, asr_desc, args.asr)
         settings.update(save_finals=str(args.save_finals))
     if recorded is not None:
-        settings.update(finals=str(args.finals), finals_recorded=recorded.settings,
-                        alert_threshold=_settings().risk.alert_threshold)
+        settings.update(finals=str(args.finals), finals_recorded=recorded.settings, alert_threshold=alert_threshold)
         extra["finals_sha256"] = recorded.sha256
     if args.audio:
         settings.update(concurrency=args.concurrency)

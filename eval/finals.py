@@ -5,7 +5,7 @@ hears: the live path's finals are the same word for word from run to run (a fina
 utterance alone). So instead of streaming the 40 calls again (7 min on 2 cores), ``--finals`` feeds the finals of a
 saved run to the risk analysis in the order that run's analysis read them, and scores risk, levels, worksheet and CER
 as ``--audio`` would; no latency (nothing is timed). Replaying a run with the engine that made it gives that run's
-risk figures exactly (``tests/test_eval_finals.py``).
+risk figures exactly (``tests/test_eval_cli.py``).
 
 One JSON object a line, one line a call::
 

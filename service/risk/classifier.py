@@ -19,7 +19,7 @@ apart.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -115,8 +115,8 @@ class Classifier:
     #: the logistic regression on character n-grams and its featurizer (None: no such part)
     ngram: object | None = None
     ngram_vocab: NgramVocab | None = None
-    #: weight of each part present ("cnn", "head", "ngram") in the classifier's probability
-    weights: dict[str, float] | None = None
+    #: weight of each part present ("cnn", "head", "ngram") in the classifier's probability (set by :meth:`load`)
+    weights: dict[str, float] = field(default_factory=lambda: {"cnn": 1.0})
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, threshold: float | None = None) -> "Classifier":
@@ -185,5 +185,4 @@ class Classifier:
 
     def combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         """The classifier's probability: the parts' weighted mean."""
-        weights = self.weights or {p: 1.0 / len(parts) for p in parts}
-        return sum(weights[p] * probs for p, probs in parts.items())
+        return sum(self.weights[p] * probs for p, probs in parts.items())
