@@ -71,10 +71,19 @@ LEVELS = [
       ("counselor", "你五天前刚经历过一次很危险的自杀尝试，我很担心你。")], "高"),
     ([("caller", "我用美工刀割了手腕。"), ("counselor", "八天前那次真的很危险。")], "高"),
     ([("caller", "我用美工刀割了手腕。"), ("counselor", "你愿意说说吗？")], "中"),
-    # ... not an attempt the caller dated long ago, one two months back, nor ideation alone
+    # ... not an attempt the caller dated long ago, nor one two months back
     ([("caller", "去年我用美工刀割了手腕。"), ("counselor", "八天前那次真的很危险。")], "中"),
     ([("caller", "我用美工刀割了手腕。"), ("counselor", "六十天前的那次，后来去医院了吗？")], "中"),
-    ([("caller", "我真想死。"), ("counselor", "你五天前刚经历过一次很危险的自杀尝试。")], "中"),
+    # the counselor naming a recent event that nearly cost the life of a caller who spoke of suicidal intent: the
+    # attempt whose telling the recognizer lost ("拿皮带上吊" heard as "拿提带上标") (lexicon 1.9)...
+    ([("caller", "我真想死。"), ("counselor", "你五天前刚经历过一次很危险的自杀尝试。")], "高"),
+    ([("counselor", "您有没有想过结束自己的生命？"), ("caller", "想过不光是想过。"), ("caller", "我在宿舍拿提带上标。"),
+      ("counselor", "八天前那次真的很危险，我很担心您。")], "高"),
+    # ... not for passive ideation alone, a question, a month back, or a danger someone else caused
+    ([("caller", "活着太累了。"), ("counselor", "五天前那次真的很危险。")], "低"),
+    ([("caller", "我真想死。"), ("counselor", "五天前那次危险吗？")], "中"),
+    ([("caller", "我真想死。"), ("counselor", "一个月前那次真的很危险。")], "中"),
+    ([("caller", "我真想死。"), ("counselor", "三天前他打你那次真的很危险。")], "中"),
     ([("counselor", "你有没有想过自杀？"), ("caller", "想过，我已经想好了。"), ("counselor", "嗯。"),
       ("caller", "工作上的事我也想清楚了。"), ("counselor", "嗯。"), ("caller", "明天我真想死。")], "中"),
     # the counselor starting the emergency plan (110/120) for a caller who spoke of suicide is 紧急 (lexicon 1.7),

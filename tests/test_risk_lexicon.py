@@ -118,6 +118,12 @@ def test_counselor_speech_is_never_risk(engine):
         ("你是不是有想过结束自己的生命？", "是，我没想死。", set()),
         ("你有没有想过自杀？", "是的，我不会自杀的。", set()),
         ("你有没有想过自杀？", "嗯，想过，但我不会去做。", {"active_ideation"}),
+        # a yes that goes on without the stop the recognizer dropped ("想过。不光是想过") (lexicon 1.9)...
+        ("您有没有想过结束自己的生命？", "想过不光是想过。", {"active_ideation"}),
+        ("你有没有想过伤害自己？", "有过好几次。", {"self_harm_ideation"}),
+        # ... but not a word that only starts like one
+        ("你有没有想过自杀？", "想过去找份工作。", set()),
+        ("你有没有想过自杀？", "有过不去的坎吧。", set()),
     ],
 )
 def test_answer_to_counselor_question(engine, question, answer, labels):

@@ -217,11 +217,16 @@ def _risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
 
 
 def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]:
-    """("yes", span of the answer), ("no", None) or (None, None) from the first clauses of a reply."""
+    """("yes", span of the answer), ("no", None) or (None, None) from the first clauses of a reply.
+
+    A clause that is only an answer word ("想过", "有") is one; so is a clause that opens with an unambiguous one and
+    goes on (``answer_affirmative_lead``: "想过不光是想过", as the recognizer writes "想过。不光是想过" without the
+    stop), but not a word that merely starts with it ("想过去看看", "有过不去的坎")."""
     text = normalize(raw)
     bounds = clause_bounds(text, lex.cues["clause_breaks"])
     fillers = re.compile(lex.cues["answer_fillers"])
     affirm = re.compile(lex.cues["answer_affirmative"])
+    affirm_lead = re.compile(lex.cues["answer_affirmative_lead"])
     negative = re.compile(lex.cues["answer_negative"])
     for a, b in bounds[:3]:
         clause = text[a:b]
@@ -229,10 +234,14 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
         core = clause[lead.end():] if lead else clause
         if not core:
             continue
+        start = a + (lead.end() if lead else 0)
         if negative.match(core):
             return "no", None
         if affirm.match(core):
-            return "yes", (a + (lead.end() if lead else 0), b)
+            return "yes", (start, b)
+        opening = affirm_lead.match(core)
+        if opening:
+            return "yes", (start, start + opening.end())
     return None, None
 
 

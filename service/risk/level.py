@@ -11,7 +11,9 @@
 Only the caller's own labels count (the engine gives counselor segments none); the counselor's words only date an
 attempt the caller told without saying when (``counselor_dates_recent``: "你五天前刚经历过一次很危险的自杀尝试"), and
 the counselor starting the emergency plan for a caller who spoke of suicidal intent makes the call 紧急
-(``counselor_dispatches``: "我同事已经在联系120和110"; lexicon 1.7). A near time counts towards 高 when
+(``counselor_dispatches``: "我同事已经在联系120和110"; lexicon 1.7), and the counselor naming a recent event as one
+that nearly cost the life of a caller who spoke of suicidal intent in words makes it 高
+(``counselor_names_recent_danger``: "八天前那次真的很危险"; lexicon 1.9). A near time counts towards 高 when
 it is said in the same caller turn (consecutive caller segments) as suicidal words, and every cue is read on the
 lexicon's corrected text (what pinyin matching heard: 门风…风好了 → 门缝…封好了), since the recognizer on 8 kHz
 audio misspells exactly these words. A label that no keyword carries came
@@ -100,6 +102,25 @@ def counselor_dates_recent(lex: Lexicon, text: str) -> bool:
     return False
 
 
+def counselor_names_recent_danger(lex: Lexicon, text: str) -> bool:
+    """A counselor's clause that names an event of the last two weeks as one that nearly cost the caller's life
+    ("八天前那次真的很危险，我很担心您", "前几天那件事差点要了你的命"): a date (as :func:`counselor_dates_recent`), a
+    reference to what happened (那次, 那件事) and its danger (危险, 差点, 后怕) in one clause that is not a question
+and names no one else as its agent ("三天前他打你那次真的很危险" is the danger of violence, ``event_other_agent``).
+    A counselor says this of an attempt the caller has just told, and through 8 kHz ASR that account is what gets
+    garbled ("拿皮带上吊" heard as "拿提带上标") while the counselor's clearer restatement survives. It counts only
+    in a call whose caller spoke of suicidal intent in words (``CallRiskState.update``)."""
+    for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
+        clause = text[a:b]
+        if (b < len(text) and text[b] in "？?") or "吗" in clause or lex.cue_re("event_other_agent").search(clause):
+            continue
+        if not (lex.cue_re("event_reference").search(clause) and lex.cue_re("event_danger").search(clause)):
+            continue
+        if lex.cue_re("recent_date").search(clause) or any(n <= RECENT_ATTEMPT_DAYS for n in _days_ago(clause)):
+            return True
+    return False
+
+
 def counselor_dispatches(lex: Lexicon, text: str) -> bool:
     """A counselor's clause that starts emergency services or says they are coming ("我同事已经在联系120和110",
     "我们马上叫救护车", "救护车在路上了"): the hotline's emergency plan, started for a caller in danger now. Advice
@@ -157,12 +178,16 @@ class CallRiskState:
     labels: set[str] = field(default_factory=set)
     evidence: list[FinalSegment] = field(default_factory=list)
     alerted: set[str] = field(default_factory=set)
+    #: the caller's labels that words carry (a keyword), not the classifier alone
+    worded: set[str] = field(default_factory=set)
     has_plan: bool = False
     near_time: bool = False
     #: recent segments of both speakers in call-time order, each with (suicidal words, near time) for a caller's
     _history: list[tuple[FinalSegment, bool, bool]] = field(default_factory=list)
     #: the caller told an attempt in words and did not say when (a counselor's restatement may date it)
     _undated_attempt: bool = False
+    #: the caller told an attempt and when (their date stands against a counselor's: "去年我割了手腕")
+    _dated_attempt: bool = False
 
     def __post_init__(self) -> None:
         if self.alert_threshold not in RISK_LEVELS or self.alert_threshold == "无":
@@ -189,6 +214,11 @@ class CallRiskState:
                     and counselor_dates_recent(lex, said)):
                 # the counselor's restatement dates the attempt the caller told: "你五天前刚经历过一次很危险的自杀尝试"
                 raised = "高"
+            elif (self.worded & DISPATCH_INTENT_LABELS and not self._dated_attempt
+                    and level_rank(self.level) < level_rank("高") and counselor_names_recent_danger(lex, said)):
+                # the counselor names a recent attempt that the recognizer lost from the caller's own account:
+                # "八天前那次真的很危险" after "我在宿舍厕所拿皮带上吊" was heard as "拿提带上标"
+                raised = "高"
             if raised is None:
                 return []
             before = self.level
@@ -212,8 +242,11 @@ class CallRiskState:
             return self._raise_plan_level()
         seg_level = segment_level(lex, seg, labels, context)
         worded = {k.label for k in risk.keywords}
-        if "suicide_attempt" in worded and not self._undated_attempt:
-            self._undated_attempt = attempt_when_said(lex, text, context) == "unknown"
+        self.worded.update(lb for lb in labels if lb in worded)
+        if "suicide_attempt" in worded and not (self._undated_attempt or self._dated_attempt):
+            when = attempt_when_said(lex, text, context)
+            self._undated_attempt = when == "unknown"
+            self._dated_attempt = when != "unknown"
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
             seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context), UNWORDED_MAX_LEVEL,
