@@ -84,6 +84,7 @@ LEVELS = [
     ([("caller", "我真想死。"), ("counselor", "五天前那次危险吗？")], "中"),
     ([("caller", "我真想死。"), ("counselor", "一个月前那次真的很危险。")], "中"),
     ([("caller", "我真想死。"), ("counselor", "三天前他打你那次真的很危险。")], "中"),
+    ([("caller", "我真想死。"), ("counselor", "上周那次车祸真的很危险。")], "中"),
     ([("counselor", "你有没有想过自杀？"), ("caller", "想过，我已经想好了。"), ("counselor", "嗯。"),
       ("caller", "工作上的事我也想清楚了。"), ("counselor", "嗯。"), ("caller", "明天我真想死。")], "中"),
     # the counselor starting the emergency plan (110/120) for a caller who spoke of suicide is 紧急 (lexicon 1.7),

@@ -106,13 +106,14 @@ def counselor_names_recent_danger(lex: Lexicon, text: str) -> bool:
     """A counselor's clause that names an event of the last two weeks as one that nearly cost the caller's life
     ("八天前那次真的很危险，我很担心您", "前几天那件事差点要了你的命"): a date (as :func:`counselor_dates_recent`), a
     reference to what happened (那次, 那件事) and its danger (危险, 差点, 后怕) in one clause that is not a question
-and names no one else as its agent ("三天前他打你那次真的很危险" is the danger of violence, ``event_other_agent``).
+and names neither someone else as its cause nor another kind of event ("三天前他打你那次真的很危险",
+"上周那次车祸真的很危险": ``event_not_attempt``).
     A counselor says this of an attempt the caller has just told, and through 8 kHz ASR that account is what gets
     garbled ("拿皮带上吊" heard as "拿提带上标") while the counselor's clearer restatement survives. It counts only
     in a call whose caller spoke of suicidal intent in words (``CallRiskState.update``)."""
     for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
         clause = text[a:b]
-        if (b < len(text) and text[b] in "？?") or "吗" in clause or lex.cue_re("event_other_agent").search(clause):
+        if (b < len(text) and text[b] in "？?") or "吗" in clause or lex.cue_re("event_not_attempt").search(clause):
             continue
         if not (lex.cue_re("event_reference").search(clause) and lex.cue_re("event_danger").search(clause)):
             continue
