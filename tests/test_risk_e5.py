@@ -51,13 +51,13 @@ def tuned_dir(f, tmp_path_factory):
     import onnx
     import torch
 
-    from service.risk.train import TUNED_LAYERS, load_tuned_weights
+    from service.risk.train import TUNED_LAYERS
 
     torch.manual_seed(0)
     enc = e5.torch_encoder(f, 11).eval()
     torch.nn.init.normal_(enc.head.weight, std=0.2)
     weights = e5.tuned_weights(enc, f, TUNED_LAYERS)
-    load_tuned_weights(enc, weights, f.layers - TUNED_LAYERS)  # as shipped: float16
+    e5.load_tuned_weights(enc, weights, f.layers - TUNED_LAYERS)  # as shipped: float16
     d = tmp_path_factory.mktemp("tuned")
     onnx.save(e5.encoder_graph(f, TUNED_LAYERS, 11), str(d / "risk_tuned.onnx"))
     np.savez(d / "risk_tuned.npz", **weights)

