@@ -233,3 +233,24 @@ def test_every_command_takes_no_progress():
         assert parser.parse_args([*argv, "--out", "r.json", "--no-progress"]).progress is False
     assert parser.parse_args(["calls", "f.jsonl", "--out", "r.json"]).concurrency == 1
     assert parser.parse_args(["corrections", "--out", "r.json"]).database_url is None
+
+
+def test_calls_scores_a_long_call(tmp_path):
+    """Three fixture calls back to back as one of 111 segments (real calls run 30–90 minutes): the report is
+    written and the emergency at its end is found."""
+    calls = [json.loads(line) for line in (FIXTURES / "eval" / "calls.jsonl").read_text().splitlines() if line.strip()]
+    long = dict(calls[-1], call_id="long-1", segments=[])
+    offset = 0.0
+    for call in calls:
+        for seg in call["segments"]:
+            long["segments"].append(dict(seg, id=len(long["segments"]), start=round(seg["start"] + offset, 2),
+                                         end=round(seg["end"] + offset, 2)))
+        offset = long["segments"][-1]["end"] + 2.0
+    assert len(long["segments"]) > 100 and calls[-1]["worksheet"]["risk_level"] == "紧急"
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps(long, ensure_ascii=False) + "\n", encoding="utf-8")
+    out = tmp_path / "long.json"
+    r = run_eval("calls", str(path), "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(out.read_text())
+    assert report["risk"]["call"]["high_recall"] == 1.0 and report["risk"]["call"]["level_accuracy"] == 1.0

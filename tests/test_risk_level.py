@@ -250,3 +250,30 @@ def test_a_turn_is_bounded_by_the_counselor_in_call_time():
                 ("caller", 5.0, 9.0, "我想过从阳台跳下去，信都写好了。")]
     assert analyse(engine, segments, [1, 0, 2]).state.level == "中"
     assert analyse(engine, segments, [0, 2, 1]).state.level == "中"
+
+
+def test_a_long_call_keeps_its_risk_detection(engine):
+    """Calls run 30–90 minutes: past the recent history the level keeps (HISTORY_SEGMENTS), a caller's risk is still
+    read, turns and answers still work. (Trimming that history on insertion once raised IndexError on every caller
+    segment after the 64th: the risk of a call stopped there.)"""
+    analysis = RiskAnalysis(engine, "t-1", "c-017")
+    t = 0.0
+    for i in range(300):
+        speaker = "counselor" if i % 2 == 0 else "caller"
+        text = "嗯，您接着说。" if speaker == "counselor" else "最近睡不好，工作压力大。"
+        analysis.analyze(FinalSegment("t-1", i, speaker, t, t + 3.0, text))
+        t += 4.0
+    assert analysis.state.level == "无" and len(analysis.state._history) == 64
+    question = FinalSegment("t-1", 300, "counselor", t, t + 3.0, "你有没有想过结束自己的生命？")
+    answer = FinalSegment("t-1", 301, "caller", t + 4.0, t + 5.0, "嗯，想过。")
+    analysis.analyze(question)
+    risk, _ = analysis.analyze(answer)
+    assert "active_ideation" in risk.labels and analysis.state.level == "中"
+    # a turn cut in two by the recognizer: the near time in one segment, the plan's words in the next
+    analysis.analyze(FinalSegment("t-1", 302, "caller", t + 6.0, t + 7.0, "明天晚上。"))
+    _, alerts = analysis.analyze(FinalSegment("t-1", 303, "caller", t + 7.5, t + 11.0, "信我都写好了，压在枕头底下。"))
+    assert [a.risk_level for a in alerts] == ["高"] and analysis.state.level == "高"
+    # a late final of the other channel, older than everything still remembered, is taken and does not break the turn
+    analysis.analyze(FinalSegment("t-1", 304, "counselor", 1.0, 2.0, "嗯。"))
+    _, alerts = analysis.analyze(FinalSegment("t-1", 305, "caller", t + 12.0, t + 15.0, "就刚才，我已经把一整板药吞下去了。"))
+    assert [a.risk_level for a in alerts] == ["紧急"] and len(analysis.state._history) == 64

@@ -201,6 +201,14 @@ class CallRiskState:
     def update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool = False) -> list[AlertEvent]:
         """Take one segment and its risk; return the alerts to raise now (0, 1 or 2). ``risk_context``: as the
         engine analysed the segment (the call was already about risk), so the cues see the same corrected text."""
+        try:
+            return self._update(seg, risk, risk_context)
+        finally:
+            # trimmed only once the segment's turn is read: trimming on insertion shifted the new segment's index
+            # and, past HISTORY_SEGMENTS, every caller segment raised IndexError (a call's risk stopped there)
+            del self._history[:-HISTORY_SEGMENTS]
+
+    def _update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool) -> list[AlertEvent]:
         lex = self.lexicon.in_risk_context() if risk_context else self.lexicon
         # finals of the two channels arrive in decoding order; what came before is decided by call time
         at = bisect.bisect_left(self._history, seg.start, key=lambda h: h[0].start)
@@ -272,8 +280,6 @@ class CallRiskState:
 
     def _remember(self, at: int, seg: FinalSegment, words: bool, near: bool) -> None:
         self._history.insert(at, (seg, words, near))
-        if len(self._history) > HISTORY_SEGMENTS:
-            del self._history[0]
 
     def _turn(self, at: int) -> list[tuple[bool, bool]]:
         """(suicidal words, near time) of each caller segment in the turn around ``_history[at]``: neighbours in
