@@ -170,6 +170,10 @@ class CallSession:
                 out.extend((ch, u) for u in ch.segmenter.feed(x))
             if last:
                 out.extend((ch, u) for u in ch.segmenter.flush())
+        # in call time across the channels (each channel's own are in order already): when utterances of both end in
+        # one frame (a long frame, the flush at the end), a caller's answer is dispatched after the counselor's
+        # question before it, so it waits for that question's final (_dispatch's ``earlier``)
+        out.sort(key=lambda e: e[1].start)
         return out
 
     async def finish(self) -> int:

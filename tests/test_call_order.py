@@ -130,3 +130,38 @@ def test_a_channel_keeps_only_its_unsent_finals(tmp_path):
         runtime.close()
     assert len([m for m in messages if m["type"] == "final" and m["text"]]) >= 3
     assert len(session.channels[0].pending) <= 1
+
+
+def test_finals_ending_in_one_frame_go_out_in_call_time(tmp_path):
+    """The whole call in one frame (as a long frame or the flush at the end hands both channels' utterances over at
+    once): they are dispatched in call time, not caller channel first, so each caller final waits for the
+    counselor's before it, and the answer is read after its question."""
+    from service.recorded import complete_recording, open_recording
+    from tests.conftest import load_fixture_call
+
+    _, audio = load_fixture_call("dev-0008-risk")
+    messages: list[dict] = []
+
+    async def sink(msg: dict) -> None:
+        messages.append(msg)
+
+    async def run():
+        session = await open_recording(runtime.pipeline, 8000, 2, "order-4", ["caller", "counselor"], sink=sink,
+                                       source="live")
+        await complete_recording(session, audio, 8000, chunk_s=len(audio) / 8000 + 1)
+        return session
+
+    import asyncio
+
+    runtime = Runtime.build(make_settings(tmp_path, asr={"models_dir": MODELS_DIR}, stream={"max_frame_s": 120}))
+    try:
+        session = asyncio.run(run())
+    finally:
+        runtime.close()
+    finals = [m for m in messages if m["type"] == "final" and m["text"]]
+    assert {m["speaker"] for m in finals} == {"caller", "counselor"}
+    starts = [m["start"] for m in finals]
+    assert starts == sorted(starts)
+    question, answer = question_and_answer(messages)
+    assert messages.index(question) < messages.index(answer)
+    assert session.analysis.state.level in ("高", "紧急")
