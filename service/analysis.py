@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import logging
 import math
 from dataclasses import asdict
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 CONTEXT_SEGMENTS = 6
+#: waits between tries to raise an alert the store refused (a database restarting, a lock timeout), then the last
+#: one again and again: an alert is never given up while the process runs
+ALERT_RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+#: retries that outlive their call (the store still down at its end): kept referenced until they succeed
+_RETRIES: set[asyncio.Task] = set()
 
 
 class RiskAnalysis(CallAnalysis):
@@ -52,6 +58,13 @@ class RiskAnalysis(CallAnalysis):
         #: served): the analysis runs in a worker thread, off the event loop, since the classifier's encoder takes
         #: some 15–40 ms a segment on one CPU thread, and the loop serves every other call meanwhile
         self._lock = asyncio.Lock()
+        #: alerts the call's level raised that the hub has not yet taken (the store failed), oldest first
+        self._unraised: list[AlertEvent] = []
+        #: what an analysis stores and raises, one final at a time in analysis order
+        self._publishing = asyncio.Lock()
+        self._stored_level = "无"  # the level the store last took for this call
+        self._alert_lock = asyncio.Lock()
+        self._retry: asyncio.Task | None = None
 
     def analyze(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]]:
         """Synchronous core (also used by the evaluation's transcript mode)."""
@@ -85,11 +98,14 @@ class RiskAnalysis(CallAnalysis):
 
     async def on_final(self, seg: FinalSegment, transcript: Transcript | None) -> list[dict]:
         async with self._lock:
-            before = self.state.level
             risk, alerts = await asyncio.to_thread(self.analyze, seg)
-        if risk.labels:
-            await self._save(seg.segment_id)
-        await self._level_and_alerts(before, alerts)
+            await self._publishing.acquire()  # first come, first served: taken in analysis order
+        try:  # a later final's level and alerts never overtake these, and its analysis does not wait for the store
+            if risk.labels:
+                await self._save(seg.segment_id)
+            await self._level_and_alerts(alerts)
+        finally:
+            self._publishing.release()
         return [self.risk_message(risk)] if risk.labels else []
 
     def risk_context(self) -> bool:
@@ -124,31 +140,81 @@ class RiskAnalysis(CallAnalysis):
 
     async def on_relisten(self, seg: FinalSegment) -> list[dict]:
         async with self._lock:
-            level = self.state.level
             found = await asyncio.to_thread(self.analyze_relistened, seg)
-        if found is None:
-            return []
+            if found is None:
+                return []
+            await self._publishing.acquire()
         risk, alerts = found
-        await self._save(seg.segment_id)
-        await self._level_and_alerts(level, alerts)
+        try:
+            await self._save(seg.segment_id)
+            await self._level_and_alerts(alerts)
+        finally:
+            self._publishing.release()
         return [{**self.risk_message(risk), "relistened": True, "text": seg.text}]
 
     async def _save(self, segment_id: int) -> None:
-        """Store a segment's labels and risk as they stand (the live final's, and what hearing it again added)."""
+        """Store a segment's labels and risk as they stand (the live final's, and what hearing it again added). A
+        store that fails is logged; the segment's risk message and the call's alerts go out all the same."""
         labels, detail = self._saved[segment_id]
         if self.store is not None:
-            await asyncio.to_thread(self.store.set_segment_risk, self.call_id, segment_id, labels, detail)
+            try:
+                await asyncio.to_thread(self.store.set_segment_risk, self.call_id, segment_id, labels, detail)
+            except Exception as e:
+                logger.error("call %s: storing segment %d's risk failed (%s)", self.call_id, segment_id,
+                             type(e).__name__)
 
-    async def _level_and_alerts(self, before: str, alerts: list[AlertEvent]) -> None:
-        if self.store is not None and self.state.level != before:
-            await asyncio.to_thread(self.store.set_risk_level, self.call_id, self.state.level)
-        if alerts and self.hub is not None:  # the hub logs each alert it raises
-            for event in alerts:
-                msg = await self.hub.raise_alert(event)
+    async def _level_and_alerts(self, alerts: list[AlertEvent]) -> None:
+        if self.store is not None and self.state.level != self._stored_level:
+            level = self.state.level
+            try:
+                await asyncio.to_thread(self.store.set_risk_level, self.call_id, level)
+                self._stored_level = level
+            except Exception as e:  # the level is kept in memory and written with the next final
+                logger.error("call %s: storing the risk level failed (%s)", self.call_id, type(e).__name__)
+        if alerts and self.hub is not None:
+            self._unraised.extend(alerts)
+            if not await self._raise_unraised():
+                self._retry_later()
+
+    async def _raise_unraised(self) -> bool:
+        """Hand the hub the alerts it has not taken, in order (the hub logs each it raises); False when the store
+        failed again. The level that raised them is already counted as alerted, so an alert is retried, never
+        dropped: a failed raise once lost it for good (no row, no console, no webhook)."""
+        async with self._alert_lock:
+            while self._unraised:
+                event = self._unraised[0]
+                try:
+                    msg = await self.hub.raise_alert(event)
+                except Exception as e:
+                    self.hub.metrics.alert_failures.inc()
+                    logger.error("call %s: raising its %s alert failed (%s); retrying", self.call_id,
+                                 event.risk_level, type(e).__name__)
+                    return False
+                self._unraised.pop(0)
                 if msg is not None:
                     self.alert_messages.append(msg)
+        return True
+
+    def _retry_later(self) -> None:
+        if self._retry is not None and not self._retry.done():
+            return
+
+        async def retry() -> None:
+            for i in itertools.count():
+                await asyncio.sleep(ALERT_RETRY_S[min(i, len(ALERT_RETRY_S) - 1)])
+                if await self._raise_unraised():
+                    logger.warning("call %s: its alerts were raised after %d retries", self.call_id, i + 1)
+                    return
+
+        self._retry = asyncio.get_running_loop().create_task(retry(), name=f"alert-retry-{self.call_id}")
+        _RETRIES.add(self._retry)
+        self._retry.add_done_callback(_RETRIES.discard)
 
     async def on_end(self) -> dict:
+        async with self._publishing:  # a level or an alert the store refused during the call: once more now
+            await self._level_and_alerts([])
+            if self._unraised and self.hub is not None and not await self._raise_unraised():
+                self._retry_later()  # and on after the call, until the store takes them
         if self.drafting is not None:
             try:
                 await self.drafting.at_call_end(self.call_id, self.context, self.risks, self.state.level)

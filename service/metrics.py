@@ -46,6 +46,9 @@ class Metrics:
         self.bad_frames = Counter("scribe_bad_frames_total", "Binary frames refused", registry=r)
         self.calls_refused = Counter("scribe_calls_refused_total", "Calls refused at admission", ["reason"], registry=r)
         self.alerts = Counter("scribe_alerts_raised_total", "Supervisor alerts raised", ["level"], registry=r)
+        self.alert_failures = Counter(
+            "scribe_alert_raise_failures_total", "Tries to raise an alert that the store refused (each is retried)",
+            registry=r)
         self.alert_consoles = Gauge("scribe_alert_consoles", "Supervisor consoles connected to /v1/alerts", registry=r)
         self.webhooks = Counter("scribe_webhook_attempts_total", "Alert webhook delivery attempts", ["outcome"],
                                 registry=r)

@@ -262,3 +262,46 @@ async def test_alert_reaches_consoles_of_another_process_via_postgres(tmp_path):
             p.terminate()
         for p in procs:
             p.wait(30)
+
+
+async def test_an_alert_the_store_refused_is_retried_not_lost(tmp_path, monkeypatch):
+    """The store fails while a call turns 紧急 (a database restarting, a lock timeout): the segment's risk message
+    still goes out, and both alerts are raised, in order, once the store takes them again. (The call's level
+    already counted them as raised, so a failed raise once lost them for good.)"""
+    from sqlalchemy.exc import OperationalError
+
+    import service.analysis
+    from service.analysis import RiskAnalysis
+    from service.risk import RiskEngine
+    from service.risk.lexicon import load_lexicon
+
+    monkeypatch.setattr(service.analysis, "ALERT_RETRY_S", (0.05, 0.1))
+    store = _store_with_call(f"sqlite:///{tmp_path / 'r.db'}", "t-retry")
+    hub = AlertHub(store, RiskSettings(), Metrics())
+    await hub.start()
+    console = hub.subscribe()
+    add_alert, refused = store.add_alert, []
+
+    def failing_thrice(*args, **kwargs):
+        if len(refused) < 3:
+            refused.append(args[0].risk_level)
+            raise OperationalError("INSERT INTO alerts", {}, Exception("database is locked"))
+        return add_alert(*args, **kwargs)
+
+    monkeypatch.setattr(store, "add_alert", failing_thrice)
+    engine = RiskEngine(load_lexicon(), predict=None, threshold=0.5, model_id="clf-none")
+    analysis = RiskAnalysis(engine, "t-retry", "c-017", store=store, hub=hub)
+    try:
+        sent = await analysis.on_final(FinalSegment("t-retry", 0, "caller", 0.0, 4.0, "就刚才，我已经把一整板药吞下去了"), None)
+        assert [m["type"] for m in sent] == ["risk"] and sent[0]["risk_level"] == "紧急"
+        assert store.list_alerts() == []
+        await _until(lambda: len(store.list_alerts()) == 2)
+    finally:
+        await hub.stop()
+    assert refused == ["高", "高", "高"] and hub.metrics.alert_failures._value.get() == 3
+    assert [m["risk_level"] for m in analysis.alert_messages] == ["高", "紧急"]
+    pushed = []
+    while not console.queue.empty():
+        pushed.append(console.queue.get_nowait())
+    assert [m["risk_level"] for m in pushed if m and m["type"] == "alert"] == ["高", "紧急"]
+    assert store.get_call("t-retry").risk_level == "紧急"
