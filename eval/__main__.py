@@ -127,7 +127,7 @@ def cmd_calls(args) -> int:
             hyp = sorted(recorded.calls[c.call_id], key=lambda s: (s.start, s.segment_id))
             pairs.extend(transcript_pairs(c.segments, hyp))
         else:
-            analysis = RiskAnalysis(engine, c.call_id, None)
+            analysis = RiskAnalysis(engine, c.call_id, None, _settings().risk.alert_threshold)
             hyp = [FinalSegment(c.call_id, s.id, s.speaker, s.start, s.end, s.text) for s in c.segments]
             for seg in hyp:
                 analysis.analyze(seg)
@@ -150,10 +150,11 @@ def cmd_calls(args) -> int:
     if args.audio:
         settings.update(concurrency=args.concurrency)
         extra["audio_sha256"] = _audio_sha256(calls)
+    settings.setdefault("alert_threshold", _settings().risk.alert_threshold)  # every mode raises alerts at it
     if windows:
         settings.update(recording_mode="windows")
     elif args.audio:
-        settings.update(chunk_s=CHUNK_S, alert_threshold=_settings().risk.alert_threshold)
+        settings.update(chunk_s=CHUNK_S)
         if not args.speed:
             extra["alert_latency_note"] = SPEED0_NOTE
     meta = make_meta(args.file, command=_command(args), model=(asr_desc or {}).get("model"),

@@ -74,8 +74,12 @@ class Drafting:
         rows = await asyncio.to_thread(self.store.segments, call_id)
         segments = segments_from_rows(rows)
         analysis = RiskAnalysis(self.risk_engine, call_id, call.counselor_id if call else None)
-        for seg in segments:
-            analysis.analyze(seg)
+
+        def analyse_all() -> None:  # some 10 ms a segment: off the event loop, which serves the live calls
+            for seg in segments:
+                analysis.analyze(seg)
+
+        await asyncio.to_thread(analyse_all)
         # what the call found live and nothing in the stored text shows any more (a caller heard again,
         # service.relisten) is kept: the stored labels of each segment, and the call's level, never lowered
         risks = [*analysis.risks, *(SegmentRisk(r.segment_id, list(r.risk_labels), engine_version=str(

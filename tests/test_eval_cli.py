@@ -254,3 +254,19 @@ def test_calls_scores_a_long_call(tmp_path):
     assert r.returncode == 0, r.stderr
     report = json.loads(out.read_text())
     assert report["risk"]["call"]["high_recall"] == 1.0 and report["risk"]["call"]["level_accuracy"] == 1.0
+
+
+def test_calls_transcript_mode_alerts_at_the_configured_threshold(tmp_path):
+    """Every mode raises alerts where the service would (SCRIBE_RISK__ALERT_THRESHOLD), and the report says at
+    which level: the fixture's 紧急 call raises one alert at 紧急, two (高, then 紧急) at the default."""
+    rows = {}
+    for threshold in ("紧急", None):
+        out = tmp_path / f"calls-{threshold}.json"
+        env = {"SCRIBE_RISK__ALERT_THRESHOLD": threshold} if threshold else None
+        r = run_eval("calls", str(FIXTURES / "eval" / "calls.jsonl"), "--out", str(out), "--no-progress", env_extra=env)
+        assert r.returncode == 0, r.stderr
+        report = json.loads(out.read_text())
+        assert report["meta"]["settings"]["alert_threshold"] == (threshold or "高")
+        rows[threshold] = {row["call_id"]: row for row in report["risk"]["call"]["rows"]}
+    assert rows["紧急"]["dev-0010"]["hyp_level"] == "紧急"
+    assert rows["紧急"]["dev-0010"]["alerts"] == 1 and rows[None]["dev-0010"]["alerts"] == 2
