@@ -150,7 +150,10 @@ class RiskAnalysis(CallAnalysis):
             await self._level_and_alerts(alerts)
         finally:
             self._publishing.release()
-        return [{**self.risk_message(risk), "relistened": True, "text": seg.text}]
+        # the segment's labels as they now stand (the live final's and what this hearing added), so a client that
+        # keeps labels by segment_id loses none; the keywords are this hearing's, their times within ``text``
+        return [{**self.risk_message(risk), "labels": list(self._saved[seg.segment_id][0]), "relistened": True,
+                 "text": seg.text}]
 
     async def _save(self, segment_id: int) -> None:
         """Store a segment's labels and risk as they stand (the live final's, and what hearing it again added). A

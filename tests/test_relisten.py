@@ -56,6 +56,17 @@ def test_what_is_heard_again_adds_risk_once_and_raises_the_level(engine):
         FinalSegment("r-1", 1, "caller", 5.2, 9.0, "来不及了，刚才说话的时候")) is None, "no labels: nothing"
 
 
+async def test_a_message_of_what_is_heard_again_keeps_the_live_finals_labels(engine):
+    """A client keeps a segment's labels by segment_id: the second risk message for it carries them all."""
+    analysis = RiskAnalysis(engine, "r-1", "c-017")
+    live = await analysis.on_final(seg(1, "caller", "我真的不想活了，太累了"), None)
+    assert live and live[0]["labels"]
+    msgs = await analysis.on_relisten(FinalSegment("r-1", 1, "caller", 5.1, 9.0, "我真的不想活了，遗书都写好了"))
+    assert len(msgs) == 1 and set(live[0]["labels"]) < set(msgs[0]["labels"])
+    assert "suicide_preparation" in msgs[0]["labels"]
+    assert {k["label"] for k in msgs[0]["keywords"]} <= set(msgs[0]["labels"])
+
+
 async def test_messages_of_what_is_heard_again_name_the_live_final(engine):
     analysis = RiskAnalysis(engine, "r-1", "c-017")
     analysis.analyze(seg(0, "counselor", "你是不是有想过结束自己的生命？"))
