@@ -277,3 +277,22 @@ def test_a_long_call_keeps_its_risk_detection(engine):
     analysis.analyze(FinalSegment("t-1", 304, "counselor", 1.0, 2.0, "嗯。"))
     _, alerts = analysis.analyze(FinalSegment("t-1", 305, "caller", t + 12.0, t + 15.0, "就刚才，我已经把一整板药吞下去了。"))
     assert [a.risk_level for a in alerts] == ["紧急"] and len(analysis.state._history) == 64
+
+
+MIXED_CALL = [("您是不是在打算结束自己的生命？", [], "无"), ("嗯，是的。", ["active_ideation"], "中"),
+              ("你有伤害自己的想法吗？", [], "中"), ("你知道吗？想死的心都有了。", ["active_ideation"], "中"),
+              ("你知道我有多想死吗？", ["active_ideation"], "中")]
+
+
+def test_one_channel_calls_take_the_counselors_questions_as_questions():
+    """A one-channel call's speaker is "mixed": a question put to 你/您 about suicide is the counselor asking (no
+    label, however sure the classifier is), and the "嗯，是的" after it answers it; the speaker's own words, even in
+    a question ("你知道我有多想死吗？"), still count."""
+    engine = RiskEngine.load()
+    analysis = RiskAnalysis(engine, "t-1", None)
+    for i, (text, labels, level) in enumerate(MIXED_CALL):
+        risk, _ = analysis.analyze(FinalSegment("t-1", i, "mixed", i * 5.0, i * 5.0 + 4.0, text))
+        assert (risk.labels, analysis.state.level) == (labels, level), text
+    # in a two-channel call the caller's words are the caller's, questions or not
+    risk = engine.analyze(FinalSegment("t-1", 0, "caller", 0.0, 4.0, "你有没有想过自杀？"))
+    assert risk.labels

@@ -89,7 +89,7 @@ class RiskEngine:
         if seg.speaker == "counselor" or not seg.text.strip():
             return risk
         lex = self.lexicon.in_risk_context() if risk_context else self.lexicon
-        judged = judge(lex, seg.text, lex.find(seg.text))
+        judged = judge(lex, seg.text, lex.find(seg.text), mixed=seg.speaker == "mixed")
         labels: list[str] = []
         for j in judged:
             if j.label is None:
@@ -108,7 +108,9 @@ class RiskEngine:
         # the classifier has no say where the words were already judged (a negated or third-party phrase, a denial
         # of the counselor's question) or where there are too few of them
         suicidal_words = any(lb in SUICIDE_LABELS for lb in labels)
-        denied = denied_question(lex, seg, context)
+        # a question put to the listener (one-channel speech: the counselor's) is not the speaker's state, however
+        # sure the classifier is about its words
+        denied = denied_question(lex, seg, context) or any(j.rule == "question" for j in judged)
         vetoed = (any(j.rule != "kept" for j in judged) or denied) and not suicidal_words
         p_any = 0.0
         if self._predict is not None and content_chars(seg.text) >= MIN_CLASSIFIER_CHARS:

@@ -3,6 +3,8 @@
 Each rule reads its cue words from the lexicon data file. In order, per match:
 
 - hyperbole: the match lies in an everyday exaggeration (累死了, 笑死, 想死你了) → dropped;
+- question (one-channel speech only, speaker ``mixed``): a question put to 你/您 about it (你有没有想过自杀？) is the
+  counselor asking → dropped, and it is the question a "嗯，想过" after it answers;
 - negation: a negator before it in the same clause (我不会自杀, 没想过死) → dropped;
 - resolved past: a past cue in its clause and a resolution later in the segment (以前想过，现在不会了) → ideation dropped
   (an attempt stays: an earlier attempt is still history that counts);
@@ -50,7 +52,8 @@ class Judged:
 
     match: Match
     label: str | None
-    #: "kept", "hyperbole", "negation", "resolved_past", "third_party", "hypothetical", "qa_answer", "death_ordered"
+    #: "kept", "hyperbole", "question", "negation", "resolved_past", "third_party", "hypothetical", "qa_answer",
+    #: "death_ordered"
     rule: str
 
 
@@ -121,8 +124,9 @@ def _death_ordered(lex: Lexicon, text: str, m: Match, c_start: int) -> str | Non
     return None
 
 
-def judge(lex: Lexicon, text: str, matches: Sequence[Match]) -> list[Judged]:
-    """Apply the per-match rules to the raw matches of one segment's text."""
+def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False) -> list[Judged]:
+    """Apply the per-match rules to the raw matches of one segment's text. ``mixed``: one-channel speech, whose
+    speaker may be the counselor (:func:`addressed_question`)."""
     norm = normalize(text)
     bounds = clause_bounds(norm, lex.cues["clause_breaks"])
     hyper = [(m.start(), m.end()) for m in lex.cue_re("hyperbole").finditer(norm)]
@@ -133,6 +137,8 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match]) -> list[Judged]:
         c_start, c_end = bounds[k] if bounds else (0, len(norm))
         if any(a < m.char_end and m.char_start < b for a, b in hyper):
             out.append(Judged(m, None, "hyperbole"))
+        elif mixed and m.label in RISK_TOPIC_LABELS and addressed_question(lex, norm, m.char_start):
+            out.append(Judged(m, None, "question"))
         elif _negated(lex, norm, m, c_start):
             out.append(Judged(m, None, "negation"))
         elif (ordered := _death_ordered(lex, norm, m, c_start)) is not None:
@@ -151,6 +157,22 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match]) -> list[Judged]:
         else:
             out.append(Judged(m, m.label, "kept"))
     return out
+
+
+def addressed_question(lex: Lexicon, text: str, pos: int) -> bool:
+    """A question put to the listener about what ``pos`` names: "你有没有想过自杀？", "您是不是在打算结束自己的生命？".
+    In a one-channel call (speaker ``mixed``) that is the counselor asking, not the speaker's own state. Its sentence
+    asks (a question marker) and its nearest subject before ``pos`` is 你/您, not 我: "你知道我有多想死吗？" is the
+    caller's own."""
+    ends = lex.cues["sentence_ends"]
+    start = max((i + 1 for i, ch in enumerate(text[:pos]) if ch in ends), default=0)
+    end = next((i + 1 for i in range(pos, len(text)) if text[i] in ends), len(text))
+    sentence = text[start:end]
+    if not any(q in sentence for q in lex.cues["question_markers"]):
+        return False
+    before = text[start:pos]
+    you = max(before.rfind("你"), before.rfind("您"))
+    return you >= 0 and you > before.rfind(lex.cues["first_person"])
 
 
 def _hypothetical(lex: Lexicon, text: str, bounds: list[tuple[int, int]], k: int, pos: int) -> bool:
@@ -208,7 +230,9 @@ def _risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
     """Labels named by the counselor's question just before (within QA_LOOKBACK segments); [] when none."""
     question = None
     for prev in list(context)[-QA_LOOKBACK:][::-1]:
-        if prev.speaker == "counselor":
+        # in a one-channel call, the counselor's question is the segment that asks the listener about it
+        if prev.speaker == "counselor" or (prev.speaker == "mixed" and any(
+                j.rule == "question" for j in judge(lex, prev.text, lex.find(prev.text), mixed=True))):
             question = prev
             break
     if question is None or not any(q in question.text for q in lex.cues["question_markers"]):
