@@ -194,6 +194,10 @@ def cmd_corrections(args) -> int:
 def cmd_bench(args) -> int:
     from eval.bench import offline_floor, run_bench
 
+    if args.speed < 0:
+        return _fail("--speed must be 0 (as fast as possible) or more")
+    if args.concurrency < 1:
+        return _fail("--concurrency must be at least 1")
     calls = load_calls(args.file, need_audio=True)
     token = args.token or os.environ.get("SCRIBE_TOKEN")
     if not token:

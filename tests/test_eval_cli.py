@@ -133,6 +133,12 @@ def test_calls_refuses_a_negative_speed_or_no_concurrency(tmp_path, capsys):
     assert main(["calls", calls, "--audio", "--concurrency", "0", "--out", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err
     assert "--speed must be" in err and "--concurrency must be" in err and not (tmp_path / "x.json").exists()
+    # and so does the benchmark, before it connects anywhere
+    bench = ["bench", calls, "--url", "ws://127.0.0.1:9", "--token", "t", "--out", str(tmp_path / "b.json")]
+    assert main([*bench, "--concurrency", "0"]) == 2
+    assert main([*bench, "--concurrency", "2", "--speed", "-2"]) == 2
+    err = capsys.readouterr().err
+    assert "--speed must be" in err and "--concurrency must be" in err and not (tmp_path / "b.json").exists()
 
 
 def test_calls_levels_keeps_only_those_reference_levels(tmp_path, capsys):

@@ -199,3 +199,14 @@ def test_lexicon_is_versioned_data():
 
 def test_empty_segment(engine):
     assert engine.analyze(seg("")).labels == []
+
+
+@pytest.mark.parametrize("text", ["İ想死", "ﬁne，我想死", "ＡＢ，我想死"])
+def test_keyword_spans_stay_on_the_raw_text_when_normalising_changes_a_length(text):
+    """Lower case or NFKC that changes a character's length ("İ" lowers to two) must not shift keyword spans."""
+    from service.risk import RiskEngine
+    from service.types import FinalSegment
+
+    engine = RiskEngine(load_lexicon(), predict=None, threshold=0.5, model_id="clf-none")
+    risk = engine.analyze(FinalSegment("t", 0, "caller", 0.0, 4.0, text))
+    assert [text[k.char_start:k.char_end] for k in risk.keywords] == ["想死"]

@@ -70,8 +70,11 @@ def all_chinese(text: str) -> bool:
 def normalize(text: str) -> str:
     """NFKC (full-width → half-width) and lower case; keeps the length of Chinese text unchanged."""
     out = unicodedata.normalize("NFKC", text).lower()
-    # NFKC can change the length (e.g. ligatures); fall back to the raw text so spans stay aligned.
-    return out if len(out) == len(text) else text.lower()
+    if len(out) == len(text):
+        return out
+    # NFKC or lower case changed the length (a ligature; "İ" lowers to two characters): character by character
+    # where that keeps it, else the character as it is, so keyword spans stay on the raw text
+    return "".join(o if len(o := unicodedata.normalize("NFKC", ch).lower()) == 1 else ch for ch in text)
 
 
 @dataclass
