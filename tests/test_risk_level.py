@@ -296,3 +296,44 @@ def test_one_channel_calls_take_the_counselors_questions_as_questions():
     # in a two-channel call the caller's words are the caller's, questions or not
     risk = engine.analyze(FinalSegment("t-1", 0, "caller", 0.0, 4.0, "你有没有想过自杀？"))
     assert risk.labels
+
+
+def test_a_dispatch_needs_suicidal_intent_in_the_callers_words():
+    """A classifier-only label ("最近真的累死了" read as ideation, anywhere in a long call) is no suicidal intent for
+    the counselor's dispatch to make 紧急: a domestic-violence call where the police are called stays where the
+    caller's words put it; with the intent in words the same dispatch is 紧急."""
+    engine = RiskEngine(load_lexicon(), predict=active_classifier, threshold=0.5, model_id="clf-stub")
+    dispatch = ("counselor", "你先把门锁好，我同事已经在联系110了，警察马上就到。")
+    state, raised = run_call(engine, [("caller", "最近一直睡不着，也不想出门见人"),
+                                      ("caller", "他又在外面砸门了，说要进来打我，我好害怕。"), dispatch])
+    assert "active_ideation" in state.labels and state.level == "无" and raised == [[], [], []]
+    state, raised = run_call(engine, [("caller", "我真想死，活不下去了"), dispatch])
+    assert state.level == "紧急" and [a.risk_level for a in raised[1]] == ["高", "紧急"]
+
+
+def _filled(turns_before, turns_after, minutes: float):
+    """turns_before, then ``minutes`` of harmless talk (a turn each 5 s), then turns_after."""
+    filler = [("counselor", "嗯，您接着说。"), ("caller", "最近睡不好，工作压力大。")] * int(minutes * 6)
+    return [*turns_before, *filler, *turns_after]
+
+
+@pytest.mark.parametrize("minutes,level", [(1, "高"), (15, "高"), (30, "中")])
+def test_a_plan_and_a_near_time_count_together_within_one_stretch_of_the_call(engine, minutes, level):
+    """A near time beside suicidal words and a method an hour later are no plan to act within 72 h; within one
+    stretch of the assessment (PLAN_TIME_WINDOW_S, 20 minutes) they are."""
+    state, raised = run_call(engine, _filled([("caller", "一想到明天还得去上班，我就真想死。")],
+                                             [("caller", "我之前查过怎么上吊。")], minutes))
+    assert state.level == level and sum(len(r) for r in raised) == (level == "高")
+
+
+def test_an_alert_shows_the_sentences_that_decided_its_level(engine):
+    """Five segments of evidence, in a long call: the preparation that made it 高 is among them, however many
+    lower-risk sentences came between."""
+    turns = _filled([("caller", "绳子我已经买好了，昨天快递到的。")],
+                    [("caller", "活着真没意思，有时候想睡过去就别醒了。")] * 6 + [("caller", "我真想死。明天晚上吧。")], 10)
+    state, raised = run_call(engine, turns)
+    alert = next(a for r in raised for a in r)
+    assert alert.risk_level == "高" and len(alert.evidence) == 5
+    texts = [s.text for s in alert.evidence]
+    assert texts[0] == "绳子我已经买好了，昨天快递到的。" and texts[-1] == "我真想死。明天晚上吧。"
+    assert [s.start for s in alert.evidence] == sorted(s.start for s in alert.evidence)

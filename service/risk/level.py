@@ -40,8 +40,15 @@ ATTEMPT_TIME_LOOKBACK = 6
 TURN_GAP_S = 1.5
 #: recent segments (both speakers) kept in call-time order for the lookback and the caller's turn
 HISTORY_SEGMENTS = 64
-#: evidence segments an alert carries (the most recent ones)
+#: evidence segments an alert carries: the ones that decided the level (the last KEY_EVIDENCE of them), then the
+#: most recent ones
 MAX_EVIDENCE = 5
+KEY_EVIDENCE = 3
+#: a plan and a near time count together (Beijing 高) when said within this much call time of each other: one stretch
+#: of the risk assessment. A 90-minute call says "明天" in many senses; "一想到明天还得去上班，我就真想死" at the
+#: start and "我之前查过怎么上吊" an hour later are no plan to act within 72 h. (The 40 annotated calls are 3–4
+#: minutes long, so they cannot tell 20 minutes from 10 or 60; the bound is a judgment, erring towards recall.)
+PLAN_TIME_WINDOW_S = 1200.0
 #: the highest level a segment reaches on classifier-only labels (no keyword in the caller's words carries them)
 UNWORDED_MAX_LEVEL = "无"
 _CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -185,6 +192,11 @@ class CallRiskState:
     worded: set[str] = field(default_factory=set)
     has_plan: bool = False
     near_time: bool = False
+    #: the latest caller segments with a plan or preparation, and with a near time that counts (see update)
+    _plan_seg: FinalSegment | None = None
+    _near_seg: FinalSegment | None = None
+    #: segments that decided the level (each rise, and what a plan's 高 rests on), in the order they did
+    _keys: list[FinalSegment] = field(default_factory=list)
     #: recent segments of both speakers in call-time order, each with (suicidal words, near time) for a caller's
     _history: list[tuple[FinalSegment, bool, bool]] = field(default_factory=list)
     #: the caller told an attempt in words and did not say when (a counselor's restatement may date it)
@@ -217,9 +229,10 @@ class CallRiskState:
             self._remember(at, seg, False, False)
             said = lex.corrected(seg.text)
             raised = None
-            if (self.labels & DISPATCH_INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
+            if (self.worded & DISPATCH_INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
                     and counselor_dispatches(lex, said)):
-                # the counselor started the emergency plan for a caller who spoke of suicidal intent: "我同事已经在联系120"
+                # the counselor started the emergency plan for a caller who spoke of suicidal intent in words: "我同事
+                # 已经在联系120" (a classifier-only label anywhere in a long call, "最近真的累死了", is not that intent)
                 raised = "紧急"
             elif (self._undated_attempt and level_rank(self.level) < level_rank("高")
                     and counselor_dates_recent(lex, said)):
@@ -235,6 +248,7 @@ class CallRiskState:
             before = self.level
             self.level = raised
             self._add_evidence(seg)
+            self._key(seg)
             return self._alerts(before)
         labels = list(risk.labels)
         # a near time counts where the caller's own words carry the risk (a keyword, not the classifier alone)
@@ -249,6 +263,7 @@ class CallRiskState:
         turn = self._turn(at)
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
             self.near_time = True
+            self._near_seg = seg
         if not labels:
             return self._raise_plan_level()
         seg_level = segment_level(lex, seg, labels, context)
@@ -264,7 +279,9 @@ class CallRiskState:
                             key=level_rank)
         if set(labels) & {"suicide_plan", "suicide_preparation"}:
             self.has_plan = True
-        if self.has_plan and self.near_time and level_rank(seg_level) < level_rank("高"):
+            self._plan_seg = seg
+        planned = self._plan_and_time()
+        if planned and level_rank(seg_level) < level_rank("高"):
             seg_level = "高"
         self.labels.update(labels)
         if level_rank(seg_level) > level_rank("无"):
@@ -272,11 +289,33 @@ class CallRiskState:
         before = self.level
         if level_rank(seg_level) > level_rank(self.level):
             self.level = seg_level
+            if planned and seg_level == "高":
+                self._key(self._plan_seg)
+                self._key(self._near_seg)
+            self._key(seg)
         return self._alerts(before)
+
+    def _plan_and_time(self) -> bool:
+        """A plan or preparation and a near time, said within PLAN_TIME_WINDOW_S of each other."""
+        return (self._plan_seg is not None and self._near_seg is not None
+                and abs(self._plan_seg.start - self._near_seg.start) <= PLAN_TIME_WINDOW_S)
 
     def _add_evidence(self, seg: FinalSegment) -> None:
         self.evidence.append(seg)
         del self.evidence[:-MAX_EVIDENCE]
+
+    def _key(self, seg: FinalSegment) -> None:
+        if all(k is not seg for k in self._keys):
+            self._keys.append(seg)
+
+    def _alert_evidence(self) -> list[FinalSegment]:
+        """What an alert shows the supervisor, in call time: the segments that decided the level (the last
+        KEY_EVIDENCE of them: in a long call the preparation that made it 高 may lie many turns back), then the most
+        recent ones."""
+        keys = self._keys[-KEY_EVIDENCE:]
+        recent = [s for s in self.evidence if all(s is not k for k in keys)]
+        chosen = keys + recent[len(recent) - max(0, MAX_EVIDENCE - len(keys)):]
+        return sorted(chosen, key=lambda s: (s.start, s.speaker))
 
     def _remember(self, at: int, seg: FinalSegment, words: bool, near: bool) -> None:
         self._history.insert(at, (seg, words, near))
@@ -301,8 +340,10 @@ class CallRiskState:
 
     def _raise_plan_level(self) -> list[AlertEvent]:
         before = self.level
-        if self.has_plan and self.near_time and level_rank(self.level) < level_rank("高"):
+        if self._plan_and_time() and level_rank(self.level) < level_rank("高"):
             self.level = "高"
+            self._key(self._plan_seg)
+            self._key(self._near_seg)
         return self._alerts(before)
 
     def _alerts(self, before: str) -> list[AlertEvent]:
@@ -316,7 +357,7 @@ class CallRiskState:
                     call_id=self.call_id,
                     risk_level=lv,
                     labels=sorted(self.labels, key=lambda x: (x not in SUICIDE_LABELS, x)),
-                    evidence=list(self.evidence),
+                    evidence=self._alert_evidence(),
                     engine_version=self.engine_version,
                     counselor_id=self.counselor_id,
                 )
