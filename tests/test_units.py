@@ -410,3 +410,23 @@ def test_windows_keep_a_worker_free_for_finals_while_calls_are_live(tmp_path, cl
         assert most == (1 if live else 2)
     finally:
         rec.close()
+
+
+def test_the_recognizers_record_of_finals_stays_bounded_without_partials(tmp_path, clips, monkeypatch):
+    """Real model: what finals and recordings took is kept only for the partial budget's window, also in a
+    process that never decodes a partial (partials off, uploads only); it once grew by one entry per batch."""
+    import service.asr.engine
+    from service.asr.engine import Recognizer
+    from tests.conftest import make_settings
+
+    monkeypatch.setattr(service.asr.engine, "PARTIAL_SHARE_WINDOW_S", 0.01)
+    settings = make_settings(tmp_path)
+    audio = clips["aishell1_BAC009S0764W0121"][0][:32000]
+    asr = settings.asr.model_copy(update={"workers": 1})
+    rec = Recognizer(asr, resolve_model(asr.model, settings.effective_models_dir))
+    try:
+        for _ in range(4):
+            assert rec.transcribe_sync(audio, "final").text
+        assert len(rec._other_log) <= 1
+    finally:
+        rec.close()

@@ -277,12 +277,16 @@ class Recognizer:
 
     def _done(self, kind: JobKind, started: float) -> None:
         with self._cv:
+            now = time.monotonic()
             if kind == "partial":
                 self._partials_running.pop(threading.get_ident(), None)
-                self._partial_log.append((started, time.monotonic()))
+                self._partial_log.append((started, now))
                 self._cv.notify_all()
             else:
-                self._other_log.append((started, time.monotonic()))
+                self._other_log.append((started, now))
+                # trimmed here too: only a partial's budget reads it, and a process with partials off (or only
+                # recordings) would otherwise keep every batch it ever decoded
+                _window_time(self._other_log, now - PARTIAL_SHARE_WINDOW_S)
                 if kind == "window":
                     self._windows_running.discard(threading.get_ident())
                     self._cv.notify_all()
