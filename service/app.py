@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from service import web
 from service.api import alerts, calls, health, stream, watch, worksheet
+from service.logredact import redact_uvicorn_logs
 from service.runtime import Runtime
 from service.settings import Settings
 
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. A prebuilt ``runtime`` (tests, tools) skips loading the models again."""
     settings = settings or Settings()
+    redact_uvicorn_logs()  # whichever server runs the app: the console's WebSockets carry ?token=
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -18,7 +18,10 @@ def _settings():
 
 
 def _logging(level: str) -> None:
+    from service.logredact import redact_uvicorn_logs
+
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_uvicorn_logs()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -149,6 +149,13 @@ class RiskSettings(BaseModel):
     ``models/risk/``): a hospital that trains one on its own annotated calls, or an A/B run of two models on the same
     saved finals (``python -m eval calls --finals``). Its id is part of the engine version every risk result carries."""
 
+    @field_validator("webhook_urls")
+    @classmethod
+    def _one_delivery_per_url(cls, v: list[str]) -> list[str]:
+        """An endpoint listed twice gets each alert once: deliveries are unique per alert and URL, and a second
+        one would fail the alert's whole transaction."""
+        return list(dict.fromkeys(v))
+
     def heard_forms_table(self) -> "bool | Path":
         """``heard_forms`` as :meth:`service.risk.RiskEngine.load` takes it."""
         if self.heard_forms == "shipped":

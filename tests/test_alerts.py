@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socketserver
 import threading
 import time
-from datetime import datetime
+import uuid
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 import websockets
 
+from service import cli
 from service.alerts import AlertHub, verify
+from service.alerts.hub import CHANNEL
+from service.logredact import UVICORN_LOGGERS, RedactTokens
 from service.metrics import Metrics
 from service.settings import RiskSettings
 from service.store.db import CallStart, Store
+from service.store.tables import AlertRow
 from service.types import RISK_LABELS, AlertEvent, FinalSegment
 from tests.conftest import (COUN, POSTGRES_URL, SUP, TEL, free_port, load_fixture_call, make_settings, needs_postgres,
                             serve_process, serve_with)
@@ -234,6 +241,82 @@ async def test_webhook_survives_a_restart_and_gives_up_after_max_attempts(tmp_pa
     assert d.attempts == 3 and d.last_error == "ConnectError" and d.delivered_at is None
 
 
+class Trickler:
+    """A real endpoint that sends its status line at once, then one header byte every 0.2 s for as long as the client
+    stays: no single read ever times out."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.stopping = threading.Event()
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                outer.connections += 1
+                self.request.recv(65536)
+                try:
+                    self.request.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    while not outer.stopping.wait(0.2):
+                        self.request.sendall(b"a")
+                except OSError:
+                    pass
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_slow_endpoint_is_cut_off_and_holds_up_no_other(tmp_path):
+    slow, recv = Trickler(), Receiver()
+    store = _store_with_call(f"sqlite:///{tmp_path / 'w.db'}", "t-slow")
+    settings = RiskSettings(webhook_urls=[slow.url, recv.url], webhook_timeout_s=3.0, webhook_max_attempts=1)
+    hub = AlertHub(store, settings, Metrics())
+    await hub.start()
+
+    def to_slow(alert_id: str):
+        return next(d for d in store.deliveries(alert_id) if d.url == slow.url)
+
+    try:
+        t0 = time.monotonic()
+        first = await hub.raise_alert(_event("t-slow"))
+        await _until(lambda: len(recv.requests) == 1, 2)
+        await hub.raise_alert(_event("t-slow", "紧急"))  # while the slow endpoint still trickles the first
+        await _until(lambda: len(recv.requests) == 2, 2)
+        assert time.monotonic() - t0 < settings.webhook_timeout_s and slow.connections >= 1
+        await _until(lambda: to_slow(first["alert_id"]).state == "failed", 10)
+        took = time.monotonic() - t0
+        lease = hub._webhooks.lease_s
+    finally:
+        await hub.stop()
+        slow.close()
+        recv.close()
+    d = to_slow(first["alert_id"])
+    # over (and recorded) in about webhook_timeout_s, well within the lease: no other process could send it meanwhile
+    assert d.attempts == 1 and d.last_error == "TimeoutError" and d.last_status is None
+    assert took < settings.webhook_timeout_s + 2 < lease
+
+
+async def test_a_webhook_that_cannot_be_sent_at_all_is_recorded_and_given_up(tmp_path, caplog):
+    store = _store_with_call(f"sqlite:///{tmp_path / 'w.db'}", "t-badurl")
+    settings = RiskSettings(webhook_urls=["http://[::1/hook"], webhook_max_attempts=2, webhook_backoff_s=0.1)
+    hub = AlertHub(store, settings, Metrics())
+    await hub.start()
+    try:
+        msg = await hub.raise_alert(_event("t-badurl"))
+        await _until(lambda: store.deliveries(msg["alert_id"])[0].state == "failed", 10)
+    finally:
+        await hub.stop()
+    d = store.deliveries(msg["alert_id"])[0]
+    assert d.attempts == 2 and d.last_error == "InvalidURL" and d.locked_until is None
+    assert "InvalidURL" in caplog.text and "药我已经攒够了" not in caplog.text  # the body is never logged
+
+
 # --------------------------------------------------------------------------------- across processes
 
 
@@ -305,3 +388,119 @@ async def test_an_alert_the_store_refused_is_retried_not_lost(tmp_path, monkeypa
         pushed.append(console.queue.get_nowait())
     assert [m["risk_level"] for m in pushed if m and m["type"] == "alert"] == ["高", "紧急"]
     assert store.get_call("t-retry").risk_level == "紧急"
+
+
+@needs_postgres
+async def test_replicas_hear_of_an_alert_from_the_transaction_that_stores_it(tmp_path):
+    """The NOTIFY is committed with the alert (and the acknowledgement): a process that dies right after storing it
+    leaves nothing unsent, a duplicate that is not stored is not announced, and no process hears of one twice."""
+    cid = f"t-pg-tx-{time.time_ns()}"
+    stores = [_store_with_call(POSTGRES_URL, cid), Store(POSTGRES_URL)]
+    a, b = (AlertHub(st, RiskSettings(), Metrics()) for st in stores)
+    await a.start()
+    await b.start()
+    on_a, on_b = a.subscribe(), b.subscribe()
+
+    async def next_for_call(sub) -> dict:
+        while True:
+            m = await asyncio.wait_for(sub.get(), 10)
+            if m["call_id"] == cid:
+                return m
+
+    try:
+        # raise_alert's store step alone, as if the process were killed right after it
+        row = AlertRow(alert_id=str(uuid.uuid4()), call_id=cid, counselor_id="c-017", risk_level="高",
+                       labels=["suicide_preparation"], evidence=[], engine_version="test",
+                       raised_at=datetime.now(timezone.utc), state="open")
+        assert stores[0].add_alert(row, [], (CHANNEL, json.dumps({"kind": "alert", "alert_id": row.alert_id})))
+        for sub in (on_a, on_b):
+            m = await next_for_call(sub)
+            assert (m["type"], m["alert_id"]) == ("alert", row.alert_id)
+        assert await a.raise_alert(_event(cid)) is None  # the same level again: not stored, not announced
+        urgent = await a.raise_alert(_event(cid, "紧急"))
+        assert (await b.ack(urgent["alert_id"], "sup-1"))["state"] == "acked"
+        for sub in (on_a, on_b):
+            got = [await next_for_call(sub) for _ in range(2)]
+            assert [(m["type"], m["alert_id"]) for m in got] == [("alert", urgent["alert_id"]),
+                                                                  ("ack", urgent["alert_id"])]
+        await asyncio.sleep(0.5)
+        for sub in (on_a, on_b):  # nothing more: no local copy besides the notification
+            while not sub.queue.empty():
+                assert sub.queue.get_nowait()["call_id"] != cid
+    finally:
+        await a.stop()
+        await b.stop()
+        for st in stores:
+            st.close()
+
+
+# ------------------------------------------------------------------------------------ tokens in logs
+def test_uvicorn_records_lose_their_tokens():
+    f = RedactTokens()
+    ws = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 0, '%s - "WebSocket %s" [accepted]',
+                           ("127.0.0.1:50000", f"/v1/alerts?token={SUP}"), None)
+    access = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 0, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:50000", "GET", f"/v1/calls/c1/watch?a=1&token={COUN}&b=2", "1.1", 200),
+                               None)
+    scope = logging.LogRecord("uvicorn.asgi", 5, __file__, 0, "%s [%d] Started scope=%s",
+                              ("ASGI", 3, {"path": "/v1/alerts", "query_string": f"token={SUP}".encode()}), None)
+    bare = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 0, f"GET /v1/alerts?access_token={SUP}", (),
+                             None)
+    for rec in (ws, access, scope, bare):
+        assert f.filter(rec)
+    assert ws.getMessage() == '127.0.0.1:50000 - "WebSocket /v1/alerts?token=[redacted]" [accepted]'
+    assert access.getMessage() == '127.0.0.1:50000 - "GET /v1/calls/c1/watch?a=1&token=[redacted]&b=2 HTTP/1.1" 200'
+    assert "token=[redacted]" in scope.getMessage() and SUP not in scope.getMessage()
+    assert bare.getMessage() == "GET /v1/alerts?access_token=[redacted]"
+
+    _drop_redaction()
+    root_level = logging.getLogger().level
+    cli._logging("WARNING")  # what `scribe serve` runs before uvicorn configures its loggers
+    logging.getLogger().setLevel(root_level)
+    assert all(any(isinstance(x, RedactTokens) for x in logging.getLogger(n).filters) for n in UVICORN_LOGGERS)
+
+
+def _drop_redaction() -> None:
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        for f in [f for f in logger.filters if isinstance(f, RedactTokens)]:
+            logger.removeFilter(f)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_a_consoles_token_stays_out_of_uvicorns_logs(runtime, tmp_path):
+    """A real uvicorn serving the app: the app factory alone (no `scribe serve`) keeps tokens out of its logs."""
+    _drop_redaction()  # as in a process that runs create_app under some other uvicorn runner
+    srv = serve_with(runtime, make_settings(tmp_path))
+    records = _Records()
+    loggers = [logging.getLogger(n) for n in ("uvicorn.error", "uvicorn.access")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:  # after uvicorn's own logging configuration, which the Server above has run
+        lg.setLevel(logging.INFO)
+        lg.addHandler(records)
+    try:
+        with srv:
+            async with websockets.connect(f"{srv.ws}/v1/alerts?token={SUP}") as ws:
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 0.3)  # nothing open: an idle console
+            async with websockets.connect(f"{srv.ws}/v1/alerts?token=not-a-valid-token") as ws:
+                with pytest.raises(websockets.ConnectionClosed):
+                    await ws.recv()
+            async with httpx.AsyncClient(base_url=srv.http, headers=AUTH) as http:
+                assert (await http.get("/v1/alerts", params={"token": SUP})).status_code == 200
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.removeHandler(records)
+            lg.setLevel(level)
+    text = "\n".join(records.lines)
+    assert '"WebSocket /v1/alerts?token=[redacted]" [accepted]' in text
+    assert '"GET /v1/alerts?token=[redacted] HTTP/1.1" 200' in text
+    assert SUP not in text and "not-a-valid-token" not in text

@@ -4,7 +4,9 @@ LISTEN/NOTIFY, so a supervisor sees alerts from all replicas whichever one their
 
 With SQLite (one process by construction) the fan-out is local. With PostgreSQL every event, this process's own
 included, arrives through the notification channel, so there is exactly one path and no double delivery; a
-console that connects, or a listener that reconnects, first reads the open alerts from the database.
+console that connects, or a listener that reconnects, first reads the open alerts from the database. The NOTIFY
+is sent in the transaction that stores the alert (or its acknowledgement): every replica hears of what is stored,
+even if this process dies right after the commit, and of nothing that is not.
 """
 
 from __future__ import annotations
@@ -106,23 +108,24 @@ class AlertHub:
                        "text": s.text} for s in event.evidence],
             engine_version=event.engine_version, raised_at=datetime.now(timezone.utc), state="open",
         )
-        if not await asyncio.to_thread(self.store.add_alert, row, list(self.settings.webhook_urls)):
+        if not await asyncio.to_thread(self.store.add_alert, row, list(self.settings.webhook_urls),
+                                       self._note("alert", row.alert_id)):
             return None
         self.metrics.alerts.labels(row.risk_level).inc()
         logger.warning("alert %s raised: call %s reached %s", row.alert_id, row.call_id, row.risk_level)
         msg = alert_json(row)
-        await self._publish("alert", row.alert_id, msg)
+        self._publish(msg)
         if self._webhooks is not None:
             self._webhooks.wake()
         return msg
 
     async def ack(self, alert_id: str, by: str) -> dict | None:
-        row, changed = await asyncio.to_thread(self.store.ack_alert, alert_id, by)
+        row, changed = await asyncio.to_thread(self.store.ack_alert, alert_id, by, self._note("ack", alert_id))
         if row is None:
             return None
         if changed:
             logger.info("alert %s acknowledged by %s", alert_id, by)
-            await self._publish("ack", alert_id, ack_json(row))
+            self._publish(ack_json(row))
         return alert_json(row)
 
     def subscribe(self) -> Subscription:
@@ -139,15 +142,14 @@ class AlertHub:
         for sub in list(self._subs):
             sub.put(msg)
 
-    async def _publish(self, kind: str, alert_id: str, msg: dict) -> None:
+    def _note(self, kind: str, alert_id: str) -> tuple[str, str] | None:
+        """The NOTIFY the store sends with the change (PostgreSQL); ids only: NOTIFY payloads are not for text."""
+        return (CHANNEL, json.dumps({"kind": kind, "alert_id": alert_id})) if self.shared else None
+
+    def _publish(self, msg: dict) -> None:
+        """Local fan-out of a stored change; with PostgreSQL its notification, committed with it, brings it to every
+        process, this one included."""
         if not self.shared:
-            self._fan_out(msg)
-            return
-        payload = json.dumps({"kind": kind, "alert_id": alert_id})  # ids only: NOTIFY payloads are not for text
-        try:
-            await asyncio.to_thread(self.store.notify, CHANNEL, payload)
-        except Exception:  # the alert is persisted: consoles get it on (re)connect; say so loudly
-            logger.exception("alert %s: NOTIFY failed; publishing locally only", alert_id)
             self._fan_out(msg)
 
     async def _listen(self, ready: asyncio.Event) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, or_, select, text, update
+from sqlalchemy import case, create_engine, event, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +22,7 @@ from service.store.tables import (
     WorksheetRow,
     WorksheetVersionRow,
 )
-from service.types import FinalSegment
+from service.types import RISK_LEVELS, FinalSegment, level_rank
 
 
 def utcnow() -> datetime:
@@ -62,13 +62,15 @@ class CallStart:
 
 
 def make_engine(url: str) -> Engine:
+    """An engine that never puts statement parameters (segment text, alert evidence) into an exception's message:
+    callers log database errors with their traceback."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):  # durable and concurrent enough for one process
@@ -79,7 +81,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 class Store:
@@ -121,10 +123,15 @@ class Store:
             )
             s.commit()
 
-    def set_risk_level(self, call_id: str, level: str) -> None:
+    def set_risk_level(self, call_id: str, level: str) -> bool:
+        """Raise the call's stored level to ``level``; never lower it. The comparison is in the UPDATE itself, so
+        it holds whichever thread or process writes last. True when the level was raised."""
+        rank = level_rank(level)  # ValueError for a level that is not one
+        stored = case({lv: i for i, lv in enumerate(RISK_LEVELS)}, value=CallRow.risk_level, else_=-1)
         with self.session() as s:
-            s.execute(update(CallRow).where(CallRow.call_id == call_id).values(risk_level=level))
+            res = s.execute(update(CallRow).where(CallRow.call_id == call_id, stored < rank).values(risk_level=level))
             s.commit()
+            return bool(res.rowcount)
 
     def mark_interrupted(self) -> int:
         """At start-up: calls left 'streaming'/'processing' by a killed process are marked interrupted."""
@@ -170,26 +177,32 @@ class Store:
             return list(s.scalars(q))
 
     # ----------------------------------------------------------------- alerts
-    def notify(self, channel: str, payload: str) -> None:
-        """PostgreSQL NOTIFY (delivered to every listening process when the transaction commits)."""
-        with self.session() as s:
-            s.execute(text("SELECT pg_notify(:c, :p)"), {"c": channel, "p": payload})
-            s.commit()
+    def add_alert(self, row: AlertRow, webhook_urls: list[str], notify: tuple[str, str] | None = None) -> bool:
+        """Persist a new alert and its pending webhook deliveries in one transaction; ``notify`` (channel, payload):
+        a PostgreSQL NOTIFY in that same transaction, so other processes hear of the alert if and only if it is
+        stored, even when this process dies right after the commit.
 
-    def add_alert(self, row: AlertRow, webhook_urls: list[str]) -> bool:
-        """Persist a new alert and its pending webhook deliveries in one transaction.
-
-        False when the call already has an alert at this level (raised earlier, possibly by another process)."""
+        False when the call already has an alert at this level (raised earlier, possibly by another process); any
+        other integrity error (an unknown call, two deliveries to one endpoint) is raised, not taken for that."""
         now = utcnow()
+        call_id, level = row.call_id, row.risk_level
         with self.session() as s:
             s.add(row)
             for url in webhook_urls:
                 s.add(WebhookDeliveryRow(alert_id=row.alert_id, url=url, state="pending", attempts=0,
                                          next_attempt_at=now))
             try:
+                s.flush()
+                _notify(s, notify)
                 s.commit()
             except IntegrityError:
-                return False
+                s.rollback()
+                # the unique (call_id, risk_level) lost to a committed alert: PostgreSQL waits for the other
+                # transaction before it reports the conflict, and SQLite has one writer, so it is visible now
+                if s.scalar(select(AlertRow.alert_id).where(AlertRow.call_id == call_id,
+                                                            AlertRow.risk_level == level)) is not None:
+                    return False
+                raise
         return True
 
     def get_alert(self, alert_id: str) -> AlertRow | None:
@@ -205,13 +218,17 @@ class Store:
                 q = q.where(AlertRow.call_id == call_id)
             return list(s.scalars(q.order_by(AlertRow.raised_at.desc()).limit(limit)))
 
-    def ack_alert(self, alert_id: str, by: str) -> tuple[AlertRow | None, bool]:
-        """Acknowledge; returns (the alert, whether this call changed it). Acknowledging twice keeps the first."""
+    def ack_alert(self, alert_id: str, by: str,
+                  notify: tuple[str, str] | None = None) -> tuple[AlertRow | None, bool]:
+        """Acknowledge; returns (the alert, whether this call changed it). Acknowledging twice keeps the first.
+        ``notify``: as for :meth:`add_alert`, sent only when this call changed it."""
         with self.session() as s:
             res = s.execute(update(AlertRow).where(AlertRow.alert_id == alert_id, AlertRow.state == "open")
                             .values(state="acked", acked_at=utcnow(), acked_by=by))
-            s.commit()
             changed = bool(res.rowcount)
+            if changed:
+                _notify(s, notify)
+            s.commit()
         return self.get_alert(alert_id), changed
 
     def claim_deliveries(self, lease_s: float, limit: int = 20) -> list[Delivery]:
@@ -329,6 +346,12 @@ class Store:
         with self.session() as s:
             q = select(WorksheetRow).where(WorksheetRow.status == "finalized").order_by(WorksheetRow.finalized_at)
             return list(s.scalars(q))
+
+
+def _notify(s: Session, notify: tuple[str, str] | None) -> None:
+    """PostgreSQL NOTIFY in the session's transaction: delivered to every listener when, and only if, it commits."""
+    if notify is not None:
+        s.execute(text("SELECT pg_notify(:c, :p)"), {"c": notify[0], "p": notify[1]})
 
 
 def _open_worksheet(s: Session, call_id: str) -> WorksheetRow:
