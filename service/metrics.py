@@ -44,6 +44,10 @@ class Metrics:
             "was more than EARLIER_FINAL_WAIT_S behind on them)", registry=r
         )
         self.bad_frames = Counter("scribe_bad_frames_total", "Binary frames refused", registry=r)
+        self.task_failures = Counter(
+            "scribe_pipeline_task_failures_total",
+            "A call's pipeline tasks (a final, its risk, its storage) that failed; each is logged with its traceback",
+            registry=r)
         self.calls_refused = Counter("scribe_calls_refused_total", "Calls refused at admission", ["reason"], registry=r)
         self.alerts = Counter("scribe_alerts_raised_total", "Supervisor alerts raised", ["level"], registry=r)
         self.alert_failures = Counter(

@@ -238,6 +238,7 @@ class CallSession:
     def _task_done(self, t: asyncio.Task) -> None:
         self._tasks.discard(t)
         if not t.cancelled() and t.exception() is not None:
+            self.p.metrics.task_failures.inc()  # a silent fault (risk stopping mid-call) shows on the dashboard
             logger.error("call %s: a pipeline task failed", self.call_id, exc_info=t.exception())
 
     # ---------------------------------------------------------------- finals

@@ -165,3 +165,32 @@ def test_finals_ending_in_one_frame_go_out_in_call_time(tmp_path):
     question, answer = question_and_answer(messages)
     assert messages.index(question) < messages.index(answer)
     assert session.analysis.state.level in ("高", "紧急")
+
+
+def test_a_failing_final_is_counted_and_the_call_goes_on(tmp_path, monkeypatch):
+    """A fault in one final's analysis (here: the third caller final's) fails that task alone: the call's other
+    finals and its end still go out, and the fault is counted (scribe_pipeline_task_failures_total), not only
+    logged: risk that stops mid-call must show on the dashboard."""
+    from service.analysis import RiskAnalysis
+
+    analyze = RiskAnalysis.analyze
+    seen = []
+
+    def failing_once(self, seg):
+        if seg.speaker == "caller":
+            seen.append(seg.segment_id)
+            if len(seen) == 3:
+                raise RuntimeError("injected fault")
+        return analyze(self, seg)
+
+    monkeypatch.setattr(RiskAnalysis, "analyze", failing_once)
+    runtime = Runtime.build(make_settings(tmp_path, asr={"models_dir": MODELS_DIR}))
+    try:
+        session, messages = stream_fixture_call(runtime, "order-5")
+        failures = runtime.pipeline.metrics.task_failures._value.get()
+    finally:
+        runtime.close()
+    assert len(seen) > 3 and failures == 1
+    finals = [m for m in messages if m["type"] == "final" and m["text"]]
+    assert sum(m["speaker"] == "caller" for m in finals) == len(seen)
+    assert messages[-1]["type"] == "ended"
