@@ -182,6 +182,10 @@ class WorksheetSettings(BaseModel):
     """Timeout of one LLM request."""
     llm_max_new_tokens: int = Field(1024, ge=16, le=8192)
     """Most tokens the model may generate for one worksheet."""
+    llm_prompt_max_chars: int = Field(24000, ge=1000)
+    """Most characters of the prompt (system + user message); a longer call's transcript keeps the opening and
+    closing turns, the risk segments and their neighbours and what the rules draft cites, and marks what it leaves
+    out. About one token per Chinese character at worst: keep it under the model's context minus llm_max_new_tokens."""
     prompt: str = "worksheet-v1"
     """Prompt template name under prompts/ (versioned files)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from service.worksheet.evidence import by_rank, by_value
 from service.worksheet.lexicon import load_lexicon, rx
 from service.worksheet.model import FieldDraft
 from service.worksheet.view import CallView
@@ -36,7 +37,7 @@ def dispatch_segments(view: CallView) -> list[tuple[int, str]]:
 def draft_police(view: CallView) -> FieldDraft:
     hits = dispatch_segments(view)
     if hits:
-        return FieldDraft(True, min(0.95, 0.75 + 0.05 * len(hits)), sorted({sid for sid, _ in hits})[:6])
+        return FieldDraft(True, min(0.95, 0.75 + 0.05 * len(hits)), by_rank([[sid for sid, _ in hits]], 6))
     return FieldDraft(False, 0.85, [])
 
 
@@ -59,15 +60,15 @@ def draft_referral(view: CallView) -> FieldDraft:
     values = [name for name in order if name in found]
     if not values:
         return FieldDraft(["无"], 0.6, [])
-    evidence = sorted({sid for name in values for sid in found[name]})
-    return FieldDraft(values, 0.7, evidence[:8])
+    # every listed value cites a segment that says it before any value cites a second
+    return FieldDraft(values, 0.7, by_value([sorted(set(found[name]), key=view.order) for name in values], 8))
 
 
 def draft_follow_up(view: CallView, police: FieldDraft) -> FieldDraft:
     pattern = rx(load_lexicon().data["follow_up"])
     hits = [s.segment_id for s in view.counselor() if pattern.search(s.text)]
     if hits:
-        return FieldDraft(True, 0.85, hits[:4])
+        return FieldDraft(True, 0.85, by_rank([hits], 4))
     if police.value:
-        return FieldDraft(True, 0.7, police.evidence[:4])
+        return FieldDraft(True, 0.7, by_rank([police.evidence], 4))
     return FieldDraft(False, 0.7, [])

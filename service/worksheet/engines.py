@@ -39,4 +39,4 @@ def make_drafter(settings: WorksheetSettings) -> Drafter:
                                 settings.llm_timeout_s, max_tokens=settings.llm_max_new_tokens)
     else:
         backend = TransformersBackend(settings.llm_model, settings.llm_max_new_tokens)
-    return LLMDrafter(backend, settings.prompt, fallback=rules)
+    return LLMDrafter(backend, settings.prompt, fallback=rules, max_prompt_chars=settings.llm_prompt_max_chars)

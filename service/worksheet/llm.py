@@ -2,20 +2,22 @@
 
 The model is asked for one JSON object with every worksheet field as ``{"value": …, "evidence": [segment ids]}``.
 Each field is checked on its own (schema, evidence ids that exist in the transcript, ``risk_level`` not below the
-risk engine's call level); a field that fails keeps the rules engine's draft and the reason is recorded in
-``WorksheetDraft.fallbacks``. Backend trouble never raises: the whole draft is then the rules draft, with the reason
-on every field. Logs carry sizes, timings and status codes only, never the prompt or the transcript.
+risk engine's call level, no ``骚扰来电`` for a caller at risk); a field that fails keeps the rules engine's draft and
+the reason is recorded in ``WorksheetDraft.fallbacks``. Backend trouble never raises: the whole draft is then the
+rules draft, with the reason on every field. A call longer than the prompt budget is cut around what matters
+(:meth:`Prompt.render`). Logs carry sizes, timings and status codes only, never the prompt or the transcript.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -27,6 +29,8 @@ from service.types import FinalSegment, SegmentRisk, level_rank
 from service.worksheet.model import FieldDraft, WorksheetDraft
 from service.worksheet.rules import RulesDrafter
 from service.worksheet.schema import WORKSHEET_FIELDS, validate_correction
+from service.worksheet.topics import caller_at_risk
+from service.worksheet.view import CallView
 
 logger = logging.getLogger("service.worksheet.llm")
 
@@ -37,6 +41,17 @@ PROMPT_HASH_CHARS = 12
 SPEAKER_NAMES = {"caller": "来电者", "counselor": "咨询师", "mixed": "混合"}
 LLM_CONFIDENCE = 0.7
 """Confidence of a field taken from the model: fixed and uncalibrated, like the rules engine's per-path values."""
+DEFAULT_PROMPT_MAX_CHARS = 24000
+"""Most characters of the two messages together (``SCRIBE_WORKSHEET__LLM_PROMPT_MAX_CHARS``): a Chinese character is
+about one token at worst, so 24,000 leaves a 32k-token context room for the answer. A 90-minute call (2,000
+segments) renders to some 75,000 without it, which the backend refuses and the whole draft falls back to the rules."""
+KEEP_ENDS = 4
+"""Segments kept at each end of a transcript over the budget: the greeting and why the caller called; the close."""
+RISK_NEIGHBOURS = 2
+"""Segments kept on each side of one with risk labels: the question it answers, what follows it."""
+SEVERITY = ("suicide_attempt", "suicide_preparation", "suicide_plan", "active_ideation", "passive_ideation",
+            "self_harm_behavior", "self_harm_ideation", "aggression_to_others", "victimization", "suicide_exploration")
+"""Risk labels, gravest first: the order in which labelled segments are kept when they alone exceed the budget."""
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
@@ -66,8 +81,16 @@ class Prompt:
     user: Template
     version: str
 
-    def render(self, segments: Sequence[FinalSegment], risks: Sequence[SegmentRisk], call_level: str) -> tuple[str, str]:
-        """The system and user messages for one call: numbered transcript lines and the risk engine's hints."""
+    def render(self, segments: Sequence[FinalSegment], risks: Sequence[SegmentRisk], call_level: str,
+               max_chars: int | None = None, keep: Iterable[int] = ()) -> tuple[str, str]:
+        """The system and user messages for one call: numbered transcript lines and the risk engine's hints.
+
+        With ``max_chars``, a call whose two messages would be longer keeps what the worksheet rests on, in this
+        order while it fits: the opening and closing turns, the segments with risk labels (gravest first), the
+        segments in ``keep`` (the rules draft's evidence), the neighbours of the labelled segments, then more
+        context around what is kept. Each stretch left out is one line saying how many segments and which minutes
+        (and how many of them had risk labels); hints name kept segments only.
+        """
         ordered = sorted(segments, key=lambda s: (s.start, s.segment_id))
         lines = [f"[{s.segment_id}] {SPEAKER_NAMES.get(s.speaker, s.speaker)}: {' '.join(s.text.split())}"
                  for s in ordered]
@@ -76,10 +99,102 @@ class Prompt:
             for label in r.labels:
                 if label not in labels.setdefault(r.segment_id, []):
                     labels[r.segment_id].append(label)
-        hints = [f"[{s.segment_id}] {', '.join(labels[s.segment_id])}" for s in ordered if labels.get(s.segment_id)]
-        user = self.user.substitute(call_level=call_level, risk_hints="\n".join(hints) or "无",
-                                    transcript="\n".join(lines))
+        hints = [f"[{s.segment_id}] {', '.join(labels[s.segment_id])}" if labels.get(s.segment_id) else None
+                 for s in ordered]
+        kept = range(len(ordered))
+        if max_chars is not None:
+            base = len(self.system) + len(self.user.substitute(call_level=call_level, risk_hints="", transcript=""))
+            full = base + (_joined_len([h for h in hints if h]) or len("无")) + _joined_len(lines)
+            if full > max_chars:
+                kept = _fit(ordered, lines, hints, labels, max_chars - base, keep)
+                logger.info("llm worksheet: transcript over the prompt budget of %d chars: %d of %d segments kept",
+                            max_chars, len(kept), len(ordered))
+        transcript = _with_gaps(ordered, lines, labels, kept)
+        kept_hints = [hints[i] for i in kept if hints[i]]
+        user = self.user.substitute(call_level=call_level, risk_hints="\n".join(kept_hints) or "无",
+                                    transcript="\n".join(transcript))
         return self.system, user
+
+
+def _joined_len(items: Sequence[str]) -> int:
+    return sum(len(x) for x in items) + max(0, len(items) - 1)
+
+
+def _clock(t: float) -> str:
+    """Call time as m:ss, or h:mm:ss from the first hour on."""
+    t = max(0, int(t))
+    h, m, s = t // 3600, t // 60 % 60, t % 60
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _gap_line(segs: Sequence[FinalSegment], risky: int) -> str:
+    """The line that stands for segments left out of an over-budget transcript."""
+    note = f"，其中 {risky} 段有风险标签" if risky else ""
+    return f"……（此处省略 {len(segs)} 段，{_clock(segs[0].start)}–{_clock(segs[-1].end)}{note}）……"
+
+
+def _with_gaps(ordered: Sequence[FinalSegment], lines: list[str], labels: dict[int, list[str]],
+               kept: Iterable[int]) -> list[str]:
+    """The kept lines in time order, each stretch left out replaced by one :func:`_gap_line`."""
+    keep = set(kept)
+    out: list[str] = []
+    gap: list[int] = []
+
+    def close() -> None:
+        if gap:
+            segs = [ordered[j] for j in gap]
+            out.append(_gap_line(segs, sum(1 for s in segs if labels.get(s.segment_id))))
+            gap.clear()
+
+    for i, line in enumerate(lines):
+        if i in keep:
+            close()
+            out.append(line)
+        else:
+            gap.append(i)
+    close()
+    return out
+
+
+def _fit(ordered: Sequence[FinalSegment], lines: list[str], hints: list[str | None],
+         labels: dict[int, list[str]], budget: int, keep: Iterable[int]) -> list[int]:
+    """Positions of the segments to keep so that transcript + hints + gap lines take at most ``budget`` chars."""
+    n = len(ordered)
+    if not n:
+        return []
+    pos = {s.segment_id: i for i, s in enumerate(ordered)}
+    # a gap line is at most this long: every count and clock at its widest
+    last = max(s.end for s in ordered)
+    widest = _gap_line([FinalSegment("", 0, "caller", last, last, "")] * n, n)
+    gap_cost = len(widest) + 1
+    risky = [i for i, s in enumerate(ordered) if labels.get(s.segment_id)]
+
+    def gravity(i: int) -> int:
+        return min((SEVERITY.index(x) for x in labels[ordered[i].segment_id] if x in SEVERITY), default=len(SEVERITY))
+
+    order: list[int] = [*range(min(KEEP_ENDS, n)), *range(max(0, n - KEEP_ENDS), n)]
+    order += sorted(risky, key=lambda i: (gravity(i), -i))  # the gravest first; of equal ones, the latest
+    order += [pos[sid] for sid in keep if sid in pos]
+    order += [j for d in range(1, RISK_NEIGHBOURS + 1) for i in risky for j in (i - d, i + d) if 0 <= j < n]
+    # then context around what is kept so far, nearest first
+    anchors = sorted(set(order))
+    near = (anchors[max(0, k - 1):k + 1] for k in (bisect.bisect_left(anchors, i) for i in range(n)))
+    dist = [min(abs(i - a) for a in around) for i, around in enumerate(near)]
+    order += sorted(range(n), key=lambda i: (dist[i], i))
+
+    kept: set[int] = set()
+    used = gap_cost  # everything left out: one gap line
+    for i in order:
+        if i in kept:
+            continue
+        left = i > 0 and i - 1 not in kept
+        right = i < n - 1 and i + 1 not in kept
+        gaps = (1 if left and right else 0 if left or right else -1)
+        cost = len(lines[i]) + 1 + (len(hints[i]) + 1 if hints[i] else 0) + gaps * gap_cost
+        if used + cost <= budget:
+            kept.add(i)
+            used += cost
+    return sorted(kept)
 
 
 def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> Prompt:
@@ -152,10 +267,11 @@ class LLMDrafter:
     engine = ENGINE
 
     def __init__(self, backend: LLMBackend, prompt_name: str = "worksheet-v1",
-                 fallback: RulesDrafter | None = None) -> None:
+                 fallback: RulesDrafter | None = None, max_prompt_chars: int | None = DEFAULT_PROMPT_MAX_CHARS) -> None:
         self.backend = backend
         self.prompt = load_prompt(prompt_name)
         self.fallback = fallback or RulesDrafter()
+        self.max_prompt_chars = max_prompt_chars
         self.version = f"{self.prompt.version}+{backend.model_id}"
 
     def draft(self, segments: Sequence[FinalSegment], risks: Sequence[SegmentRisk], call_level: str) -> WorksheetDraft:
@@ -177,7 +293,9 @@ class LLMDrafter:
                 rules: WorksheetDraft) -> tuple[dict[str, FieldDraft], dict[str, str]]:
         if not segments:
             return self._all_rules(rules, "empty transcript: nothing for the model to read")
-        system, user = self.prompt.render(segments, risks, call_level)
+        # a long call is cut to the budget around what the rules draft cites, so the model sees what it must check
+        cited = [i for f in rules.fields.values() for i in f.evidence]
+        system, user = self.prompt.render(segments, risks, call_level, self.max_prompt_chars, keep=cited)
         try:
             answer = extract_answer(self.backend.complete(system, user))
         except (BackendError, AnswerError) as e:
@@ -201,6 +319,12 @@ class LLMDrafter:
             # a missed high-risk caller costs far more than an over-rated one: never draft below the risk engine
             fields["risk_level"] = rules.fields["risk_level"]
             fallbacks["risk_level"] = f"the model's {llm_level} is below the risk engine's call level {call_level}"
+        if ("call_type" not in fallbacks and fields["call_type"].value == "骚扰来电"
+                and caller_at_risk(CallView.build(segments, risks), call_level)):
+            # a caller with risk of their own is asking for help, whatever a long call's words sound like
+            fields["call_type"] = rules.fields["call_type"]
+            fallbacks["call_type"] = (f"the model's 骚扰来电 for a caller with risk labels of their own in a call "
+                                      f"the risk engine rated {call_level}")
         return fields, fallbacks
 
     @staticmethod

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 
+from service.types import RISK_LEVELS, FinalSegment, level_rank
+from service.worksheet.actions import dispatch_segments
+from service.worksheet.evidence import by_rank
 from service.worksheet.lexicon import load_lexicon, parse_number, rx
 from service.worksheet.model import FieldDraft
 from service.worksheet.view import CallView
@@ -11,11 +14,54 @@ ACTIVE = ("active_ideation", "suicide_plan", "suicide_preparation")
 SELF_HARM = ("self_harm_ideation", "self_harm_behavior")
 TIMING_ORDER = ("无", "既往", "近两周", "本次通话中")
 TWO_WEEKS_DAYS = 14
+#: the Beijing level an attempt shows by when it was made (no timing, or an earlier one: 中)
+ATTEMPT_LEVEL = {"本次通话中": "紧急", "近两周": "高"}
+MAX_EVIDENCE = 6
+
+
+def _grade(labels: list[str], attempt_timing: str | None) -> tuple[int, int]:
+    """(level rank, rank within the level) that one caller segment shows by the Beijing criteria, from its labels.
+
+    Within 中 a plan or preparation ranks above active ideation: with a near date it is the 高 criterion.
+    """
+    grade = (0, 0)
+    if set(labels) & {"passive_ideation", *SELF_HARM}:
+        grade = max(grade, (level_rank("低"), 0))
+    if "active_ideation" in labels:
+        grade = max(grade, (level_rank("中"), 0))
+    if set(labels) & {"suicide_plan", "suicide_preparation"}:
+        grade = max(grade, (level_rank("中"), 1))
+    if "suicide_attempt" in labels:
+        grade = max(grade, (level_rank(ATTEMPT_LEVEL.get(attempt_timing or "", "中")), 1))
+    return grade
+
+
+def risk_tiers(view: CallView, call_level: str, segments: list[FinalSegment] | None = None,
+               dispatch: bool = True) -> list[list[int]]:
+    """The segments behind ``call_level``, most relevant tier first (each in time order): the caller's own risk
+    segments (``segments``, default the suicidal and self-harm ones) at the gravest criteria the level reaches (紧急:
+    an attempt in progress or just made, and with ``dispatch`` the counselor's emergency call; 高: a recent attempt, a
+    plan …), then the lower grades, graver first; segments graded above the level (labels the risk engine did not
+    count) last."""
+    if segments is None:
+        segments = view.own_suicide_segments() + view.with_label(*SELF_HARM)
+    timing = {seg.segment_id: label for seg, label, _ in attempt_timings(view)}
+    graded: dict[tuple[int, int], list[int]] = {}
+    for seg in segments:
+        g = _grade(view.labels.get(seg.segment_id, []), timing.get(seg.segment_id))
+        if seg.segment_id not in graded.get(g, []):
+            graded.setdefault(g, []).append(seg.segment_id)
+    if dispatch and call_level == "紧急":
+        # the counselor starting the emergency plan (120/110) is what the risk engine reads as an act in progress
+        graded.setdefault((level_rank("紧急"), 0), []).extend(sid for sid, _ in dispatch_segments(view))
+    top = level_rank(call_level) if call_level in RISK_LEVELS else len(RISK_LEVELS)
+    within = sorted((g for g in graded if g[0] <= top), reverse=True)
+    above = sorted(g for g in graded if g[0] > top)
+    return [sorted(set(graded[g]), key=view.order) for g in within + above]
 
 
 def draft_risk_level(view: CallView, call_level: str) -> FieldDraft:
-    ev = [s.segment_id for s in view.own_suicide_segments() + view.with_label(*SELF_HARM)]
-    return FieldDraft(call_level, 0.9, sorted(set(ev))[:6])
+    return FieldDraft(call_level, 0.9, by_rank(risk_tiers(view, call_level), MAX_EVIDENCE))
 
 
 def draft_ideation(view: CallView, prior_attempt: str, call_level: str | None = None) -> FieldDraft:
@@ -26,29 +72,36 @@ def draft_ideation(view: CallView, prior_attempt: str, call_level: str | None = 
         return FieldDraft("无", 0.6, [])
     active = view.with_label(*ACTIVE)
     if active and call_level in (None, "中", "高", "紧急"):
-        return FieldDraft("主动", 0.85, [s.segment_id for s in active][:6])
+        # active ideation in words first; a plan or preparation implies it
+        return FieldDraft("主动", 0.85, by_rank([_ids(view.with_label("active_ideation")), _ids(active)],
+                                                 MAX_EVIDENCE))
     if prior_attempt in ("本次通话中", "近两周"):
         # an attempt now or in the last two weeks is taken as active intent even when not restated
-        return FieldDraft("主动", 0.6, [s.segment_id for s in view.with_label("suicide_attempt")][:6])
+        recent = [seg.segment_id for seg, label, _ in attempt_timings(view) if label == prior_attempt]
+        return FieldDraft("主动", 0.6, by_rank([recent, _ids(view.with_label("suicide_attempt"))], MAX_EVIDENCE))
     passive = view.with_label("passive_ideation")
     if passive:
-        return FieldDraft("被动", 0.8, [s.segment_id for s in passive][:6])
+        return FieldDraft("被动", 0.8, by_rank([_ids(passive)], MAX_EVIDENCE))
     if active:
-        return FieldDraft("被动", 0.5, [s.segment_id for s in active][:6])
+        return FieldDraft("被动", 0.5, by_rank([_ids(active)], MAX_EVIDENCE))
     return FieldDraft("无", 0.8, [])
+
+
+def _ids(segs: list[FinalSegment]) -> list[int]:
+    return [s.segment_id for s in segs]
 
 
 def draft_plan(view: CallView) -> FieldDraft:
     segs = view.with_label("suicide_plan", "suicide_preparation")
     if segs:
-        return FieldDraft(True, 0.85, [s.segment_id for s in segs][:6])
+        return FieldDraft(True, 0.85, by_rank([_ids(segs)], MAX_EVIDENCE))
     return FieldDraft(False, 0.75, [])
 
 
 def draft_self_harm(view: CallView) -> FieldDraft:
     segs = view.with_label(*SELF_HARM)
     if segs:
-        return FieldDraft(True, 0.85, [s.segment_id for s in segs][:6])
+        return FieldDraft(True, 0.85, by_rank([_ids(segs)], MAX_EVIDENCE))
     return FieldDraft(False, 0.8, [])
 
 
@@ -65,28 +118,44 @@ def _timing(text: str) -> str | None:
     return None
 
 
-def draft_prior_attempt(view: CallView) -> FieldDraft:
-    """The most recent attempt: timing words in the attempt's own segment, else in the nearest segments around it."""
-    attempts = view.with_label("suicide_attempt")
-    if not attempts:
-        return FieldDraft("无", 0.8, [])
-    best, evidence = "既往", []
-    found_any = False
-    for seg in attempts:
+def attempt_timings(view: CallView) -> list[tuple[FinalSegment, str | None, int | None]]:
+    """Each segment labelled ``suicide_attempt`` with when the attempt was (timing words in its own segment, else in
+    the nearest segments around it) and the segment that says so; (segment, None, None) when nothing says when."""
+    out: list[tuple[FinalSegment, str | None, int | None]] = []
+    for seg in view.with_label("suicide_attempt"):
         i = view.index_of(seg.segment_id)
         order = [i] + [j for d in (1, 2) for j in (i - d, i + d) if 0 <= j < len(view.segments)]
+        found: tuple[FinalSegment, str | None, int | None] = (seg, None, None)
         for j in order:
             label = _timing(view.segments[j].text)
             if label:
-                found_any = True
-                if TIMING_ORDER.index(label) >= TIMING_ORDER.index(best):
-                    if TIMING_ORDER.index(label) > TIMING_ORDER.index(best):
-                        evidence = []
-                    best = label
-                    evidence += [seg.segment_id, view.segments[j].segment_id]
+                found = (seg, label, view.segments[j].segment_id)
                 break
-    evidence = sorted(set(evidence or [s.segment_id for s in attempts]))
-    return FieldDraft(best, 0.8 if found_any else 0.4, evidence[:6])
+        out.append(found)
+    return out
+
+
+def draft_prior_attempt(view: CallView) -> FieldDraft:
+    """The most recent attempt: timing words in the attempt's own segment, else in the nearest segments around it."""
+    timings = attempt_timings(view)
+    if not timings:
+        return FieldDraft("无", 0.8, [])
+    best, evidence = "既往", []
+    found_any = False
+    for seg, label, said in timings:
+        if label is None:
+            continue
+        found_any = True
+        if TIMING_ORDER.index(label) >= TIMING_ORDER.index(best):
+            if TIMING_ORDER.index(label) > TIMING_ORDER.index(best):
+                evidence = []
+            best = label
+            evidence.append((seg.segment_id, said))
+    if not evidence:
+        return FieldDraft(best, 0.8 if found_any else 0.4, by_rank([[s.segment_id for s, _, _ in timings]],
+                                                                    MAX_EVIDENCE))
+    # the attempts at the chosen timing, then the segments that date them
+    return FieldDraft(best, 0.8, by_rank([[a for a, _ in evidence], [t for _, t in evidence]], MAX_EVIDENCE))
 
 
 def draft_method(view: CallView) -> FieldDraft:
@@ -136,6 +205,8 @@ def draft_ratings(view: CallView) -> tuple[FieldDraft, FieldDraft]:
     """ideation_intensity and hopelessness: a counselor's 0–10 question and the caller's answer right after it.
 
     A follow-up like '那对未来的绝望感呢？' counts as a rating question when a rating was asked just before.
+    Each field takes the first rating of its kind in the call: the spec ("as rated or stated") does not say whether
+    a re-rating after the intervention replaces it, and no annotated call rates twice.
     """
     risk = load_lexicon().data["risk"]
     found: dict[str, FieldDraft] = {}

@@ -31,7 +31,7 @@ from service.worksheet.topics import (
 from service.worksheet.view import CallView
 
 ENGINE = "rules"
-RULES_VERSION = "1.1.0"
+RULES_VERSION = "1.2.0"
 DESPAIR_RATING = 6
 
 
@@ -69,9 +69,9 @@ class RulesDrafter:
         # the caller's own suicidal ideation means a call level of 低 at least (Beijing criteria): under 无 the
         # labels are the classifier's alone, which the risk engine does not count
         suicidal = suicidal and call_level != "无"
-        problems, _ = draft_problem_categories(view, {"self_harm": bool(f["self_harm"].value)})
-        f["call_type"] = draft_call_type(view, suicidal, suicidal_ev, problems.value)
-        f["problem_categories"] = finish_categories(problems, f["call_type"].value, consultation(view))
+        problems, _, problem_ev = draft_problem_categories(view, {"self_harm": bool(f["self_harm"].value)})
+        f["call_type"] = draft_call_type(view, suicidal, suicidal_ev, problems.value, call_level)
+        f["problem_categories"] = finish_categories(problems, f["call_type"].value, consultation(view), problem_ev)
         hopeless = f["hopelessness"].value
         despair = f["suicidal_ideation"].value == "主动" or (hopeless is not None and hopeless >= DESPAIR_RATING)
         f["emotions"] = draft_emotions(view, f["call_type"].value, despair,

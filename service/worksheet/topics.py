@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from service.types import RISK_LABELS, RISK_LEVELS, level_rank
+from service.worksheet.evidence import by_rank, by_value
 from service.worksheet.lexicon import load_lexicon, rx
 from service.worksheet.model import FieldDraft
+from service.worksheet.risk_fields import risk_tiers
 from service.worksheet.view import CallView
 
 CRISIS_LABELS = ("self_harm_ideation", "self_harm_behavior", "aggression_to_others", "victimization")
+#: labels of the caller's own state: every label but talk about suicide without intent of one's own
+OWN_RISK_LABELS = tuple(x for x in RISK_LABELS if x != "suicide_exploration")
 
 
 def caller_chars(view: CallView) -> int:
@@ -16,15 +21,32 @@ def caller_chars(view: CallView) -> int:
 
 
 def harassment(view: CallView) -> tuple[float, list[int]]:
+    """How much the call reads as a prank, abusive or sexual call, and the segments that show it.
+
+    The score is the number of distinct harassment patterns heard (the caller's words and the counselor's answers
+    to them: "请注意用语", "我会结束这次通话"), scaled down when the caller's harassing segments are fewer than
+    ``harassment_full_share`` of all the caller said: a prank call harasses throughout, while an hour-long crisis
+    call meets a few of these phrases by chance ("活着有什么用", "我就是个废物", "在我们结束通话之前"). So the
+    score does not grow with the length of the call (a call said twice over scores the same), and counselor phrases
+    alone score nothing.
+    """
     lex = load_lexicon().data["call_type"]
-    sides = {"caller": view.caller(), "counselor": view.counselor()}
-    score, evidence = 0.0, []
+    filler = rx(lex["filler"])
+    caller = [s for s in view.caller() if filler.sub("", s.text)]
+    sides = {"caller": caller, "counselor": view.counselor()}
+    groups: list[list[int]] = []
+    harassing: set[int] = set()
     for side, pattern in lex["harassment"]:
         hits = [s.segment_id for s in sides[side] if rx(pattern).search(s.text)]
         if hits:
-            score += 1.0
-            evidence.extend(hits[:2])
-    return score, sorted(set(evidence))
+            groups.append(hits)
+            if side == "caller":
+                harassing.update(hits)
+    if not caller or not harassing:
+        return 0.0, []
+    share = len(harassing) / len(caller)
+    score = len(groups) * min(1.0, share / float(lex["harassment_full_share"]))
+    return score, by_value(groups, 8)
 
 
 def consultation(view: CallView) -> list[int]:
@@ -35,24 +57,40 @@ def consultation(view: CallView) -> list[int]:
     return hits + [s.segment_id for s in view.with_label("suicide_exploration")]
 
 
-def draft_call_type(view: CallView, suicidal: bool, suicidal_ev: list[int], problems: list[str]) -> FieldDraft:
-    """First rule that applies, in the spec's order."""
+def caller_at_risk(view: CallView, call_level: str) -> bool:
+    """The caller has risk labels of their own and the risk engine rated the call 低 or above: a call for help,
+    never 骚扰来电 whatever harassment phrases it holds."""
+    return call_level in RISK_LEVELS and level_rank(call_level) >= level_rank("低") and view.has_label(*OWN_RISK_LABELS)
+
+
+def draft_call_type(view: CallView, suicidal: bool, suicidal_ev: list[int], problems: list[str],
+                    call_level: str = "无") -> FieldDraft:
+    """First rule that applies, in the spec's order.
+
+    A caller with risk labels of their own in a call the risk engine rated 低 or above is asking for help, whatever
+    harassment phrases a long call holds: never 骚扰来电.
+    """
     lex = load_lexicon().data["call_type"]
     said = caller_chars(view)
     # "almost nothing" is not a caller whose few words are a risk ("我真想死" is 4 characters)
     if view.segments and said <= lex["silent_max_chars"] and not suicidal and not view.with_label(*CRISIS_LABELS):
-        return FieldDraft("沉默来电", 0.85, [s.segment_id for s in view.caller()][:6])
-    score, ev = harassment(view)
+        return FieldDraft("沉默来电", 0.85, by_rank([[s.segment_id for s in view.caller()]], 6))
+    score, ev = (0.0, []) if caller_at_risk(view, call_level) else harassment(view)
     if score >= lex["harassment_min_score"]:
-        return FieldDraft("骚扰来电", min(0.95, 0.5 + 0.08 * score), ev[:8])
+        return FieldDraft("骚扰来电", min(0.95, 0.5 + 0.08 * score), ev)
     if suicidal:
-        return FieldDraft("自杀风险", 0.85, suicidal_ev[:6])
+        # the gravest of the caller's own suicidal words first (an attempt, a plan …), as for risk_level
+        own = set(suicidal_ev)
+        segs = [s for s in view.caller() if s.segment_id in own]
+        return FieldDraft("自杀风险", 0.85, by_rank(risk_tiers(view, call_level, segs, dispatch=False), 6))
     crisis = view.with_label(*CRISIS_LABELS)
     if crisis:
-        return FieldDraft("心理危机", 0.75, [s.segment_id for s in crisis][:6])
+        groups = [[s.segment_id for s in view.with_label(*names)] for names in
+                  (("self_harm_ideation", "self_harm_behavior"), ("aggression_to_others",), ("victimization",))]
+        return FieldDraft("心理危机", 0.75, by_value([g for g in groups if g], 6))
     consult = consultation(view)
     if consult:
-        return FieldDraft("精神卫生知识咨询", 0.7, consult[:6])
+        return FieldDraft("精神卫生知识咨询", 0.7, by_rank([consult], 6))
     if problems or said > 4 * lex["silent_max_chars"]:
         return FieldDraft("一般心理问题", 0.6, [])
     return FieldDraft("其他", 0.4, [])
@@ -76,9 +114,11 @@ def _weighted(view: CallView, rule: dict) -> tuple[float, list[int]]:
     return score, evidence
 
 
-def draft_problem_categories(view: CallView, implied: dict[str, bool]) -> tuple[FieldDraft, dict[str, float]]:
+def draft_problem_categories(view: CallView, implied: dict[str, bool]
+                             ) -> tuple[FieldDraft, dict[str, float], dict[str, list[int]]]:
+    """The categories, their scores, and each chosen category's segments (for :func:`finish_categories`)."""
     lex = load_lexicon().data["problem_categories"]
-    values, evidence, scores = [], [], {}
+    values, groups, scores = [], {}, {}
     for name, rule in lex.items():
         score, ev = _weighted(view, rule)
         if any(implied.get(f) for f in rule.get("implied_by", [])):
@@ -86,25 +126,28 @@ def draft_problem_categories(view: CallView, implied: dict[str, bool]) -> tuple[
         scores[name] = score
         if score >= rule["threshold"]:
             values.append(name)
-            evidence.extend(ev)
+            groups[name] = sorted(set(ev), key=view.order)
     conf = 0.6 if values else 0.4
-    return FieldDraft(values, conf, sorted(set(evidence))[:10]), scores
+    return FieldDraft(values, conf, by_value(list(groups.values()), 10)), scores, groups
 
 
-def finish_categories(draft: FieldDraft, call_type: str, consult_ev: list[int]) -> FieldDraft:
-    """Categories that follow from the call type: 信息咨询 for consultations, 其他 for harassment, none when silent."""
+def finish_categories(draft: FieldDraft, call_type: str, consult_ev: list[int],
+                      groups: dict[str, list[int]] | None = None) -> FieldDraft:
+    """Categories that follow from the call type: 信息咨询 for consultations, 其他 for harassment, none when silent.
+
+    ``groups``: each category's segments, so that every listed category keeps one under the cap."""
     if call_type == "沉默来电":
         return FieldDraft([], 0.8, [])
     if call_type == "骚扰来电":
         return FieldDraft(["其他"], 0.8, draft.evidence)
     values = list(draft.value)
-    evidence = list(draft.evidence)
+    per_value = [list(groups[v]) for v in values if groups and v in groups] if groups else [list(draft.evidence)]
     if call_type == "精神卫生知识咨询" and "信息咨询" not in values:
         values.append("信息咨询")
-        evidence += consult_ev
+        per_value.append(list(consult_ev))
     if not values:
         values = ["其他"]
-    return FieldDraft(values, draft.confidence, sorted(set(evidence))[:10])
+    return FieldDraft(values, draft.confidence, by_value(per_value, 10))
 
 
 def draft_emotions(view: CallView, call_type: str, despair: bool, despair_ev: list[int]) -> FieldDraft:

@@ -18,6 +18,13 @@ class CallView:
     segments: list[FinalSegment]
     labels: dict[int, list[str]] = field(default_factory=dict)
     risk_versions: list[str] = field(default_factory=list)
+    #: segment id → position in ``segments`` (time order)
+    positions: dict[int, int] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.positions = {}
+        for i, s in enumerate(self.segments):
+            self.positions.setdefault(s.segment_id, i)
 
     @classmethod
     def build(cls, segments: Sequence[FinalSegment], risks: Sequence[SegmentRisk]) -> CallView:
@@ -43,10 +50,11 @@ class CallView:
         return [s for s in self.segments if s.speaker in COUNSELOR_SIDES]
 
     def index_of(self, segment_id: int) -> int:
-        for i, s in enumerate(self.segments):
-            if s.segment_id == segment_id:
-                return i
-        raise KeyError(segment_id)
+        return self.positions[segment_id]
+
+    def order(self, segment_id: int) -> int:
+        """Sort key: the segment's place in the call (unknown ids last)."""
+        return self.positions.get(segment_id, len(self.segments))
 
     def with_label(self, *names: str) -> list[FinalSegment]:
         """Caller-side segments carrying any of the given labels, in time order."""
