@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -19,6 +20,9 @@ from service.settings import Settings
 from service.store.db import Store
 
 logger = logging.getLogger(__name__)
+
+SWEEP_S = 30.0
+"""How often a running service looks for calls left open by a replica that is gone (Store.mark_interrupted)."""
 
 
 def _analysis_factory(pipeline: Pipeline, hub: AlertHub, drafting: Drafting):
@@ -47,15 +51,17 @@ class Runtime:
     live: dict[str, CallSession] = field(default_factory=dict)
     ready: bool = False
     owns_models: bool = True
+    _sweeper: asyncio.Task | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, share: "Runtime | None" = None) -> "Runtime":
         """Load everything; ``share`` reuses another runtime's loaded models (tests, tools)."""
         metrics = share.pipeline.metrics if share else Metrics()
         store = Store(settings.effective_database_url)
+        # only the calls of processes that are gone: other replicas share the database and their calls are live
         n = store.mark_interrupted()
         if n:
-            logger.warning("%d calls were left unfinished by an earlier process and are marked interrupted", n)
+            logger.warning("%d calls were left unfinished by a process that is gone and are marked interrupted", n)
         if share is not None:
             pipeline = Pipeline(settings, share.pipeline.recognizer, share.pipeline.vad, store, metrics,
                                 share.pipeline.risk)
@@ -79,12 +85,36 @@ class Runtime:
         return cls(settings, pipeline, Authenticator(settings), hub, drafting, ready=True, owns_models=owns)
 
     async def start(self) -> None:
-        """Start the background work that needs the event loop (alert notifications, webhooks)."""
+        """Start the background work that needs the event loop (alert notifications, webhooks, the sweep for the
+        calls of replicas that are gone)."""
         await self.alerts.start()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="calls-sweep")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            try:
+                await self._sweeper
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._sweeper = None
         await self.alerts.stop()
         await self.drafting.close()
+
+    async def _sweep(self) -> None:
+        """Every SWEEP_S: a replica killed while this one runs leaves its calls 'streaming'; they are marked
+        interrupted within OWNER_STALE_S + SWEEP_S (its heartbeat goes stale; by the next sweep for a dead process
+        of this host) instead of whenever some process next starts."""
+        while True:
+            await asyncio.sleep(SWEEP_S)
+            try:
+                n = await asyncio.to_thread(self.pipeline.store.mark_interrupted)
+            except Exception:
+                logger.exception("could not look for calls left open by a process that is gone")
+                continue
+            if n:
+                logger.warning("%d calls of a process that is gone are marked interrupted", n)
 
     def admit(self, session: CallSession) -> None:
         if session.call_id in self.live:

@@ -121,10 +121,14 @@ class RiskSettings(BaseModel):
     """HMAC-SHA256 key for the X-Scribe-Signature header of webhook bodies (empty: unsigned)."""
     webhook_timeout_s: float = Field(5.0, gt=0)
     """Timeout of one webhook delivery attempt."""
-    webhook_max_attempts: int = Field(8, ge=1, le=100)
-    """Delivery attempts per alert and endpoint before it is given up (and logged)."""
+    webhook_max_attempts: int = Field(21, ge=1, le=100)
+    """Delivery attempts per alert and endpoint before it is given up (and logged). With the default backoff, 21
+    attempts retry after 1, 2, 4 … 256 s and then every 5 minutes: the last comes about 64 minutes (3,811 s, plus
+    the attempts' own time) after the first, so an endpoint that is down for up to an hour (a restart, a
+    deployment, a network change) still gets the alert; 8, the old default, gave up after about two minutes."""
     webhook_backoff_s: float = Field(1.0, gt=0)
-    """First retry delay; it doubles after every failed attempt (capped at 5 minutes)."""
+    """First retry delay; it doubles after every failed attempt up to 5 minutes, then stays there (with 1 s: 1, 2,
+    4 … 256 s, then 300 s from the tenth retry on)."""
     relisten: bool = False
     """Hear a live caller's speech again for risk once the call has any (a risk label in the caller's words, or
     the counselor naming suicide or self-harm): the caller's finals since then, and the RELISTEN_BACK_S before,

@@ -504,3 +504,85 @@ async def test_a_consoles_token_stays_out_of_uvicorns_logs(runtime, tmp_path):
     assert '"WebSocket /v1/alerts?token=[redacted]" [accepted]' in text
     assert '"GET /v1/alerts?token=[redacted] HTTP/1.1" 200' in text
     assert SUP not in text and "not-a-valid-token" not in text
+
+
+async def test_default_webhook_retries_outlast_an_hour_long_outage(tmp_path):
+    """With the default settings an endpoint that is down for an hour still gets the alert: the real sender runs
+    against a dead endpoint, and each retry it schedules is brought forward so the test need not wait for it."""
+    from service.store.tables import WebhookDeliveryRow
+
+    dead = f"http://127.0.0.1:{free_port()}/down-for-an-hour"
+    store = _store_with_call(f"sqlite:///{tmp_path / 'w.db'}", "t-outage")
+    defaults = RiskSettings(webhook_urls=[dead])
+    hub = AlertHub(store, defaults, Metrics())
+    await hub.start()
+    delays: list[float] = []
+    try:
+        msg = await hub.raise_alert(_event("t-outage"))
+        seen = 0
+        while True:
+            await _until(lambda: store.deliveries(msg["alert_id"])[0].attempts > seen, 10)
+            d = store.deliveries(msg["alert_id"])[0]
+            seen = d.attempts
+            if d.state == "failed":
+                break
+            next_at = d.next_attempt_at.replace(tzinfo=timezone.utc)
+            delays.append((next_at - datetime.now(timezone.utc)).total_seconds())
+            with store.session() as s:  # the time passes
+                s.query(WebhookDeliveryRow).filter_by(id=d.id).update({"next_attempt_at": datetime.now(timezone.utc)})
+                s.commit()
+            hub._webhooks.wake()
+    finally:
+        await hub.stop()
+    assert len(delays) == defaults.webhook_max_attempts - 1
+    assert 0.5 < delays[0] < 1.5 and max(delays) < 301  # quick at first, then every five minutes at most
+    assert sum(delays) > 3600  # the last attempt comes more than an hour after the first
+
+
+def _many_open_alerts(store: Store, n: int, tag: str) -> list[str]:
+    """``n`` open alerts of ``n`` calls, a millisecond apart (oldest first), stored as replicas store them."""
+    from datetime import timedelta
+
+    from service.store.tables import CallRow
+
+    t0 = datetime.now(timezone.utc) - timedelta(hours=1)
+    ids = [f"{tag}-{i:05d}-{uuid.uuid4().hex[:6]}" for i in range(n)]
+    with store.session() as s:
+        for i, aid in enumerate(ids):
+            cid = f"{tag}-call-{i:05d}"
+            s.add(CallRow(call_id=cid, counselor_id="c-017", source="live", status="ended", sample_rate=8000,
+                          encoding="mulaw", channels=1, channel_roles=["mixed"], started_at=t0, audio_seconds=1.0,
+                          risk_level="高", asr={}))
+            s.flush()
+            # every tenth pair shares its raised_at: the order and the pages must not depend on the clock's grain
+            at = t0 + timedelta(milliseconds=i - (i % 10 == 1))
+            s.add(AlertRow(alert_id=aid, call_id=cid, counselor_id="c-017", risk_level="高", labels=["suicide_plan"],
+                           evidence=[], engine_version="test", raised_at=at, state="open"))
+        s.commit()
+    return ids
+
+
+async def test_a_console_gets_every_open_alert_and_listings_say_when_they_are_cut(runtime, tmp_path):
+    settings = make_settings(tmp_path)
+    with serve_with(runtime, settings) as srv:
+        store = srv.config.app.state.runtime.pipeline.store
+        ids = _many_open_alerts(store, 1234, "many")
+        async with Console(srv.ws) as console:  # every open alert, oldest first, however many there are
+            await console.wait_for(lambda m: m.get("alert_id") == ids[-1], 60)
+            replayed = [m["alert_id"] for m in console.messages if m["type"] == "alert"]
+            assert sorted(replayed) == sorted(ids) and len(replayed) == len(set(replayed))
+            raised = [m["raised_at"] for m in console.messages if m["type"] == "alert"]
+            assert raised == sorted(raised)
+        async with httpx.AsyncClient(base_url=srv.http, headers=AUTH) as http:
+            first = (await http.get("/v1/alerts")).json()
+            assert len(first["alerts"]) == 200 and first["next"]  # cut at the default limit, and it says so
+            listed, page = [], first
+            while True:
+                listed += [a["alert_id"] for a in page["alerts"]]
+                if not page["next"]:
+                    break
+                page = (await http.get("/v1/alerts", params={"limit": 500, "cursor": page["next"]})).json()
+            assert listed == list(reversed(ids))  # newest first, each once, none missed
+            whole = (await http.get("/v1/alerts", params={"call_id": "many-call-00007"})).json()
+            assert len(whole["alerts"]) == 1 and whole["next"] is None  # not cut: nothing more to ask for
+            assert (await http.get("/v1/alerts", params={"cursor": "not-a-cursor"})).status_code == 422

@@ -4,9 +4,15 @@ LISTEN/NOTIFY, so a supervisor sees alerts from all replicas whichever one their
 
 With SQLite (one process by construction) the fan-out is local. With PostgreSQL every event, this process's own
 included, arrives through the notification channel, so there is exactly one path and no double delivery; a
-console that connects, or a listener that reconnects, first reads the open alerts from the database. The NOTIFY
-is sent in the transaction that stores the alert (or its acknowledgement): every replica hears of what is stored,
-even if this process dies right after the commit, and of nothing that is not.
+console that connects first reads the open alerts from the database. The NOTIFY is sent in the transaction that
+stores the alert (or its acknowledgement): every replica hears of what is stored, even if this process dies right
+after the commit, and of nothing that is not.
+
+Notifications sent while the listener is not listening are lost (a dropped link, a failover, a database that was
+down at start-up). So whenever it starts listening, every console connected at that moment is closed with 1013:
+it reconnects and replays from the database, which holds what happened meanwhile (alerts raised, and alerts
+acknowledged, which no replay of open alerts pushed at a connected console could take back). A link that goes
+silent without an error is found by TCP keepalives and by a ``SELECT 1`` every LIVENESS_S.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from service.fanout import Subscription
 from service.metrics import Metrics
 from service.settings import RiskSettings
-from service.store.db import Store
+from service.store.db import PG_KEEPALIVES, Store
 from service.store.tables import AlertRow
 from service.types import AlertEvent
 
@@ -30,6 +36,10 @@ BEIJING = timezone(timedelta(hours=8), "CST")
 CHANNEL = "scribe_alerts"
 CONSOLE_QUEUE = 1000
 RECONNECT_MAX_S = 30.0
+START_WAIT_S = 10.0  # start() waits this long for the listener, then the service starts anyway
+LIVENESS_S = 10.0  # a listening connection is checked this often (a SELECT 1), notifications or not
+LIVENESS_TIMEOUT_S = 5.0  # a check unanswered for this long: the link is dead, reconnect
+CONNECT_TIMEOUT_S = 10
 
 
 def iso_time(t: datetime | None) -> str | None:
@@ -62,6 +72,7 @@ class AlertHub:
         self._subs: set[Subscription] = set()
         self._tasks: list[asyncio.Task] = []
         self._webhooks = None
+        self._conn = None  # the listening connection while there is one
         self.started = False
 
     # ------------------------------------------------------------ lifecycle
@@ -74,7 +85,7 @@ class AlertHub:
             ready = asyncio.Event()
             self._tasks.append(asyncio.create_task(self._listen(ready), name="alerts-listen"))
             try:
-                await asyncio.wait_for(ready.wait(), 10)
+                await asyncio.wait_for(ready.wait(), START_WAIT_S)
             except TimeoutError:
                 logger.error("alert notifications: not listening yet; alerts from other processes may be late")
         if self.settings.webhook_urls:
@@ -153,30 +164,46 @@ class AlertHub:
             self._fan_out(msg)
 
     async def _listen(self, ready: asyncio.Event) -> None:
-        """LISTEN on the alerts channel; reconnect with backoff; replay open alerts after a reconnect."""
+        """LISTEN on the alerts channel, checking the link every LIVENESS_S; reconnect with backoff; once listening
+        (again, or for the first time), consoles resynchronise from the database."""
         import psycopg
 
         url = self.store.url.replace("postgresql+psycopg://", "postgresql://", 1)
         delay = 0.5
-        first = True
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                connecting = psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                                                             **PG_KEEPALIVES)
+                async with await connecting as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    self._conn = conn
+                    self._resynchronise()
                     ready.set()
                     delay = 0.5
-                    if not first:  # anything raised while we were away
-                        for row in await asyncio.to_thread(self.store.list_alerts, "open"):
-                            self._fan_out(alert_json(row))
-                    first = False
-                    async for note in conn.notifies():
-                        await self._on_notify(note.payload)
+                    while True:
+                        # notifications that come during the check are kept by psycopg for the next round
+                        async for note in conn.notifies(timeout=LIVENESS_S):
+                            await self._on_notify(note.payload)
+                        async with asyncio.timeout(LIVENESS_TIMEOUT_S):
+                            await conn.execute("SELECT 1")
             except asyncio.CancelledError:
                 raise
-            except Exception as e:
+            except Exception as e:  # TimeoutError: the link went silent
                 logger.error("alert notifications: connection lost (%s); retrying in %.1f s", type(e).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_S)
+            finally:
+                self._conn = None
+
+    def _resynchronise(self) -> None:
+        """Just started listening: whatever was notified before is lost to the consoles connected now, so each is
+        closed (1013) to reconnect and replay from the database. Pushing a replay at them instead would repeat what
+        they have and could not withdraw the alerts acknowledged meanwhile."""
+        subs = [sub for sub in self._subs if not sub.closed]
+        for sub in subs:
+            sub.close()
+        if subs:
+            logger.warning("alert notifications: listening; %d consoles told to reconnect and replay", len(subs))
 
     async def _on_notify(self, payload: str) -> None:
         try:

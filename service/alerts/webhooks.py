@@ -10,8 +10,10 @@ before it is sent). Each POST carries:
   with ``SCRIBE_RISK__WEBHOOK_SECRET`` (receivers check it with :func:`verify` and reject old timestamps).
 
 A 2xx answer delivers it; anything else (another status, a timeout, a refused connection, an invalid URL) is
-retried after ``webhook_backoff_s``, doubling up to five minutes, ``webhook_max_attempts`` times in all. An
-attempt takes at most ``webhook_timeout_s`` in all, however slowly the endpoint answers.
+retried after ``webhook_backoff_s``, doubling up to five minutes, ``webhook_max_attempts`` times in all: by default
+after 1, 2, 4 … 256 s, then every 5 minutes, 21 attempts over about 64 minutes, so an endpoint that is down for up
+to an hour still gets every alert. An attempt takes at most ``webhook_timeout_s`` in all, however slowly the
+endpoint answers.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ POLL_S = 1.0
 MAX_BACKOFF_S = 300.0
 MAX_IN_FLIGHT = 20  # deliveries one process sends at once
 LEASE_SLACK_S = 5.0  # of a lease, kept after the attempt's own time for reading the alert and recording the result
+
+
+def retry_delay(settings: RiskSettings, attempt: int) -> float:
+    """Seconds from failed attempt ``attempt`` (1, 2, …) to the next: doubling from ``webhook_backoff_s``, at most
+    MAX_BACKOFF_S."""
+    return min(settings.webhook_backoff_s * 2 ** min(attempt - 1, 64), MAX_BACKOFF_S)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -142,7 +150,7 @@ class WebhookSender:
             self.metrics.webhooks.labels("delivered").inc()
         elif attempt < self.settings.webhook_max_attempts:
             self.metrics.webhooks.labels("retry").inc()
-            delay = min(self.settings.webhook_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
+            delay = retry_delay(self.settings, attempt)
             retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
             logger.warning("webhook for alert %s: attempt %d failed (%s); retrying in %.0f s",
                            d.alert_id, attempt, error, delay)

@@ -3,12 +3,17 @@ edges call them in a thread)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, create_engine, event, or_, select, text, update
+from sqlalchemy import and_, case, create_engine, delete, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.store.tables import (
     AlertRow,
     Base,
+    CallOwnerRow,
     CallRow,
     SegmentRow,
     WebhookDeliveryRow,
@@ -24,9 +30,58 @@ from service.store.tables import (
 )
 from service.types import RISK_LEVELS, FinalSegment, level_rank
 
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_S = 15.0
+"""How often a process says that the calls it has open are still its own (one UPDATE for all of them)."""
+OWNER_STALE_S = 60.0
+"""A call whose owner has not said so for this long belongs to a process that is gone (four heartbeats missed:
+a slow database or a long pause does not take a live call from its process)."""
+OPEN_STATES = ("streaming", "processing")
+
+PG_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+                 "tcp_user_timeout": 30_000}
+"""libpq options for every PostgreSQL connection: a failover or a lost network without a reset leaves a connection
+that no error ever ends. The kernel probes an idle one after 10 s and gives up on a peer that answers nothing, or
+leaves what is sent unacknowledged, for about 30 s (the system's defaults: no probe for two hours, and about
+fifteen minutes of retransmissions)."""
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _host() -> str:
+    """This host and PID namespace: a process can tell whether an owner is alive only if it sees the same PIDs."""
+    try:
+        ns = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        ns = "-"  # unknown: no owner is judged by its PID, only by its heartbeat
+    return f"{socket.gethostname()}/{ns}"
+
+
+def new_owner() -> str:
+    """A process's owner id: ``host/pid namespace/pid/random`` (random: several stores in one process, PIDs reused)."""
+    return f"{_host()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+def owner_is_gone(owner: str) -> bool:
+    """True for the owner id of a process of this host (and PID namespace) that no longer runs: its calls need not
+    wait for its heartbeat to go stale (kill -9 and restart). Anything else can only be judged by its heartbeat."""
+    host, _, rest = owner.rpartition("/")[0].rpartition("/")
+    try:
+        pid = int(rest)
+    except ValueError:
+        return False
+    if host != _host() or host.endswith("/-") or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it runs, as someone else
+        return False
+    return False
 
 
 class CallExists(Exception):
@@ -81,23 +136,85 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
+    connect_args = PG_KEEPALIVES if url.startswith("postgresql+psycopg://") else {}
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True,
+                         connect_args=connect_args)
 
 
 class Store:
-    """The calls and their segments."""
+    """The calls and their segments.
 
-    def __init__(self, url: str) -> None:
+    Every call a store opens is owned by it (``owner``, unique to the store) until it ends: a background thread
+    heartbeats them every ``heartbeat_s`` from the first call on, so a process that starts, or sweeps, interrupts
+    only the calls of processes that are gone (:meth:`mark_interrupted`). A thread, not the event loop: a tool
+    (``scribe transcribe``) owns its call without a running service, and a busy loop does not lose its calls."""
+
+    def __init__(self, url: str, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.url = url
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self.owner = new_owner()
+        self.heartbeat_s = heartbeat_s
+        self._pg = self.engine.dialect.name == "postgresql"
+        self._beat: threading.Thread | None = None
+        self._stop_beat = threading.Event()
+        self._beat_lock = threading.Lock()
 
     def session(self) -> Session:
         return self._session()
 
     def close(self) -> None:
+        """Stop heartbeating; calls still open here are over (nobody will finish them): marked interrupted now,
+        rather than when their heartbeat has gone stale."""
+        with self._beat_lock:
+            beat, self._beat = self._beat, None
+            self._stop_beat.set()
+        if beat is not None:
+            beat.join(timeout=10)
+            try:
+                n = self._interrupt_own()
+                if n:
+                    logger.warning("%d calls still open at shutdown are marked interrupted", n)
+            except Exception:  # the database is gone too: the heartbeat goes stale and another process sweeps
+                logger.exception("could not mark the calls still open at shutdown interrupted")
         self.engine.dispose()
+
+    # -------------------------------------------------------------- ownership
+    def _now(self):
+        """The time heartbeats are written and judged by: the database server's clock with PostgreSQL (replicas on
+        several hosts may disagree about the time), this host's with SQLite (one host)."""
+        return func.now() if self._pg else utcnow()
+
+    def _start_heartbeat(self) -> None:
+        with self._beat_lock:
+            if self._beat is None and not self._stop_beat.is_set():
+                self._beat = threading.Thread(target=self._heartbeat_loop, name="store-heartbeat", daemon=True)
+                self._beat.start()
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop_beat.wait(self.heartbeat_s):
+            try:
+                self.heartbeat()
+            except Exception:  # a database that is away: the next beat tries again, the calls stay ours till stale
+                logger.exception("could not heartbeat the calls this process has open")
+
+    def heartbeat(self) -> int:
+        """Say that every call this store has open is still its own: one UPDATE; the number of calls."""
+        with self.session() as s:
+            res = s.execute(update(CallOwnerRow).where(CallOwnerRow.owner == self.owner)
+                            .values(heartbeat_at=self._now()))
+            s.commit()
+            return res.rowcount or 0
+
+    def _interrupt_own(self) -> int:
+        with self.session() as s:
+            mine = select(CallOwnerRow.call_id).where(CallOwnerRow.owner == self.owner)
+            res = s.execute(update(CallRow).where(CallRow.call_id.in_(mine), CallRow.status.in_(OPEN_STATES))
+                            .values(status="interrupted", ended_at=utcnow()))
+            s.execute(delete(CallOwnerRow).where(CallOwnerRow.owner == self.owner))
+            s.commit()
+            return res.rowcount or 0
 
     # ------------------------------------------------------------------ calls
     def create_call(self, c: CallStart) -> None:
@@ -110,9 +227,13 @@ class Store:
         with self.session() as s:
             s.add(row)
             try:
-                s.commit()
+                s.flush()
             except IntegrityError as e:
                 raise CallExists(c.call_id) from e
+            # owned from the moment it exists: no sweep, of any process, can find it open and ownerless
+            s.execute(insert(CallOwnerRow).values(call_id=c.call_id, owner=self.owner, heartbeat_at=self._now()))
+            s.commit()
+        self._start_heartbeat()
 
     def finish_call(self, call_id: str, status: str, audio_seconds: float, error: str | None = None) -> None:
         with self.session() as s:
@@ -121,6 +242,7 @@ class Store:
                     status=status, ended_at=utcnow(), audio_seconds=audio_seconds, error=error
                 )
             )
+            s.execute(delete(CallOwnerRow).where(CallOwnerRow.call_id == call_id))
             s.commit()
 
     def set_risk_level(self, call_id: str, level: str) -> bool:
@@ -133,13 +255,26 @@ class Store:
             s.commit()
             return bool(res.rowcount)
 
-    def mark_interrupted(self) -> int:
-        """At start-up: calls left 'streaming'/'processing' by a killed process are marked interrupted."""
+    def mark_interrupted(self, stale_s: float = OWNER_STALE_S) -> int:
+        """Calls left 'streaming'/'processing' by a process that is gone are marked interrupted (at start-up, and
+        every so often while the service runs, so a crashed replica's calls do not wait for some process to
+        restart): those with no owner, an owner whose heartbeat is older than ``stale_s``, or an owner that is a
+        dead process of this host. The live calls of other processes, which share the database, are left alone.
+        The number of calls marked."""
         with self.session() as s:
+            cutoff = self._now() - timedelta(seconds=stale_s)
+            owners = s.scalars(select(CallOwnerRow.owner).where(CallOwnerRow.heartbeat_at >= cutoff).distinct())
+            gone = [o for o in owners if owner_is_gone(o)]
+            alive = [CallOwnerRow.call_id == CallRow.call_id, CallOwnerRow.heartbeat_at >= cutoff]
+            if gone:
+                alive.append(CallOwnerRow.owner.not_in(gone))
+            # the owner is judged in the UPDATE itself: a call opened, or heartbeated, meanwhile is kept
             res = s.execute(
-                update(CallRow).where(CallRow.status.in_(("streaming", "processing")))
+                update(CallRow).where(CallRow.status.in_(OPEN_STATES), ~exists().where(*alive))
                 .values(status="interrupted", ended_at=utcnow())
             )
+            s.execute(delete(CallOwnerRow).where(
+                ~exists().where(CallRow.call_id == CallOwnerRow.call_id, CallRow.status.in_(OPEN_STATES))))
             s.commit()
             return res.rowcount or 0
 
@@ -209,14 +344,28 @@ class Store:
         with self.session() as s:
             return s.get(AlertRow, alert_id)
 
-    def list_alerts(self, state: str | None = None, limit: int = 200, call_id: str | None = None) -> list[AlertRow]:
+    def list_alerts(self, state: str | None = None, limit: int = 200, call_id: str | None = None, *,
+                    after: tuple[datetime, str] | None = None, oldest_first: bool = False) -> list[AlertRow]:
+        """Newest first (``oldest_first``: oldest first), at most ``limit``; ``after``: the (raised_at, alert_id) of
+        the last alert of the previous page, to read on from. Alerts raised at one instant are ordered by id, so
+        pages neither repeat nor skip one."""
         with self.session() as s:
             q = select(AlertRow)
             if state is not None:
                 q = q.where(AlertRow.state == state)
             if call_id is not None:
                 q = q.where(AlertRow.call_id == call_id)
-            return list(s.scalars(q.order_by(AlertRow.raised_at.desc()).limit(limit)))
+            if after is not None:
+                at, alert_id = after
+                if oldest_first:
+                    q = q.where(or_(AlertRow.raised_at > at,
+                                    and_(AlertRow.raised_at == at, AlertRow.alert_id > alert_id)))
+                else:
+                    q = q.where(or_(AlertRow.raised_at < at,
+                                    and_(AlertRow.raised_at == at, AlertRow.alert_id < alert_id)))
+            order = (AlertRow.raised_at.asc(), AlertRow.alert_id.asc()) if oldest_first else (
+                AlertRow.raised_at.desc(), AlertRow.alert_id.desc())
+            return list(s.scalars(q.order_by(*order).limit(limit)))
 
     def ack_alert(self, alert_id: str, by: str,
                   notify: tuple[str, str] | None = None) -> tuple[AlertRow | None, bool]:

@@ -31,6 +31,20 @@ class CallRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class CallOwnerRow(Base):
+    """The process that has a call open ("streaming" or "processing") and when it last said it is alive: several
+    processes share one database, so a process that starts, or sweeps, may mark interrupted only the calls whose
+    owner is gone (no row, a heartbeat older than a minute, or a dead process of its own host), never the live
+    calls of another replica. Written with the call and deleted when it ends, in the same transactions. A table of
+    its own because ``create_all`` adds missing tables but never alters one that exists."""
+
+    __tablename__ = "call_owners"
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255), index=True)  # host/pid namespace/pid/random (Store.owner)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class SegmentRow(Base):
     __tablename__ = "segments"
     __table_args__ = (UniqueConstraint("call_id", "segment_id"),)
