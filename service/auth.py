@@ -21,17 +21,22 @@ class Principal:
 
 class Authenticator:
     def __init__(self, settings: Settings) -> None:
+        # Each token is kept as its SHA-256 digest: comparisons are then between equal-length values, so their
+        # time says nothing about a token's length or how much of a guess matched, and the tokens themselves are
+        # not held in this object.
         self._tokens: list[tuple[bytes, Principal]] = []
         for token, spec in settings.token_roles.items():
             role, name = split_role(spec)
-            who = name or f"{role}:{hashlib.sha256(token.encode()).hexdigest()[:8]}"
-            self._tokens.append((token.encode(), Principal(role, who)))
+            digest = hashlib.sha256(token.encode()).digest()
+            who = name or f"{role}:{digest.hex()[:8]}"
+            self._tokens.append((digest, Principal(role, who)))
 
     def principal_of(self, token: str | None) -> Principal | None:
-        """Who holds this token, or None if it is unknown (constant-time comparison over every token)."""
+        """Who holds this token, or None if it is unknown (constant-time comparison with every token, of the
+        SHA-256 digests: equal lengths, no early exit)."""
         if not token:
             return None
-        given = token.encode()
+        given = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         found = None
         for t, principal in self._tokens:
             if hmac.compare_digest(t, given):

@@ -13,6 +13,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -443,3 +444,67 @@ def test_alerts_view_reconnects_after_a_restart(runtime, driver, tmp_path):
         wait(driver, lambda d: not css(d, ".alert-card"))
     rt.close()
     assert js_errors(driver) == []
+
+
+def test_hostile_ids_names_evidence_and_reasons_are_never_markup(console, driver):
+    """What the telephony side, a token's holder or a caller can put into a call (its id, the counselor id, the
+    transcript, alert evidence and labels, worksheet values and a correction's reason) shows as text everywhere
+    in the console, under its Content-Security-Policy (Trusted Types: a script writing HTML would be an error)."""
+    def bomb(tag: str) -> str:
+        return f"<img src=x onerror=\"window.__owned='{tag}'\"><b>{tag}</b>"
+
+    store = console.config.app.state.runtime.pipeline.store
+    call_id = "sec\"'<img src=x onerror=window.__owned=1>"
+    store.create_call(CallStart(call_id, bomb("counselor"), "live", 8000, "pcm_s16le", 2, ["caller", "counselor"], {}))
+    texts = [bomb("segment"), "您好，这里是心理援助热线。", "我最近睡不好，压力很大。"]
+    for i, text in enumerate(texts):
+        store.add_segment(FinalSegment(call_id, i, "caller" if i != 1 else "counselor", i * 3.0, i * 3.0 + 2.5, text))
+    store.finish_call(call_id, "ended", 9.0)
+    path = f"/v1/calls/{quote(call_id, safe='')}/worksheet"
+    with api(console, COUN) as http:
+        assert http.post(f"{path}/draft").status_code == 200
+        r = http.patch(path, json={"fields": {"summary": bomb("summary"), "location_disclosed": bomb("location"),
+                                              "protective_factors": [bomb("factor")],
+                                              "suicide_method": bomb("method")},
+                                   "reason": bomb("reason")})
+        assert r.status_code == 200, r.text
+    store.add_alert(AlertRow(
+        alert_id="a-hostile-1", call_id=call_id, counselor_id=bomb("alert-counselor"), risk_level="高",
+        labels=["suicide_plan", bomb("label")], evidence=[{"segment_id": 0, "speaker": "caller", "start": 0.0,
+                                                          "end": 2.5, "text": bomb("evidence")}],
+        engine_version="test", raised_at=datetime.now(timezone.utc), state="open"), [])
+
+    open_console(driver, console, SUP)
+    driver.get(f"{console.http}/console/#/alerts")
+    card = visible(driver, ".alert-card[data-alert-id='a-hostile-1']")
+    assert [q.text for q in card.find_elements(By.CSS_SELECTOR, "ul.evidence q")] == [bomb("evidence")]
+    assert call_id in card.text and bomb("alert-counselor") in card.text and bomb("label") in card.text
+
+    driver.get(f"{console.http}/console/#/calls")
+    row = wait(driver, lambda d: next((r for r in css(d, "tr.call-row") if r.get_attribute("data-call-id") == call_id),
+                                      None), message="the call in the list")
+    assert call_id in row.text and bomb("counselor") in row.text
+
+    driver.get(f"{console.http}/console/#/calls/{quote(call_id, safe='')}")
+    wait(driver, lambda d: css(d, ".call-title") and css(d, ".call-title")[0].text == f"通话 {call_id}")
+    assert bomb("counselor") in css(driver, ".call-head")[0].text
+    wait(driver, lambda d: len(css(d, ".seg.final")) == 3)
+    assert css(driver, ".seg[data-seg='0'] .seg-text")[0].text == bomb("segment")
+    visible(driver, ".worksheet .ws-form")
+    value = "return arguments[0].querySelector('textarea, input').value"
+    assert driver.execute_script(value, field_row(driver, "summary")) == bomb("summary")
+    assert driver.execute_script(value, field_row(driver, "location_disclosed")) == bomb("location")
+    assert driver.execute_script(value, field_row(driver, "protective_factors")) == bomb("factor")
+    css(driver, ".ws-actions button[aria-expanded]")[0].click()
+    entry = visible(driver, ".history-list .kind-correction")
+    assert f"原因：{bomb('reason')}" in entry.text and bomb("method") in entry.text and bomb("summary") in entry.text
+
+    # a link whose call id a browser would resolve into another API path opens nothing
+    driver.get(f"{console.http}/console/#/calls/..")
+    assert "通话编号无效" in visible(driver, "#main .notice").text
+
+    assert driver.execute_script("return document.querySelectorAll('img, b, svg, script:not([src])').length") == 0
+    assert driver.execute_script("return window.__owned") is None
+    assert js_errors(driver) == []
+    with api(console, SUP) as http:
+        assert http.post("/v1/alerts/a-hostile-1/ack").status_code == 200

@@ -122,8 +122,16 @@ function route() {
   const hash = location.hash || '#/calls';
   const match = hash.match(/^#\/calls\/(.+)$/);
   let current = 'calls';
+  const callId = match ? callIdOf(match[1]) : null;
+  if (match && callId === null) {
+    // a link that names no call (bad %-escapes, or '.'/'..', which a browser would resolve into another API path)
+    main.replaceChildren(h('div', { class: 'notice', role: 'alert' },
+      h('p', {}, '链接中的通话编号无效。'), h('a', { href: '#/calls' }, '返回通话列表')));
+    markNav(null);
+    return;
+  }
   if (match) {
-    view = new CallView({ callId: decodeURIComponent(match[1]), schema });
+    view = new CallView({ callId, schema });
   } else if (hash.startsWith('#/alerts')) {
     current = 'alerts';
     if (!auth.isSupervisor) {
@@ -140,6 +148,13 @@ function route() {
   markNav(match ? null : current);
   main.replaceChildren(view.el);
   view.start?.();
+}
+
+/** The call id in a #/calls/ID link, or null when it is none a request path can carry as one segment. */
+function callIdOf(encoded) {
+  let id;
+  try { id = decodeURIComponent(encoded); } catch (e) { return null; }
+  return id === '' || id === '.' || id === '..' ? null : id;
 }
 
 function markNav(current) {
