@@ -295,6 +295,25 @@ def write_model_card(out: Path, m: dict) -> Path:
         "for `MatMulNBits` it computes in float32, whose embeddings are 0.9999 (not 0.99997) like the C engine's; a "
         "deployment on such a CPU should run `python -m service.risk.devreport` before trusting these figures.",
         "",
+        "## Lexicon 1.10 and the word n-grams tried (2026-12-07, session 14)",
+        "The model is unchanged: the same command run again gave byte-identical files. Lexicon 1.10 (preparation "
+        "said pills first, \"安眠药我已经攒够了\"; \"想着自杀\"; \"没有\" right before a term negates it, not as a question "
+        "nor further back) changes the lexicon-only labels of 5 of 2,475 texts, all of them PsyGUARD rows (two "
+        "no-risk rows lose a false label, two ideation rows gain theirs, one passive row gains exploration), none of "
+        "the 40 calls' caller segments or the CPsyCoun client turns. The rules were written from everyday speech and "
+        "checked on these rows, so read the change as a little optimistic. Same folds and thresholds, each figure held "
+        "out: the engine P 0.806 / R 0.894 (tp 278, fp 67) → **P 0.808 / R 0.894** (tp 278, fp 66); at the recall "
+        "point 0.715 / 0.929 → 0.717 / 0.929. The target is still missed by two rows.",
+        "",
+        "Tried and not shipped: jieba's words (unigrams) added to the n-gram model's character 1–3-grams "
+        "(`clf-words-exp`, the same command with the grams extended, script not in the package). The n-gram model "
+        "alone, on the outer folds: AUC 0.968 → 0.970, precision where recall reaches 0.90 0.727 → 0.753 (word "
+        "bigrams too: 0.970 / 0.753; toneless pinyin syllables: 0.968 / 0.733). In the whole classifier, with the "
+        "thresholds chosen inside the folds as always: the recall point P 0.703 / R 0.929 → 0.718 / 0.926, the "
+        "confirm point 0.808 / 0.868 → 0.806 / 0.868, but the engine (lexicon 1.9) **0.806 / 0.894 → 0.806 / 0.884** "
+        "(tp 275, fp 66): three rows of recall lost, and 13.6 / 29.0 ms per segment against 12.7 / 26.1. A better "
+        "ranking alone, by this much, does not move the engine's operating point past the target.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "
