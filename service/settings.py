@@ -108,6 +108,15 @@ class StreamSettings(BaseModel):
     """Send partial results."""
     max_frame_s: float = Field(10.0, gt=0)
     """Largest binary frame accepted (seconds of audio); larger frames are refused as bad_audio_frame."""
+    max_concurrent_uploads: int = Field(2, ge=1, le=64)
+    """Uploaded recordings (POST /v1/calls) transcribed at once. More are kept on disk (DATA_DIR/uploads) and
+    wait their turn in order of arrival (status ``queued``), across a restart too. Uploads never take a live
+    call's place: they do not count towards max_concurrent_calls, none starts while the live calls are at that
+    limit, and the recognizer decodes their windows after live finals and partials. Each one being transcribed
+    holds about 0.45 GB at its peak (a 600 s block, and Silero VAD over it), however long the call."""
+    max_queued_uploads: int = Field(20, ge=0)
+    """Uploads that may wait beyond those being transcribed; one more is refused with 503 and Retry-After (the
+    telephony or archive side sends it again later)."""
 
 
 class RiskSettings(BaseModel):
