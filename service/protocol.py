@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 Role = Literal["caller", "counselor", "mixed"]
 CALL_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
+
+
+def valid_call_id(call_id: str) -> bool:
+    """CALL_ID_PATTERN, and not dots alone: "." and ".." are path segments a browser resolves away, so such a call
+    could not be opened at /v1/calls/{id} (and a console link to it would point at another path)."""
+    return bool(re.match(CALL_ID_PATTERN, call_id)) and call_id.strip(".") != ""
 
 
 class StartMessage(BaseModel):
@@ -23,6 +30,8 @@ class StartMessage(BaseModel):
 
     @model_validator(mode="after")
     def _roles(self) -> "StartMessage":
+        if not valid_call_id(self.call_id):
+            raise ValueError("call_id must not be dots alone")
         if self.channel_roles is None:
             self.channel_roles = ["mixed"] if self.channels == 1 else ["caller", "counselor"]
         if len(self.channel_roles) != self.channels:

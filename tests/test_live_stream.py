@@ -137,6 +137,9 @@ async def test_bad_start_is_fatal(server):
     res = await stream(server.ws, TEL, {"type": "start", "call_id": "t-bad-start", "sample_rate": 44100}, None)
     assert res.messages[0]["type"] == "error" and res.messages[0]["fatal"] and res.messages[0]["code"] == "bad_start"
     assert res.close_code == 1008
+    # nor a call id of dots alone ("." and ".." are path segments: /v1/calls/.. could never be read)
+    res = await stream(server.ws, TEL, {"type": "start", "call_id": "..", "sample_rate": 8000}, None)
+    assert res.messages[0]["code"] == "bad_start" and res.close_code == 1008
 
 
 async def test_empty_and_silent_calls(server):

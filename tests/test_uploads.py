@@ -281,6 +281,8 @@ async def test_bad_uploads_get_a_clear_4xx_and_keep_nothing(runtime, tmp_path, m
                 assert r.status_code == 422 and "2 roles" in r.json()["detail"]
                 r = await post("t-bad-ctr", short, counselor_id="x" * 500)
                 assert r.status_code == 422
+                r = await post("..", short)  # a path segment a browser resolves away: never a call id
+                assert r.status_code == 422 and "dots alone" in r.json()["detail"]
                 r = await up.post("/v1/calls", content=short, headers={**tel, "Content-Type": "audio/wav"})
                 assert r.status_code == 422, "a bare body, not a form with a file"
                 r = await up.post("/v1/calls", json={"call_id": "x"}, headers=tel)

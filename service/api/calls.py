@@ -16,7 +16,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from pydantic import ValidationError
 
 from service.audio.files import AudioFileError, AudioInfo, AudioTooLong, FileAudio, probe_audio
 from service.deps import ReaderRole, RuntimeDep, UploaderRole
-from service.protocol import CALL_ID_PATTERN, StartMessage
+from service.protocol import StartMessage, valid_call_id
 from service.recorded import complete_recording, open_recording
 from service.runtime import Runtime
 from service.store.db import CallExists
@@ -46,7 +45,6 @@ UNPROCESSED_DIR = "unprocessed"
 SAMPLE_RATE = 16000
 STALE_PART_S = 600
 """A half-received upload file untouched this long when a service starts is left from a process that died."""
-_ID = re.compile(CALL_ID_PATTERN)
 
 
 class QueueFull(Exception):
@@ -436,8 +434,8 @@ async def upload_call(
     when it waits for an upload being transcribed to finish. What the file is is judged from its content, not its
     declared content type."""
     call_id = call_id or f"upload-{uuid.uuid4().hex[:12]}"
-    if not _ID.match(call_id):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "call_id may use letters, digits and ._:- only")
+    if not valid_call_id(call_id):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "call_id may use letters, digits and ._:- only, and not dots alone")
     q = _queue(request)
     if q.job(call_id) is not None or await asyncio.to_thread(runtime.pipeline.store.get_call, call_id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"call {call_id} already exists")
