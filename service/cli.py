@@ -37,21 +37,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from service.audio.files import AudioFileError, read_audio
+    from service.audio.files import AudioFileError, FileAudio, probe_audio
     from service.recorded import run_recording
     from service.runtime import Runtime
 
     settings = _settings()
     _logging("WARNING")
-    try:
-        audio = read_audio(args.file)
+    try:  # checked whole as an upload is, then read from the file a block at a time (a 90-minute call too)
+        audio = FileAudio(args.file, probe_audio(args.file, settings.stream.max_call_duration_s))
     except (AudioFileError, FileNotFoundError) as e:
         print(f"scribe transcribe: cannot read {args.file}: {e}", file=sys.stderr)
         return 2
     roles = args.channel_roles.split(",") if args.channel_roles else (
-        ["mixed"] if audio.shape[1] == 1 else ["caller", "counselor"])
-    if len(roles) != audio.shape[1]:
-        print(f"scribe transcribe: {audio.shape[1]} channels but {len(roles)} roles", file=sys.stderr)
+        ["mixed"] if audio.channels == 1 else ["caller", "counselor"])
+    if len(roles) != audio.channels:
+        print(f"scribe transcribe: {audio.channels} channels but {len(roles)} roles", file=sys.stderr)
         return 2
     runtime = Runtime.build(settings)
     call_id = args.call_id or f"file-{Path(args.file).stem}-{int(time.time())}"
@@ -67,7 +67,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         asyncio.run(run_recording(runtime.pipeline, audio, 16000, call_id, roles, sink=show))
     finally:
         runtime.close()
-    print(f"call {call_id}: {len(audio) / 16000:.1f} s transcribed; stored in {settings.effective_database_url}",
+    print(f"call {call_id}: {audio.duration_s:.1f} s transcribed; stored in {settings.effective_database_url}",
           file=sys.stderr)
     return 0
 

@@ -168,9 +168,10 @@ async def complete_recording(session: CallSession, audio: Audio, sample_rate: in
         raise
 
 
-async def run_recording(pipeline: Pipeline, audio: np.ndarray, sample_rate: int, call_id: str,
+async def run_recording(pipeline: Pipeline, audio: Audio, sample_rate: int, call_id: str,
                         channel_roles: list[str], counselor_id: str | None = None,
                         sink: Sink | None = None) -> CallSession:
-    session = await open_recording(pipeline, sample_rate, audio.shape[1], call_id, channel_roles, counselor_id, sink)
+    channels = audio.channels if isinstance(audio, FileAudio) else audio.shape[1]
+    session = await open_recording(pipeline, sample_rate, channels, call_id, channel_roles, counselor_id, sink)
     await complete_recording(session, audio, sample_rate)
     return session

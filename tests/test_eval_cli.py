@@ -276,3 +276,22 @@ def test_calls_transcript_mode_alerts_at_the_configured_threshold(tmp_path):
         rows[threshold] = {row["call_id"]: row for row in report["risk"]["call"]["rows"]}
     assert rows["紧急"]["dev-0010"]["hyp_level"] == "紧急"
     assert rows["紧急"]["dev-0010"]["alerts"] == 1 and rows[None]["dev-0010"]["alerts"] == 2
+
+
+def test_scribe_transcribe_prints_and_stores_a_recording(tmp_path):
+    """`scribe transcribe` (the README's sample-call command) reads the file as an upload is read, a block at a
+    time, prints each final and stores the call; a damaged file is refused with exit 2 and a reason."""
+    import os
+
+    env = dict(os.environ, SCRIBE_ASR__MODELS_DIR=str(MODELS_DIR), SCRIBE_DATA_DIR=str(tmp_path))
+    cmd = [sys.executable, "-m", "service.cli", "transcribe", str(FIXTURES / "calls" / "dev-0008-head.flac"),
+           "--json", "--call-id", "cli-1"]
+    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    finals = [json.loads(line) for line in r.stdout.splitlines()]
+    assert finals and {f["speaker"] for f in finals} == {"caller", "counselor"} and all(f["text"] for f in finals)
+    assert "call cli-1:" in r.stderr and " s transcribed" in r.stderr
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    r = subprocess.run(cmd[:4] + [str(bad)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2 and "cannot read" in r.stderr
