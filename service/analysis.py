@@ -100,12 +100,7 @@ class RiskAnalysis(CallAnalysis):
         async with self._lock:
             risk, alerts = await asyncio.to_thread(self.analyze, seg)
             await self._publishing.acquire()  # first come, first served: taken in analysis order
-        try:  # a later final's level and alerts never overtake these, and its analysis does not wait for the store
-            if risk.labels:
-                await self._save(seg.segment_id)
-            await self._level_and_alerts(alerts)
-        finally:
-            self._publishing.release()
+        await self._store_and_raise(seg.segment_id if risk.labels else None, alerts)
         return [self.risk_message(risk)] if risk.labels else []
 
     def risk_context(self) -> bool:
@@ -145,15 +140,22 @@ class RiskAnalysis(CallAnalysis):
                 return []
             await self._publishing.acquire()
         risk, alerts = found
-        try:
-            await self._save(seg.segment_id)
-            await self._level_and_alerts(alerts)
-        finally:
-            self._publishing.release()
+        await self._store_and_raise(seg.segment_id, alerts)
         # the segment's labels as they now stand (the live final's and what this hearing added), so a client that
         # keeps labels by segment_id loses none; the keywords are this hearing's, their times within ``text``
         return [{**self.risk_message(risk), "labels": list(self._saved[seg.segment_id][0]), "relistened": True,
                  "text": seg.text}]
+
+    async def _store_and_raise(self, segment_id: int | None, alerts: list[AlertEvent]) -> None:
+        """Store the segment's risk (``segment_id``; None: it has none), the level, and raise the alerts; entered with
+        ``_publishing`` taken under ``_lock``, so a later final's level and alerts never overtake these, and its
+        analysis does not wait for the store. Releases ``_publishing``."""
+        try:
+            if segment_id is not None:
+                await self._save(segment_id)
+            await self._level_and_alerts(alerts)
+        finally:
+            self._publishing.release()
 
     async def _save(self, segment_id: int) -> None:
         """Store a segment's labels and risk as they stand (the live final's, and what hearing it again added). A

@@ -190,8 +190,6 @@ class CallRiskState:
     alerted: set[str] = field(default_factory=set)
     #: the caller's labels that words carry (a keyword), not the classifier alone
     worded: set[str] = field(default_factory=set)
-    has_plan: bool = False
-    near_time: bool = False
     #: the latest caller segments with a plan or preparation, and with a near time that counts (see update)
     _plan_seg: FinalSegment | None = None
     _near_seg: FinalSegment | None = None
@@ -262,7 +260,6 @@ class CallRiskState:
         self._remember(at, seg, own_words, near)
         turn = self._turn(at)
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
-            self.near_time = True
             self._near_seg = seg
         if not labels:
             return self._raise_plan_level()
@@ -278,7 +275,6 @@ class CallRiskState:
             seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context), UNWORDED_MAX_LEVEL,
                             key=level_rank)
         if set(labels) & {"suicide_plan", "suicide_preparation"}:
-            self.has_plan = True
             self._plan_seg = seg
         planned = self._plan_and_time()
         if planned and level_rank(seg_level) < level_rank("高"):
@@ -295,9 +291,17 @@ class CallRiskState:
             self._key(seg)
         return self._alerts(before)
 
+    @property
+    def has_plan(self) -> bool:
+        return self._plan_seg is not None
+
+    @property
+    def near_time(self) -> bool:
+        return self._near_seg is not None
+
     def _plan_and_time(self) -> bool:
         """A plan or preparation and a near time, said within PLAN_TIME_WINDOW_S of each other."""
-        return (self._plan_seg is not None and self._near_seg is not None
+        return (self.has_plan and self.near_time
                 and abs(self._plan_seg.start - self._near_seg.start) <= PLAN_TIME_WINDOW_S)
 
     def _add_evidence(self, seg: FinalSegment) -> None:
