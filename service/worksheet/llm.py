@@ -107,7 +107,7 @@ class Prompt:
             full = base + (_joined_len([h for h in hints if h]) or len("无")) + _joined_len(lines)
             if full > max_chars:
                 kept = _fit(ordered, lines, hints, labels, max_chars - base, keep)
-                logger.info("llm worksheet: transcript over the prompt budget of %d chars: %d of %d segments kept",
+                logger.info("llm worksheet: call over the prompt budget of %d chars: %d of %d segments kept",
                             max_chars, len(kept), len(ordered))
         transcript = _with_gaps(ordered, lines, labels, kept)
         kept_hints = [hints[i] for i in kept if hints[i]]
