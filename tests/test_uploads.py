@@ -210,18 +210,22 @@ async def _wait_for(http: httpx.AsyncClient, call_id: str, status: str, timeout:
         await asyncio.sleep(0.2)
 
 
+def _post(up: httpx.AsyncClient, call_id: str, data: bytes, name: str = "x.wav", ctype: str = "audio/wav", **form):
+    """POST /v1/calls as the telephony side: the file and the form's fields."""
+    return up.post("/v1/calls", files={"file": (name, data, ctype)}, data={"call_id": call_id, **form},
+                   headers={"Authorization": f"Bearer {TEL}"})
+
+
 async def test_uploads_queue_beyond_the_limit_and_live_calls_go_on(runtime, clips, tmp_path, monkeypatch, call_wav):
     settings = make_settings(tmp_path, stream={"max_concurrent_uploads": 1, "max_queued_uploads": 1,
                                                "max_call_duration_s": 120})
     gate = _gate(monkeypatch)
-    tel = {"Authorization": f"Bearer {TEL}"}
     try:
         with serve_with(runtime, settings) as srv:
             async with httpx.AsyncClient(base_url=srv.http, timeout=300) as up, \
                     httpx.AsyncClient(base_url=srv.http, timeout=60, headers={"Authorization": f"Bearer {SUP}"}) as http:
-                def post(call_id: str, data: bytes = call_wav, name: str = "call.wav", ctype: str = "audio/wav"):
-                    return up.post("/v1/calls", files={"file": (name, data, ctype)},
-                                   data={"call_id": call_id, "channel_roles": "caller,counselor"}, headers=tel)
+                def post(call_id: str, name: str = "call.wav", ctype: str = "audio/wav"):
+                    return _post(up, call_id, call_wav, name, ctype, channel_roles="caller,counselor")
 
                 a = await post("t-q-a")
                 assert a.status_code == 202 and a.json()["status"] == "processing"
@@ -263,8 +267,7 @@ async def test_bad_uploads_get_a_clear_4xx_and_keep_nothing(runtime, tmp_path, m
             async with httpx.AsyncClient(base_url=srv.http, timeout=120) as up, \
                     httpx.AsyncClient(base_url=srv.http, timeout=60, headers={"Authorization": f"Bearer {SUP}"}) as http:
                 def post(call_id: str, data: bytes, ctype: str = "audio/wav", **form):
-                    return up.post("/v1/calls", files={"file": ("x.wav", data, ctype)},
-                                   data={"call_id": call_id, **form}, headers=tel)
+                    return _post(up, call_id, data, ctype=ctype, **form)
 
                 short = wav_bytes(call_audio[: 8000 * 20])  # 20 s: under the 30 s limit
                 ok = await post("t-bad-ok", short)  # being transcribed (held) while the bad ones come
@@ -301,13 +304,11 @@ async def test_queued_uploads_are_transcribed_after_a_restart(runtime, tmp_path,
     next process on the same data directory; the one cut short is marked interrupted, its file set aside."""
     settings = make_settings(tmp_path, stream={"max_concurrent_uploads": 1})
     gate = _gate(monkeypatch)
-    tel = {"Authorization": f"Bearer {TEL}"}
     try:
         with serve_with(runtime, settings) as srv:
             async with httpx.AsyncClient(base_url=srv.http, timeout=60) as up:
                 for cid, state in (("t-r-a", "processing"), ("t-r-b", "queued")):
-                    r = await up.post("/v1/calls", files={"file": ("call.wav", call_wav, "audio/wav")},
-                                      data={"call_id": cid}, headers=tel)
+                    r = await _post(up, cid, call_wav, "call.wav")
                     assert r.status_code == 202 and r.json()["status"] == state
         srv.config.app.state.runtime.close()  # as the process would at its end: A's call is interrupted
         # stopped: A was cut short, B never started
@@ -331,15 +332,12 @@ async def test_a_queued_upload_survives_a_killed_process(tmp_path, call_audio):
     long_call = wav_bytes(np.tile(call_audio, (8, 1)))  # 5 minutes: still being transcribed when the process dies
     port = free_port()
     env = {"SCRIBE_STREAM__MAX_CONCURRENT_UPLOADS": "1"}
-    tel = {"Authorization": f"Bearer {TEL}"}
     proc = serve_process(tmp_path, port, **env)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as up:
-            r = await up.post("/v1/calls", files={"file": ("long.wav", long_call, "audio/wav")},
-                              data={"call_id": "t-k-a"}, headers=tel)
+            r = await _post(up, "t-k-a", long_call, "long.wav")
             assert r.json()["status"] == "processing"
-            r = await up.post("/v1/calls", files={"file": ("short.wav", wav_bytes(call_audio), "audio/wav")},
-                              data={"call_id": "t-k-b"}, headers=tel)
+            r = await _post(up, "t-k-b", wav_bytes(call_audio), "short.wav")
             assert r.status_code == 202 and r.json()["status"] == "queued"
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
