@@ -371,22 +371,28 @@ def _upload_json(job: UploadJob, position: int) -> dict:
 
 
 @router.get("/{call_id}")
-async def get_call(call_id: str, runtime: RuntimeDep, request: Request, _: ReaderRole) -> dict:
+async def get_call(call_id: str, runtime: RuntimeDep, request: Request, who: ReaderRole) -> dict:
+    """The call and its segments. A counselor token that names its holder reads that counselor's calls only;
+    another's is 404, as if it did not exist."""
     store = runtime.pipeline.store
     call = await asyncio.to_thread(store.get_call, call_id)
     if call is None:
         q = _queue(request)
         job, position = q.job(call_id), q.position(call_id)
-        if job is not None and position is not None:
+        if job is not None and position is not None and who.may_read(job.counselor_id):
             return _upload_json(job, position)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
+    if not who.may_read(call.counselor_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
     return call_json(call, await asyncio.to_thread(store.segments, call_id))
 
 
 @router.get("")
-async def list_calls(runtime: RuntimeDep, _: ReaderRole, limit: int = Query(50, ge=1, le=500),
+async def list_calls(runtime: RuntimeDep, who: ReaderRole, limit: int = Query(50, ge=1, le=500),
                      offset: int = Query(0, ge=0)) -> dict:
-    rows = await asyncio.to_thread(runtime.pipeline.store.list_calls, limit, offset)
+    """The most recent calls first, without their segments; a counselor token that names its holder lists that
+    counselor's calls only."""
+    rows = await asyncio.to_thread(runtime.pipeline.store.list_calls, limit, offset, who.reads_as)
     return {"calls": [{k: v for k, v in call_json(r, []).items() if k != "segments"} for r in rows]}
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from service.audio.codecs import FrameError
-from service.auth import allowed
+from service.auth import Principal, allowed
 from service.fanout import Subscription
 from service.protocol import StartMessage, StopMessage, client_message, error
 from service.runtime import AdmissionRefused, Runtime
@@ -34,14 +34,15 @@ def ws_token(ws: WebSocket) -> str | None:
     return ws.query_params.get("token")
 
 
-async def authorize_ws(ws: WebSocket, runtime: Runtime, *roles: str) -> bool:
-    """Accept the socket; close it with 1008 before any data if the token or its role is wrong."""
-    role = runtime.auth.role_of(ws_token(ws))
+async def authorize_ws(ws: WebSocket, runtime: Runtime, *roles: str) -> Principal | None:
+    """Accept the socket; who holds its token, or None after closing it with 1008 before any data if the token or
+    its role is wrong."""
+    who = runtime.auth.principal_of(ws_token(ws))
     await ws.accept()
-    if role is None or not allowed(role, roles):
-        await ws.close(POLICY, "unauthorized" if role is None else "forbidden")
-        return False
-    return True
+    if who is None or not allowed(who.role, roles):
+        await ws.close(POLICY, "unauthorized" if who is None else "forbidden")
+        return None
+    return who
 
 
 async def drain(ws: WebSocket) -> None:

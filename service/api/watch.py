@@ -2,7 +2,8 @@
 
 First a ``snapshot`` (the call and every final so far, with risk labels), then the call's own messages
 (``partial``, ``final``, ``risk``, ``ended``) as the telephony side gets them. A call that is not live gets the
-snapshot, ``ended``, and the socket closes."""
+snapshot, ``ended``, and the socket closes. A counselor token that names its holder follows that counselor's calls
+only: another's closes 1008 "unknown call", as a call that does not exist."""
 
 from __future__ import annotations
 
@@ -21,14 +22,15 @@ router = APIRouter()
 @router.websocket("/v1/calls/{call_id}/watch")
 async def watch_call(ws: WebSocket, call_id: str) -> None:
     runtime: Runtime = ws.app.state.runtime
-    if not await authorize_ws(ws, runtime, "counselor", "supervisor"):
+    who = await authorize_ws(ws, runtime, "counselor", "supervisor")
+    if who is None:
         return
     store = runtime.pipeline.store
     session = runtime.live.get(call_id)
     sub = session.watch() if session is not None else None  # before the snapshot: nothing falls in between
     try:
         call = await asyncio.to_thread(store.get_call, call_id)
-        if call is None:
+        if call is None or not who.may_read(call.counselor_id):  # another counselor's call reads as unknown
             await ws.close(POLICY, "unknown call")
             return
         snap = call_json(call, await asyncio.to_thread(store.segments, call_id))

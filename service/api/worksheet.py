@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
 from service.alerts.hub import iso_time
+from service.auth import Principal
 from service.deps import ReaderRole, RuntimeDep
 from service.store.db import NoWorksheet, WorksheetLocked
 from service.worksheet import WORKSHEET_FIELDS, validate_correction
@@ -32,16 +33,17 @@ def worksheet_json(row) -> dict:
     }
 
 
-async def _call_or_404(runtime, call_id: str):
+async def _call_or_404(runtime, call_id: str, who: Principal):
+    """The call, or 404: also for a call a counselor's named token may not read (another counselor's)."""
     call = await asyncio.to_thread(runtime.pipeline.store.get_call, call_id)
-    if call is None:
+    if call is None or not who.may_read(call.counselor_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
     return call
 
 
 @router.get("/{call_id}/worksheet")
-async def get_worksheet(call_id: str, runtime: RuntimeDep, _: ReaderRole) -> dict:
-    await _call_or_404(runtime, call_id)
+async def get_worksheet(call_id: str, runtime: RuntimeDep, who: ReaderRole) -> dict:
+    await _call_or_404(runtime, call_id, who)
     row = await asyncio.to_thread(runtime.pipeline.store.get_worksheet, call_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
@@ -52,13 +54,13 @@ async def get_worksheet(call_id: str, runtime: RuntimeDep, _: ReaderRole) -> dic
 @router.post("/{call_id}/worksheet/draft")
 async def draft_worksheet(call_id: str, runtime: RuntimeDep, who: ReaderRole) -> dict:
     """Draft now from the transcript so far (during a call, or again after it); corrected fields are kept."""
-    await _call_or_404(runtime, call_id)
+    await _call_or_404(runtime, call_id, who)
     return await _change(call_id, runtime.drafting.on_request(call_id, who.name))
 
 
 @router.patch("/{call_id}/worksheet")
 async def correct_worksheet(call_id: str, body: Correction, runtime: RuntimeDep, who: ReaderRole) -> dict:
-    await _call_or_404(runtime, call_id)
+    await _call_or_404(runtime, call_id, who)
     problems = _field_problems(body.fields)
     if problems:  # nothing is saved unless every field is valid
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
@@ -69,13 +71,13 @@ async def correct_worksheet(call_id: str, body: Correction, runtime: RuntimeDep,
 
 @router.post("/{call_id}/worksheet/finalize")
 async def finalize_worksheet(call_id: str, runtime: RuntimeDep, who: ReaderRole) -> dict:
-    await _call_or_404(runtime, call_id)
+    await _call_or_404(runtime, call_id, who)
     return await _change(call_id, asyncio.to_thread(runtime.pipeline.store.finalize_worksheet, call_id, who.name))
 
 
 @router.get("/{call_id}/worksheet/history")
-async def worksheet_history(call_id: str, runtime: RuntimeDep, _: ReaderRole) -> dict:
-    await _call_or_404(runtime, call_id)
+async def worksheet_history(call_id: str, runtime: RuntimeDep, who: ReaderRole) -> dict:
+    await _call_or_404(runtime, call_id, who)
     rows = await asyncio.to_thread(runtime.pipeline.store.worksheet_history, call_id)
     return {"call_id": call_id, "versions": [
         {"version": r.version, "kind": r.kind, "by": r.by, "at": iso_time(r.at), "changes": r.changes,

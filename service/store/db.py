@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, create_engine, delete, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.store.tables import (
@@ -153,6 +153,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        self._create_indexes()
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self.owner = new_owner()
         self.heartbeat_s = heartbeat_s
@@ -160,6 +161,16 @@ class Store:
         self._beat: threading.Thread | None = None
         self._stop_beat = threading.Event()
         self._beat_lock = threading.Lock()
+
+    def _create_indexes(self) -> None:
+        """``create_all`` makes a new table's indexes, not those added since to a table that exists. An index only
+        speeds reads up, so one that cannot be made (another process making it at the same moment) is logged."""
+        for table in Base.metadata.sorted_tables:
+            for index in table.indexes:
+                try:
+                    index.create(self.engine, checkfirst=True)
+                except SQLAlchemyError as e:
+                    logger.warning("index %s not created (%s)", index.name, type(e).__name__)
 
     def session(self) -> Session:
         return self._session()
@@ -282,9 +293,13 @@ class Store:
         with self.session() as s:
             return s.get(CallRow, call_id)
 
-    def list_calls(self, limit: int = 100, offset: int = 0) -> list[CallRow]:
+    def list_calls(self, limit: int = 100, offset: int = 0, counselor_id: str | None = None) -> list[CallRow]:
+        """The most recent calls first; only ``counselor_id``'s when it is given."""
         with self.session() as s:
-            q = select(CallRow).order_by(CallRow.started_at.desc()).limit(limit).offset(offset)
+            q = select(CallRow)
+            if counselor_id is not None:
+                q = q.where(CallRow.counselor_id == counselor_id)
+            q = q.order_by(CallRow.started_at.desc(), CallRow.call_id).limit(limit).offset(offset)
             return list(s.scalars(q))
 
     # --------------------------------------------------------------- segments

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -29,6 +29,9 @@ class CallRow(Base):
     risk_level: Mapped[str] = mapped_column(String(8), default="无")
     asr: Mapped[dict] = mapped_column(JSON, default=dict)  # model and settings that made the transcript
     error: Mapped[str | None] = mapped_column(Text)
+
+    # a counselor's own calls, newest first (GET /v1/calls with a token that names its holder)
+    __table_args__ = (Index("ix_calls_counselor_started", "counselor_id", "started_at"),)
 
 
 class CallOwnerRow(Base):
