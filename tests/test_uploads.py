@@ -235,6 +235,11 @@ async def test_uploads_queue_beyond_the_limit_and_live_calls_go_on(runtime, clip
                 got = (await http.get("/v1/calls/t-q-b")).json()
                 assert got["status"] == "queued" and got["queue_position"] == 1 and got["source"] == "upload"
                 assert got["channel_roles"] == ["caller", "counselor"] and got["segments"] == []
+                listed = (await http.get("/v1/calls")).json()  # the list shows the waiting upload beside the calls
+                assert [w["call_id"] for w in listed["queued"]] == ["t-q-b"]
+                assert listed["queued"][0]["queue_position"] == 1 and "segments" not in listed["queued"][0]
+                assert "t-q-a" in {c["call_id"] for c in listed["calls"]} and "t-q-b" not in {
+                    c["call_id"] for c in listed["calls"]}
                 assert (await post("t-q-b")).status_code == 409, "already queued"
                 c = await post("t-q-c")
                 assert c.status_code == 503 and c.headers["Retry-After"] == "60" and "later" in c.json()["detail"]
@@ -251,6 +256,7 @@ async def test_uploads_queue_beyond_the_limit_and_live_calls_go_on(runtime, clip
                     got = await _wait_for(http, cid, "ended")
                     assert got["status"] == "ended" and got["segments"], cid
                 assert _spool(tmp_path) == [], "an upload's files go once it is transcribed"
+                assert (await http.get("/v1/calls")).json()["queued"] == []
                 c = await post("t-q-c", name="c.bin", ctype="text/plain")  # the content decides, not the type
                 assert c.status_code == 202
                 assert (await _wait_for(http, "t-q-c", "ended"))["segments"]

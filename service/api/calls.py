@@ -388,12 +388,17 @@ async def get_call(call_id: str, runtime: RuntimeDep, request: Request, who: Rea
 
 
 @router.get("")
-async def list_calls(runtime: RuntimeDep, who: ReaderRole, limit: int = Query(50, ge=1, le=500),
+async def list_calls(runtime: RuntimeDep, request: Request, who: ReaderRole, limit: int = Query(50, ge=1, le=500),
                      offset: int = Query(0, ge=0)) -> dict:
-    """The most recent calls first, without their segments; a counselor token that names its holder lists that
-    counselor's calls only."""
+    """``calls``: the recorded calls, most recent first, without their segments (``limit``/``offset`` page through
+    them). ``queued``: the uploads accepted and waiting their turn, not recorded yet, in the order they will be
+    transcribed (each with its ``queue_position``). A counselor token that names its holder gets that counselor's
+    calls and uploads only."""
     rows = await asyncio.to_thread(runtime.pipeline.store.list_calls, limit, offset, who.reads_as)
-    return {"calls": [{k: v for k, v in call_json(r, []).items() if k != "segments"} for r in rows]}
+    q = _queue(request)
+    waiting = [_upload_json(job, i) for i, job in enumerate(list(q.waiting), 1) if who.may_read(job.counselor_id)]
+    return {"calls": [{k: v for k, v in call_json(r, []).items() if k != "segments"} for r in rows],
+            "queued": [{k: v for k, v in w.items() if k != "segments"} for w in waiting]}
 
 
 def _queue_full() -> HTTPException:
