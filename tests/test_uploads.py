@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import service.api.calls as calls_api
+import service.uploads as uploads
 from service.asr.engine import Transcript
 from service.audio.files import AudioFileError, AudioTooLong, FileAudio, probe_audio, read_audio
 from service.recorded import complete_recording, open_recording
@@ -186,13 +186,13 @@ def test_a_wav_with_chunks_after_its_data_is_whole(tmp_path, call_wav):
 def _gate(monkeypatch) -> threading.Event:
     """Uploads wait for the returned event before they are transcribed (they stay "processing" until then)."""
     gate = threading.Event()
-    real = calls_api.complete_recording
+    real = uploads.complete_recording
 
     async def gated(session, audio, sample_rate, **kw):
         await asyncio.to_thread(gate.wait)
         return await real(session, audio, sample_rate, **kw)
 
-    monkeypatch.setattr(calls_api, "complete_recording", gated)
+    monkeypatch.setattr(uploads, "complete_recording", gated)
     return gate
 
 
@@ -377,18 +377,18 @@ async def test_no_upload_starts_while_live_calls_are_at_their_limit(tmp_path, mo
         started.append(job.call_id)
         return "ended"
 
-    monkeypatch.setattr(calls_api.UploadQueue, "_transcribe", transcribe)
+    monkeypatch.setattr(uploads.UploadQueue, "_transcribe", transcribe)
     rt = SimpleNamespace(settings=settings, live={"live-1": object(), "live-2": object()},
                          pipeline=SimpleNamespace(store=SimpleNamespace(get_call=lambda call_id: None)))
-    q = calls_api.UploadQueue(rt)
+    q = uploads.UploadQueue(rt)
     await q.start()
     try:
-        def job(call_id: str) -> calls_api.UploadJob:
-            return calls_api.UploadJob(call_id, call_id, ["mixed"], None, AudioInfo("wav", "pcm_s16le", 8000, 1, 8000),
+        def job(call_id: str) -> uploads.UploadJob:
+            return uploads.UploadJob(call_id, call_id, ["mixed"], None, AudioInfo("wav", "pcm_s16le", 8000, 1, 8000),
                                        "2026-01-01T00:00:00", q.dir)
 
         assert q.submit(job("u-1")) == "queued" and q.position("u-1") == 1
-        with pytest.raises(calls_api.QueueFull):
+        with pytest.raises(uploads.QueueFull):
             q.submit(job("u-2"))
         await asyncio.sleep(1.5)
         assert started == [], "live calls at their limit: the upload waits"
