@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # No Swagger UI or ReDoc pages: they load their script from a public CDN, and would run it on the console's
     # origin, where a counselor's token lives in sessionStorage. /openapi.json (no data) stays for tools.
     app = FastAPI(title="hotline-scribe", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(calls.EarlyUploadRefusal)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: the early refusals carry its headers too
     app.include_router(health.router)
     app.include_router(stream.router)
     app.include_router(calls.router)

@@ -210,6 +210,39 @@ async def _wait_for(http: httpx.AsyncClient, call_id: str, status: str, timeout:
         await asyncio.sleep(0.2)
 
 
+async def _announce(port: int, token: str | None, length: int) -> tuple[str, dict[str, str]]:
+    """POST /v1/calls with ``Expect: 100-continue`` and a Content-Length of ``length``, sending no body: the status
+    line the service answers with ("HTTP/1.1 100 Continue" when it wants the body) and its headers."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        writer.write((f"POST /v1/calls HTTP/1.1\r\nHost: scribe\r\n{auth}Content-Type: multipart/form-data; "
+                      f"boundary=b\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n\r\n").encode())
+        await writer.drain()
+        line = (await asyncio.wait_for(reader.readline(), 10)).decode().strip()
+        headers = {}
+        while (h := await asyncio.wait_for(reader.readline(), 10)) not in (b"\r\n", b""):
+            k, v = h.decode().split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        return line, headers
+    finally:
+        writer.close()
+
+
+async def test_an_announced_upload_is_refused_before_its_body(runtime, tmp_path):
+    """Refusals that do not depend on the body come before it (no 1 GiB sent for nothing); an upload that may go on
+    is told to send it."""
+    with serve_with(runtime, make_settings(tmp_path)) as srv:
+        line, hdr = await _announce(srv.port, None, 1000)
+        assert line == "HTTP/1.1 401 Unauthorized" and hdr["www-authenticate"] == "Bearer"
+        assert (await _announce(srv.port, "not-a-token-0001", 1000))[0] == "HTTP/1.1 401 Unauthorized"
+        assert (await _announce(srv.port, SUP, 1000))[0] == "HTTP/1.1 403 Forbidden"
+        line, hdr = await _announce(srv.port, TEL, (1 << 30) + (2 << 20))
+        assert line.startswith("HTTP/1.1 413 ") and hdr["connection"] == "close"
+        assert (await _announce(srv.port, TEL, 1 << 30))[0] == "HTTP/1.1 100 Continue"  # within the limit: go on
+        assert not list((tmp_path / "uploads").glob("*.audio")), "nothing was kept"
+
+
 def _post(up: httpx.AsyncClient, call_id: str, data: bytes, name: str = "x.wav", ctype: str = "audio/wav", **form):
     """POST /v1/calls as the telephony side: the file and the form's fields."""
     return up.post("/v1/calls", files={"file": (name, data, ctype)}, data={"call_id": call_id, **form},
@@ -244,6 +277,10 @@ async def test_uploads_queue_beyond_the_limit_and_live_calls_go_on(runtime, clip
                 c = await post("t-q-c")
                 assert c.status_code == 503 and c.headers["Retry-After"] == "60" and "later" in c.json()["detail"]
                 assert (await http.get("/v1/calls/t-q-c")).status_code == 404
+                # a client that announces its body (curl does for large files) is refused before sending any of it
+                line, hdr = await _announce(srv.port, TEL, 500_000_000)
+                assert line == "HTTP/1.1 503 Service Unavailable" and hdr["retry-after"] == "60"
+                assert hdr["connection"] == "close" and hdr["x-content-type-options"] == "nosniff"
                 assert _spool(tmp_path) == [".audio", ".audio", ".json", ".json"], "A and B only, nothing of C"
 
                 # a live call is served while uploads run and wait

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from service.audio.files import AudioFileError, AudioTooLong, probe_audio
+from service.auth import allowed
 from service.deps import ReaderRole, RuntimeDep, UploaderRole
 from service.protocol import StartMessage, valid_call_id
 from service.store.db import CallExists
@@ -30,6 +32,62 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 1 << 30
 RETRY_AFTER_S = 60
 """Retry-After of an upload refused because the queue is full: a queued upload takes minutes, not seconds."""
+MULTIPART_SLACK_BYTES = 1 << 20
+"""What a multipart request may carry besides the file (boundaries, the form's fields) before its Content-Length alone
+says the file is too large."""
+
+
+class EarlyUploadRefusal:
+    """ASGI middleware: answers an upload that announces its body (``Expect: 100-continue``, as curl does for any
+    large file) at once, before the body is sent, where the answer cannot depend on the body: a missing or unknown
+    token (401), a role that may not upload (403), a ``Content-Length`` past the size limit (413), or a full queue
+    (503 with ``Retry-After``). A client that waits for "100 Continue" then sends nothing of a 1 GiB recording that
+    would be refused; the connection is closed after the answer. Every other request, and every upload sent without
+    the expectation, goes to the endpoint, which checks the same things after the body is read."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == router.prefix
+                and _header(scope, b"expect").lower() == "100-continue"):
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(scope) -> JSONResponse | None:
+        state = scope["app"].state
+        runtime = getattr(state, "runtime", None)
+        if runtime is None:
+            return None
+        auth = _header(scope, b"authorization")
+        who = runtime.auth.principal_of(auth[7:].strip() if auth.lower().startswith("bearer ") else None)
+        close = {"Connection": "close"}
+        if who is None:
+            return JSONResponse({"detail": "missing or unknown bearer token"}, status.HTTP_401_UNAUTHORIZED,
+                                headers={**close, "WWW-Authenticate": "Bearer"})
+        if not allowed(who.role, ("telephony",)):
+            return JSONResponse({"detail": f"role {who.role!r} may not do this"}, status.HTTP_403_FORBIDDEN,
+                                headers=close)
+        length = _header(scope, b"content-length")
+        if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES:
+            return JSONResponse({"detail": "recording larger than 1 GiB"}, status.HTTP_413_CONTENT_TOO_LARGE,
+                                headers=close)
+        q = getattr(state, "uploads", None)
+        if q is not None and q.full():
+            e = _queue_full()
+            return JSONResponse({"detail": e.detail}, e.status_code, headers={**close, **(e.headers or {})})
+        return None
+
+
+def _header(scope, name: bytes) -> str:
+    for k, v in scope.get("headers", ()):
+        if k.lower() == name:
+            return v.decode("latin-1")
+    return ""
 
 
 def _queue(request: Request) -> UploadQueue:
