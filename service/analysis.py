@@ -49,9 +49,10 @@ class RiskAnalysis(CallAnalysis):
         self.alerts: list[AlertEvent] = []
         self._saved: dict[int, tuple[list[str], dict]] = {}  # segment id → the labels and risk stored for it
         self._counselor_named = False  # the counselor has named suicide or self-harm (then no need to look again)
-        #: call time from which the call is about risk (a caller label or the counselor naming suicide or
-        #: self-harm; inf while it is not): segments after it are analysed with the recognizer's guesses at key
-        #: words too (``RiskEngine.analyze(risk_context=…)``). In call time, since an upload's finals arrive out of
+        #: call time from which the call is about risk (the caller's words carrying a risk label, or the counselor
+        #: naming suicide or self-harm; inf while it is not): segments after it are analysed with the recognizer's
+        #: guesses at key words and the lexicon's everyday words for acts too (``RiskEngine.analyze(risk_context=…)``).
+        #: A classifier-only label does not count: "我一直在吃抗抑郁的药" makes no later "刚才吃的" an ingestion. In call time, since an upload's finals arrive out of
         #: order.
         self._risk_since = math.inf
         #: one analysis at a time per call, in the order the finals reach it (asyncio.Lock is first come, first
@@ -82,8 +83,10 @@ class RiskAnalysis(CallAnalysis):
         alerts = self.state.update(seg, risk, about_risk)
         bisect.insort(self.context, seg, key=lambda s: s.start)
         self.risks.append(risk)
-        if risk.labels:
+        if any(k.label in RISK_TOPIC_LABELS for k in risk.keywords):
+            # the caller's words (not the classifier alone: "我一直在吃抗抑郁的药") put the call about risk
             self._risk_since = min(self._risk_since, seg.start)
+        if risk.labels:
             self._saved[seg.segment_id] = (list(risk.labels), {
                 "keywords": [asdict(k) for k in risk.keywords], "score": risk.score,
                 "engine_version": risk.engine_version})

@@ -99,7 +99,8 @@ def test_heard_forms_count_only_in_a_call_about_risk():
     text = "我把夜花去打开了。"  # 夜花去: how the model heard 液化气
     assert not lexicon.find(text)
     found = lexicon.in_risk_context().find(text)
-    assert [(m.text, m.label, m.via) for m in found] == [("夜花去", "suicide_plan", "pinyin")]
+    # heard as 液化气, and "液化气…打开了" is the act itself (lexicon 1.11), not only its method
+    assert [(m.text, m.label, m.via) for m in found] == [("夜花去打开了", "suicide_attempt", "pinyin")]
     assert lexicon.in_risk_context() is lexicon.in_risk_context()  # one view, built once
     assert Lexicon.load(heard_forms=False).in_risk_context().find(text) == []
     assert lexicon.full_version.endswith("+heard-base-2026-11-25")
@@ -128,15 +129,15 @@ def test_the_engine_uses_heard_forms_once_the_call_is_about_risk():
     text = "我把夜花去打开了。"
     alone = RiskAnalysis(engine, "h-1", None)
     risk, _ = alone.analyze(seg(1, text))
-    assert "suicide_plan" not in risk.labels
+    assert not {"suicide_plan", "suicide_attempt"} & set(risk.labels)
     call = RiskAnalysis(engine, "h-2", None)
     call.analyze(seg(1, "我真的不想活了。"))
     risk, _ = call.analyze(seg(2, text))
-    assert "suicide_plan" in risk.labels and any(k.text == "夜花去" for k in risk.keywords)
+    assert "suicide_attempt" in risk.labels and any(k.text == "夜花去打开了" for k in risk.keywords)
     asked = RiskAnalysis(engine, "h-3", None)  # the counselor naming suicide makes it a call about risk too
     asked.analyze(seg(1, "你有没有想过自杀？", speaker="counselor"))
     risk, _ = asked.analyze(seg(2, text))
-    assert "suicide_plan" in risk.labels
+    assert "suicide_attempt" in risk.labels
     # in call time: an upload's later question, arriving first, does not reach back to an earlier sentence
     late = RiskAnalysis(engine, "h-4", None)
     late.analyze(seg(3, "你有没有想过自杀？", speaker="counselor"))

@@ -321,8 +321,8 @@ def _filled(turns_before, turns_after, minutes: float):
 def test_a_plan_and_a_near_time_count_together_within_one_stretch_of_the_call(engine, minutes, level):
     """A near time beside suicidal words and a method an hour later are no plan to act within 72 h; within one
     stretch of the assessment (PLAN_TIME_WINDOW_S, 20 minutes) they are."""
-    state, raised = run_call(engine, _filled([("caller", "一想到明天还得去上班，我就真想死。")],
-                                             [("caller", "我之前查过怎么上吊。")], minutes))
+    state, raised = run_call(engine, _filled([("caller", "明天我就不想活了。")],
+                                             [("caller", "我打算从楼顶跳下去。")], minutes))
     assert state.level == level and sum(len(r) for r in raised) == (level == "高")
 
 

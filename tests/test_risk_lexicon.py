@@ -30,7 +30,7 @@ CASES = [
     ("我没有攒药，药都扔了", set()),
     ("我没有自杀的想法", set()),
     ("对生活没有希望，总想着自杀", {"active_ideation"}),
-    ("我把猫送给朋友了", {"suicide_preparation"}),
+    ("我把猫送给朋友了", set()),  # everyday on its own; preparation in a call about risk (test below)
     ("活着没意思，死了算了", {"passive_ideation"}),
     ("就想一了百了", {"active_ideation"}),
     ("我去年吞过一瓶安眠药", {"suicide_attempt"}),

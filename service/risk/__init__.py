@@ -89,7 +89,13 @@ class RiskEngine:
         if seg.speaker == "counselor" or not seg.text.strip():
             return risk
         lex = self.lexicon.in_risk_context() if risk_context else self.lexicon
-        judged = judge(lex, seg.text, lex.find(seg.text), mixed=seg.speaker == "mixed")
+        mixed = seg.speaker == "mixed"
+        judged = judge(lex, seg.text, lex.find(seg.text), mixed=mixed)
+        if not risk_context and any(j.label in SUICIDE_LABELS for j in judged):
+            # the segment's own words put it in a risk context: its everyday words count as acts too ("我不想活了，
+            # 我把药都吃了"), as they would in any later segment
+            lex = self.lexicon.in_risk_context()
+            judged = judge(lex, seg.text, lex.find(seg.text), mixed=mixed)
         labels: list[str] = []
         for j in judged:
             if j.label is None:

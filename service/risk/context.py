@@ -14,12 +14,14 @@ Each rule reads its cue words from the lexicon data file. In order, per match:
 
 And per segment, with the earlier segments of the call as context:
 
-- question/answer: a caller's bare "嗯，想过" right after a counselor's question about suicide or self-harm takes the
-  question's label; "没有" does not, and a segment that opens with such a denial is not left to the classifier
+- question/answer: a caller's bare "嗯，想过" (or "嗯。" alone) right after a counselor's question about suicide or
+  self-harm takes the question's label (the attempt for "你是不是已经吃了药？"; exploration when the question asks
+  about someone else, "你朋友有没有说过想自杀？"); "没有" does not, and a segment that opens with such a denial is not left to the classifier
   either (:func:`denied_question`: "没有，从来没有过" is an answer, not a statement about dying);
 - answer about an ingestion: after a counselor's question about how much or when (你吃了多少片？什么时候吃的？) in
   a call where the caller has spoken of suicide, a caller's reply that gives a time or an amount ("就刚才，一两分钟
   前", "十来片") is the attempt it answers for (:func:`answered_attempt_question`), never a reply that denies it;
+  the question itself ("你吃了多少片？") is no sign that suicide was spoken of;
 - reference back: "那个念头又上来了", "心里一直有这个想法" name no act, but point at suicidal thoughts the caller or the
   counselor spoke of in the last few turns; the segment takes the ideation label of that antecedent
   (:func:`referred_ideation`), never without one.
@@ -44,6 +46,8 @@ QA_LOOKBACK = 2
 REFERENCE_LOOKBACK = 6
 #: how many earlier segments the caller's own suicidal words may be back for an ingestion question to count
 ATTEMPT_QA_LOOKBACK = 12
+#: a reply that is only "嗯" (or "嗯嗯"), a full stop at most: assent to a yes/no question
+BARE_YES = re.compile(r"\s*嗯(嗯)?\s*[。.!！]?\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +245,17 @@ def _risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
             break
     if question is None or not any(q in question.text for q in lex.cues["question_markers"]):
         return []
-    return [m.label for m in lex.find(question.text) if m.label in RISK_TOPIC_LABELS]
+    asked = normalize(question.text)
+    # "你朋友有没有说过想自杀？" asks about someone else: a yes is about them (exploration), not the caller's own
+    return ["suicide_exploration" if m.label in SELF_LABELS and _asks_about_someone_else(lex, asked, m.char_start)
+            else m.label for m in lex.find(question.text) if m.label in RISK_TOPIC_LABELS]
+
+
+def _asks_about_someone_else(lex: Lexicon, asked: str, pos: int) -> bool:
+    """A question's subject before ``pos`` is a third party, read after its last 你/您: "你朋友有没有说过想自杀？"
+    yes; "婚姻、工作、孩子……您有没有想过结束自己的生命？" no (孩子 is in the list of losses, 您 is asked)."""
+    you = max(asked.rfind("你", 0, pos), asked.rfind("您", 0, pos))
+    return _third_party_subject(lex, asked[you + 1:], pos - you - 1)
 
 
 def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]:
@@ -256,6 +270,9 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
     affirm = re.compile(lex.cues["answer_affirmative"])
     affirm_lead = re.compile(lex.cues["answer_affirmative_lead"])
     negative = re.compile(lex.cues["answer_negative"])
+    if BARE_YES.fullmatch(text):
+        # "嗯。" alone answering a yes/no question is assent (a hesitant "嗯……" is not taken for one)
+        return "yes", (0, len(text.rstrip("。.!！ ")))
     for a, b in bounds[:3]:
         clause = text[a:b]
         lead = fillers.match(clause)
@@ -333,12 +350,19 @@ def referred_ideation(
 def _speaks_of_suicide(lex: Lexicon, seg: FinalSegment) -> bool:
     """A counselor segment that names suicide, or a caller segment with suicidal words the context rules kept."""
     if seg.speaker == "counselor":
-        return any(m.label in SUICIDE_LABELS for m in lex.find(seg.text))
+        # its own "你吃了多少片？" (an ingestion question) names no suicide: the rest of its words must
+        text = lex.cue_re("attempt_question").sub(lambda m: "，" * len(m.group(0)), normalize(seg.text))
+        return any(m.label in SUICIDE_LABELS for m in lex.find(text))
     return any(j.label in SUICIDE_LABELS for j in judge(lex, seg.text, lex.find(seg.text)))
 
 
 def _question_label(q_labels: list[str]) -> str:
-    """What "yes" means: to a question about dying → active ideation unless the question was only passive."""
+    """What "yes" means: to a question whether the act is done ("你是不是已经吃了药？") → the attempt; to a question
+    about dying → active ideation unless the question was only passive."""
+    if "suicide_attempt" in q_labels:
+        return "suicide_attempt"
+    if q_labels and all(lb == "suicide_exploration" for lb in q_labels):
+        return "suicide_exploration"
     suicide = [lb for lb in q_labels if lb in SUICIDE_LABELS or lb == "suicide_exploration"]
     if suicide:
         return "passive_ideation" if all(lb == "passive_ideation" for lb in suicide) else "active_ideation"

@@ -1,9 +1,14 @@
 """A call's risk level by the Beijing criteria (spec/annotation-format.md), and the alerts it raises.
 
-- 紧急: a suicidal act in progress or just done (pills taken, at the edge, "跟你说完就下去");
+- 紧急: a suicidal act in progress or just done (pills taken, at the edge, "跟你说完就下去"; "我在楼顶。" from a
+  caller who spoke of suicidal intent);
 - 高: a plan or preparation plus a time within about 72 h (今晚, 明天, 后天, 这周末), or an attempt within two weeks; a
   decision to die with a near date ("……是。我想好了，这周六") is such a plan, no method named (the engine labels it
-  ``suicide_plan``: ``RiskEngine._dated_plan``);
+  ``suicide_plan``: ``RiskEngine._dated_plan``), and so is a near time given in answer to the counselor's "什么时候"
+  in a call whose caller spoke of suicidal intent. A time that is not the plan's (an errand for help, "但是明天还得
+  上班": :func:`near_time`) and a plan told as history ("我之前查过怎么割腕", "遗书我去年写过": :func:`current_plan`)
+  do not count. An attempt told without a time but as the present state of things ("我把药全吃了", "我割腕了":
+  :func:`attempt_current`) is 高 until dated; narrated or past ("我用美工刀割了手腕", "我割过腕"), 中 until dated;
 - 中: active ideation, a plan without a near date, an earlier attempt;
 - 低: passive ideation only, or self-harm without suicidal intent;
 - 无: none of these.
@@ -152,6 +157,42 @@ def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) 
     return attempt_when(lex, [text, *earlier])
 
 
+def attempt_current(lex: Lexicon, text: str) -> bool:
+    """An act told as the present state of things (``attempt_current``): all of it taken ("把药全吃了"), or a clause
+    that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), and nothing that makes it history
+    (``plan_not_current``: 过, 之前, 去年)."""
+    if lex.cue_re("plan_not_current").search(text):
+        return False
+    current = lex.cue_re("attempt_current")
+    return any(current.search(text[a:b]) for a, b in clause_bounds(text, lex.cues["clause_breaks"]))
+
+
+def near_time(lex: Lexicon, text: str) -> bool:
+    """A near time (今晚, 明天, 这周六) that can be a plan's: not in a clause that is an errand for help ("明天我打算
+    去看心理医生") or the obligations set against the wish ("我想过跳楼，但是明天还得送孩子上学": ``time_not_plan``)."""
+    for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
+        clause = text[a:b]
+        if (lex.cue_re("time_near").search(clause) and not lex.cue_re("safety_action").search(clause)
+                and not lex.cue_re("time_not_plan").search(clause)):
+            return True
+    return False
+
+
+def current_plan(lex: Lexicon, text: str, risk: SegmentRisk) -> bool:
+    """A plan or preparation in ``risk``'s keywords told as the caller's present intent, not as something once
+    thought, looked up or done ("我之前还查过怎么割腕", "遗书我去年就写过一封": ``plan_not_current`` in its clause);
+    a plan the classifier alone found counts as told."""
+    keys = [k for k in risk.keywords if k.label in ("suicide_plan", "suicide_preparation")]
+    if not keys:
+        return True
+    bounds = clause_bounds(text, lex.cues["clause_breaks"]) or [(0, len(text))]
+    for k in keys:
+        a, b = next(((a, b) for a, b in bounds if a <= k.char_start < b), (0, len(text)))
+        if not lex.cue_re("plan_not_current").search(text[a:b]):
+            return True
+    return False
+
+
 def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], context: Sequence[FinalSegment] = ()) -> str:
     """The level this one segment shows on its own (the call-level rules in CallRiskState add plan + near time)."""
     labels = set(labels)
@@ -169,7 +210,13 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
     if labels & {"active_ideation", "suicide_plan", "suicide_preparation"}:
         raise_to("中")
     if "suicide_attempt" in labels:
-        raise_to({"now": "紧急", "recent": "高"}.get(attempt_when_said(lex, text, context), "中"))
+        when = attempt_when_said(lex, text, context)
+        if when == "unknown" and attempt_current(lex, text):
+            # told without a time but as the state things are in now: "我把药全吃了", "我割腕了" (the sentence-final
+            # 了 of a changed situation) are this call's business until the counselor learns otherwise, so the
+            # supervisor hears of it (高); "我用美工刀割了手腕" narrates, "我割过腕" is history (中 until dated)
+            when = "recent"
+        raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
     if suicidal and (lex.cue_re("at_the_edge").search(text) or lex.cue_re("time_imminent").search(text)):
         raise_to("紧急")
     return level
@@ -256,12 +303,24 @@ class CallRiskState:
         own_words = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         text = lex.corrected(seg.text)
         decided = bool(self.labels & set(SUICIDE_LABELS)) and lex.cue_re("plan_intent").search(text)
-        near = bool(lex.cue_re("time_near").search(text))
+        near = near_time(lex, text)
         self._remember(at, seg, own_words, near)
         turn = self._turn(at)
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
             self._near_seg = seg
+        if near and self.worded & DISPATCH_INTENT_LABELS and self._asked_when(at):
+            # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
+            # to act within 72 h, the answer its evidence
+            self._plan_seg = self._near_seg = seg
         if not labels:
+            if (self.worded & DISPATCH_INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
+                    and lex.cue_re("at_the_edge").search(text)):
+                # "我在楼顶。" from a caller who spoke of suicidal intent: at the edge now
+                before = self.level
+                self.level = "紧急"
+                self._add_evidence(seg)
+                self._key(seg)
+                return self._alerts(before)
             return self._raise_plan_level()
         seg_level = segment_level(lex, seg, labels, context)
         worded = {k.label for k in risk.keywords}
@@ -274,7 +333,7 @@ class CallRiskState:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
             seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context), UNWORDED_MAX_LEVEL,
                             key=level_rank)
-        if set(labels) & {"suicide_plan", "suicide_preparation"}:
+        if set(labels) & {"suicide_plan", "suicide_preparation"} and current_plan(lex, text, risk):
             self._plan_seg = seg
         planned = self._plan_and_time()
         if planned and level_rank(seg_level) < level_rank("高"):
@@ -320,6 +379,13 @@ class CallRiskState:
         recent = [s for s in self.evidence if all(s is not k for k in keys)]
         chosen = keys + recent[len(recent) - max(0, MAX_EVIDENCE - len(keys)):]
         return sorted(chosen, key=lambda s: (s.start, s.speaker))
+
+    def _asked_when(self, at: int) -> bool:
+        """The counselor's segment just before ``_history[at]`` in call time asks when (``when_question``)."""
+        for prev, _, _ in self._history[max(0, at - 2):at][::-1]:
+            if prev.speaker == "counselor":
+                return bool(self.lexicon.cue_re("when_question").search(self.lexicon.corrected(prev.text)))
+        return False
 
     def _remember(self, at: int, seg: FinalSegment, words: bool, near: bool) -> None:
         self._history.insert(at, (seg, words, near))

@@ -47,6 +47,9 @@ class LexiconEntry:
     terms: tuple[str, ...]
     patterns: tuple[re.Pattern[str], ...]
     wish: bool = False
+    #: everyday words that signify risk only in a call already about it ("点上了", "鞋脱了", "喝了一瓶",
+    #: "把猫送人"): matched only by the risk-context view (:meth:`Lexicon.in_risk_context`)
+    context_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ class Lexicon:
                     terms=tuple(e.get("terms", ())),
                     patterns=tuple(re.compile(p) for p in e.get("patterns", ())),
                     wish=bool(e.get("wish", False)),
+                    context_only=bool(e.get("context_only", False)),
                 )
             )
         fz = data.get("fuzzy_pinyin", {})
@@ -159,8 +163,9 @@ class Lexicon:
 
     def in_risk_context(self) -> "Lexicon":
         """This lexicon for a call already about risk: it also matches the heard forms (夜花去 for 液化气, 上票 for
-        上吊). Elsewhere those are likelier to be what they say or to straddle two words (一个外卖)."""
-        if self.risk_context or not self.heard_forms:
+        上吊) and the entries marked ``context_only`` (an everyday "蜡烛点上了", "喝了一瓶", "把鞋脱了" that in such a
+        call is an act). Elsewhere those are likelier to be what they say or to straddle two words (一个外卖)."""
+        if self.risk_context:
             return self
         if not self._context_view:
             view = Lexicon(**{f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")})
@@ -253,6 +258,8 @@ class Lexicon:
             found.setdefault((start, end, entry.label), Match(text[start:end], entry.label, entry.kind, start, end, entry.wish, via))
 
         for entry in self.entries:
+            if entry.context_only and not self.risk_context:
+                continue
             for term in entry.terms:
                 start = corrected.find(term)
                 while start >= 0:

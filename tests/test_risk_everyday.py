@@ -1,0 +1,140 @@
+"""Lexicon 1.11: what a crafted review of the engine found (191 caller sentences and short exchanges written for it,
+none from the annotated calls). Everyday words that are acts only in a call already about risk ("蜡烛点上了", "喝了
+一瓶啤酒", "把鞋脱了", "坐在湖边"); attempts said plainly ("我把药全吃了", "我割腕了", "我已经把煤气打开了"); a yes to
+"你是不是已经吃了药？"; a near time given in answer to "什么时候"; times and plans that are not a plan's ("但是明天还得送
+孩子上学", "遗书我去年就写过"); third parties the list lacked; the counselor's own ingestion question taken for a caller
+who spoke of suicide. Each case runs through the service's own path (``RiskAnalysis.analyze``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.analysis import RiskAnalysis
+from service.risk import RiskEngine
+from service.risk.lexicon import load_lexicon
+from service.types import FinalSegment
+
+C, K = "caller", "counselor"
+OPENING = (K, "您好，这里是心理援助热线，请问有什么可以帮到您？")
+
+
+@pytest.fixture(scope="module")
+def engine() -> RiskEngine:
+    return RiskEngine.load()
+
+
+def run(engine: RiskEngine, turns: list[tuple[str, str]]) -> tuple[RiskAnalysis, list]:
+    """The turns in call time (5 s each); the analysis and each segment's risk."""
+    ra = RiskAnalysis(engine, "every-1", None)
+    risks = [ra.analyze(FinalSegment("every-1", i, who, i * 5.0, i * 5.0 + 4.0, text))[0]
+             for i, (who, text) in enumerate(turns)]
+    return ra, risks
+
+
+@pytest.mark.parametrize("text", [
+    "我刚喝了一瓶啤酒，有点晕。", "我刚吃了几片饼干垫垫肚子。", "我刚吃了药，现在感觉好一点了。", "我流鼻血了，血一直往外冒。",
+    "生日蛋糕的蜡烛我都点上了。", "我一进门就把鞋脱了。", "冬天太冷了，我把窗缝都贴好了。", "烧烤用的炭我买好了，这周末去露营。",
+    "家里果树生虫了，我买了农药，明天去打。", "跟你打完电话就吃饭去。", "我每天早上坐在湖边看书。", "我不小心把口香糖吞下去了。",
+    "今天商场跳楼价，我买了件衣服。", "我渴了，想喝一瓶可乐。", "我现在就想吃安眠药睡一觉，明天还要考试。",
+])
+def test_everyday_words_alone_raise_no_alert(engine, text):
+    """Before lexicon 1.11 each of these was 高 or 紧急 on its own (a supervisor paged for a birthday cake)."""
+    ra, risks = run(engine, [OPENING, (C, text)])
+    assert ra.state.level in ("无", "低", "中") and ra.alerts == [], (text, risks[-1].labels)
+    assert not {"suicide_attempt", "suicide_preparation"} & set(risks[-1].labels), text
+
+
+def test_everyday_words_are_acts_in_a_call_about_risk(engine):
+    """The same words once the caller has spoken of dying, or in the same segment: "蜡烛点上了" is no cake then."""
+    lex = load_lexicon()
+    for text, label in [("我把鞋脱了。", "suicide_preparation"), ("窗缝都贴好了。", "suicide_preparation"),
+                        ("炭我买好了。", "suicide_preparation"), ("我把猫送给朋友了。", "suicide_preparation"),
+                        ("药都吃下去了。", "suicide_attempt")]:
+        assert not lex.find(text), text
+        assert label in {m.label for m in lex.in_risk_context().find(text)}, text
+    ra, risks = run(engine, [OPENING, (C, "我真的不想活了。"), (K, "嗯，我在听。"), (C, "炭我已经点上了。")])
+    assert "suicide_attempt" in risks[-1].labels and ra.state.level == "紧急"
+    _, risks = run(engine, [OPENING, (C, "活着没意思，我把猫托付给朋友了。")])  # the same segment's own words
+    assert {"passive_ideation", "suicide_preparation"} <= set(risks[-1].labels)
+
+
+@pytest.mark.parametrize("text,level", [
+    ("我刚才把一整瓶安眠药都吃了。", "紧急"),      # was 无: only the classifier's ideation, which moves no level
+    ("我刚才把一整瓶安眠药都吃了，现在好困。", "紧急"),
+    ("我吃了好多安眠药，现在头好晕。", "紧急"),    # a symptom now: in progress (was 中)
+    ("我喝了农药，你们救救我。", "紧急"),          # (was 中)
+    ("我已经把煤气打开了。", "紧急"),              # (was 无)
+    ("我刚才割腕了，血止不住。", "紧急"),          #割腕 was only a method (中)
+    ("我把药全吃了。", "高"),                      # no time, told as done: the supervisor hears of it (was 无)
+    ("我割腕了。", "高"),
+    ("我那天吃了一整瓶药，今天刚出院。", "高"),    # within two weeks (was 中)
+    ("我准备今晚把攒的安眠药全吃了。", "高"),      # a plan for tonight, not an attempt told without a time
+    ("等会儿我就把药全吃了。", "紧急"),
+    ("药我已经准备好了，等我妈睡着了我就全吃了。", "高"),
+    ("我已经想好了，这周六趁我妈出差在家烧炭。", "高"),  # 趁我妈: the mother is no subject (was exploration, 无)
+    ("绳子我都买好了。", "中"),
+])
+def test_acts_said_plainly(engine, text, level):
+    ra, risks = run(engine, [OPENING, (C, text)])
+    assert ra.state.level == level, (text, risks[-1].labels, [k.text for k in risks[-1].keywords])
+
+
+@pytest.mark.parametrize("text", ["我用美工刀割了手腕。", "我以前吃过一瓶安眠药。", "我割过腕。"])
+def test_an_attempt_narrated_or_in_the_past_waits_for_its_date(engine, text):
+    """Told as narrative or history, with no date: 中 until the counselor or the caller dates it."""
+    ra, _ = run(engine, [OPENING, (C, text)])
+    assert ra.state.level == "中" and ra.alerts == []
+
+
+@pytest.mark.parametrize("turns,level", [
+    ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "对，刚吃的。")], "紧急"),
+    ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "是的，吃了。")], "高"),
+    ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "嗯。")], "中"),  # the act, told without when
+    ([(C, "我不想活了，我想从楼顶跳下去。"), (K, "你想过什么时候吗？"), (C, "就这个周末。")], "高"),
+    ([(C, "我真的不想活了。"), (K, "你有没有想过什么时候？"), (C, "我已经想好了。"), (C, "就明天晚上。")], "高"),
+    ([(C, "我不想活了。"), (K, "你有没有想过用什么方式？"), (C, "吃安眠药，"), (C, "我攒了三十多片。"),
+      (K, "打算什么时候呢？"), (C, "今天晚上。")], "高"),
+    ([(C, "我真的不想活了。"), (K, "你现在在哪里？"), (C, "我在楼顶。")], "紧急"),
+])
+def test_answers_to_the_counselors_questions(engine, turns, level):
+    ra, risks = run(engine, [OPENING, *turns])
+    assert ra.state.level == level, [(r.labels, [k.text for k in r.keywords]) for r in risks]
+
+
+def test_a_yes_to_an_attempt_question_is_the_attempt(engine):
+    _, risks = run(engine, [OPENING, (C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "嗯。")])
+    assert risks[-1].labels == ["suicide_attempt"] and [k.text for k in risks[-1].keywords] == ["嗯"]
+    # a question about someone else: the yes is about them
+    _, risks = run(engine, [OPENING, (C, "我朋友最近状态很差。"), (K, "你朋友有没有说过想自杀？"), (C, "嗯。")])
+    assert "active_ideation" not in risks[-1].labels and "suicide_exploration" in risks[-1].labels
+    # a hesitation is no answer
+    _, risks = run(engine, [OPENING, (K, "你有没有想过自杀？"), (C, "嗯……")])
+    assert risks[-1].labels == []
+
+
+@pytest.mark.parametrize("turns", [
+    [(C, "我想过跳楼，但是明天还得送孩子上学。")],
+    [(C, "我有时候想吞药，明天我打算去看心理医生。")],
+    [(C, "我真的不想活了。"), (K, "嗯，我在听。"), (C, "明天还要去医院复查，好烦。"), (C, "遗书我去年就写过一封，后来撕了。")],
+    [(C, "一想到明天还要上班我就想死。"), (K, "嗯，工作让你很累。"), (C, "我之前还查过怎么割腕。")],
+])
+def test_a_time_or_plan_that_is_not_a_plans_makes_no_alert(engine, turns):
+    """高 needs a plan to act within 72 h: obligations set against the wish, an errand for help, what was once
+    written or looked up are none (each was 高 before)."""
+    ra, _ = run(engine, [OPENING, *turns])
+    assert ra.state.level == "中" and ra.alerts == []
+
+
+@pytest.mark.parametrize("text", ["我们班有个女生割腕了。", "楼下的大爷喝了农药，救护车刚拉走。"])
+def test_someone_elses_act_is_no_alert(engine, text):
+    ra, risks = run(engine, [OPENING, (C, text)])
+    assert ra.alerts == [] and "suicide_attempt" not in risks[-1].labels
+    assert "suicide_exploration" in risks[-1].labels
+
+
+def test_the_counselors_ingestion_question_is_not_the_callers_suicide(engine):
+    """"你吃了多少片？什么时候吃的？" after "我一直在吃抗抑郁的药" (the classifier's guess, no words of suicide): the
+    answer is about prescribed medicine, not an ingestion (was 紧急)."""
+    ra, risks = run(engine, [OPENING, (C, "我一直在吃抗抑郁的药。"), (K, "你吃了多少片？什么时候吃的？"),
+                             (C, "两片，刚才吃的，医生开的。")])
+    assert ra.state.level == "无" and ra.alerts == [] and "suicide_attempt" not in risks[-1].labels
