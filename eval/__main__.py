@@ -7,6 +7,7 @@ import asyncio
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from eval.data import RISK_LEVELS, DataError, load_calls, load_utterances
 from eval.report import build_report, make_meta, markdown_summary, progress, write_report
@@ -228,8 +229,24 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def out_problem(out: Path) -> str | None:
+    """Why the report cannot be written to ``out`` (checked before the run), or None."""
+    if out.suffix.lower() in (".html", ".htm"):
+        return (f"--out {out} names the HTML page written beside the report; give the JSON's name "
+                f"({out.with_suffix('.json').name})")
+    if out.is_dir():
+        return f"--out {out} is a directory; give a file name"
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        return f"--out {out}: {parent} is a file, not a directory"
+    return None
+
+
 def _emit(report: dict, out: str) -> int:
-    json_path, html_path = write_report(report, out)
+    try:
+        json_path, html_path = write_report(report, out)
+    except OSError as e:
+        return _fail(f"cannot write the report to {e.filename or out}: {e.strerror or e}")
     print(markdown_summary(report))
     print(f"\nreport: {json_path} (HTML: {html_path})")
     return 0
@@ -295,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
+    out = getattr(args, "out", None)
+    if out is not None and (problem := out_problem(Path(out))):
+        return _fail(problem)  # before a run that may take many minutes
     try:
         return args.func(args)
     except DataError as e:

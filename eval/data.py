@@ -165,9 +165,15 @@ def _read_objects(path: Path, bad: _Collector) -> Iterator[tuple[int, Any]]:
         if not text.strip():
             continue
         try:
-            yield number, json.loads(text)
+            yield number, json.loads(text, parse_constant=_no_constant)
         except json.JSONDecodeError as e:
             bad.add(number, "$", f"not valid JSON: {e.msg} at column {e.colno}")
+        except ValueError as e:  # NaN, Infinity: Python's reader takes them, JSON has no such numbers
+            bad.add(number, "$", f"not valid JSON: {e}")
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
 
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",

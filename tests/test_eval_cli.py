@@ -154,6 +154,33 @@ def test_calls_levels_keeps_only_those_reference_levels(tmp_path, capsys):
     assert "--levels takes" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
 
 
+def test_an_out_path_that_cannot_hold_the_report_is_refused_before_the_run(tmp_path, capsys):
+    """--out X.html would have been overwritten by the HTML page; a directory, or a file where a directory should
+    be, failed only after the run (with "cannot read" or a traceback)."""
+    from eval.__main__ import main
+
+    calls = str(FIXTURES / "eval" / "calls.jsonl")
+    (tmp_path / "afile").write_text("x")
+    for out, says in [(tmp_path / "r.html", "give the JSON's name (r.json)"), (tmp_path, "is a directory"),
+                      (tmp_path / "afile" / "r.json", "is a file, not a directory")]:
+        assert main(["calls", calls, "--out", str(out), "--no-progress"]) == 2
+        assert says in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_nan_and_infinity_are_not_json_numbers(tmp_path):
+    """Python's JSON reader takes NaN and Infinity; a time of NaN then passed every check (each comparison false)."""
+    good = (FIXTURES / "eval" / "calls.jsonl").read_text(encoding="utf-8").splitlines()[0]
+    first = json.loads(good)["segments"][0]
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        line = good.replace(f'"start": {json.dumps(first["start"])}', f'"start": {bad}', 1)
+        assert line != good
+        (tmp_path / "c.jsonl").write_text(line + "\n", encoding="utf-8")
+        r = run_eval("calls", str(tmp_path / "c.jsonl"), "--out", str(tmp_path / "x.json"))
+        assert r.returncode == 2 and f"{bad.lstrip('-')} is not a JSON number" in r.stderr, r.stderr
+        assert not (tmp_path / "x.json").exists()
+
+
 def test_invalid_input_names_the_line(tmp_path):
     r = run_eval("calls", str(FIXTURES / "eval" / "bad_calls.jsonl"), "--out", str(tmp_path / "x.json"))
     assert r.returncode == 2 and "bad_calls.jsonl:" in r.stderr
