@@ -138,3 +138,41 @@ def test_the_counselors_ingestion_question_is_not_the_callers_suicide(engine):
     ra, risks = run(engine, [OPENING, (C, "我一直在吃抗抑郁的药。"), (K, "你吃了多少片？什么时候吃的？"),
                              (C, "两片，刚才吃的，医生开的。")])
     assert ra.state.level == "无" and ra.alerts == [] and "suicide_attempt" not in risks[-1].labels
+
+
+@pytest.mark.parametrize("text,labels", [
+    ("我觉得活着真没劲。", {"passive_ideation"}), ("活着一点意思都没有。", {"passive_ideation"}),
+    ("死了就不用再受这份罪了。", {"passive_ideation"}), ("我死了大家都轻松了。", {"passive_ideation"}),
+    ("我想把自己了结了。", {"active_ideation"}), ("我想自己结束掉这条命。", {"active_ideation"}),
+    ("我打算下个月生日那天自杀。", {"suicide_plan"}),  # a decision with a date not near: 中 (was exploration)
+    ("我昨晚又用刀划手了。", {"self_harm_behavior"}), ("我心烦的时候就拿烟头烫胳膊。", {"self_harm_behavior"}),
+    ("我胳膊上全是疤，都是我自己划的。", {"self_harm_behavior"}),
+    ("我妈天天骂我，真想死。", {"victimization", "active_ideation"}),  # the caller's own wish, not the mother's
+    ("被我老公打了这么多年，真不想活了。", {"victimization", "active_ideation"}),
+])
+def test_words_the_lexicon_lacked(engine, text, labels):
+    _, risks = run(engine, [OPENING, (C, text)])
+    worded = {k.label for k in risks[-1].keywords}
+    assert labels <= worded, (text, risks[-1].labels, [k.text for k in risks[-1].keywords])
+
+
+@pytest.mark.parametrize("text", [
+    "在全班面前摔了一跤，尴尬得我想死。", "我想结束自己的这段婚姻。", "我不想活得这么累了，想换个活法。", "我不想活在别人的眼光里。",
+    "我打算跳槽，去一家外企。", "我工作上处处撞墙，什么都不顺。", "我用绳子把箱子捆好了。", "我们在给我爸安排后事，他癌症晚期了。",
+    "我小时候误喝过农药，被送去洗胃。", "我还不至于想死。", "我倒没到想死的地步。", "我高中的时候想过自杀，后来慢慢走出来了。",
+    "前几年抑郁的时候想过死，现在已经好了。", "为什么有的人会想不开去跳楼呢？", "我烦得想死，天天加班。",
+])
+def test_everyday_readings_carry_no_risk_of_the_callers_own(engine, text):
+    _, risks = run(engine, [OPENING, (C, text)])
+    worded = {k.label for k in risks[-1].keywords}
+    assert not worded & {"passive_ideation", "active_ideation", "suicide_plan", "suicide_preparation", "suicide_attempt",
+                         "self_harm_behavior"}, (text, [(k.text, k.label) for k in risks[-1].keywords])
+
+
+@pytest.mark.parametrize("answer,level", [
+    ("经常想。", "中"), ("每天都在想。", "中"), ("一直都有。", "中"), ("嗯，不止一次。", "中"), ("嗯……偶尔吧。", "中"),
+    ("想是想过，不过不会去做的。", "中"), ("有过，但是现在没有了。", "无"), ("没有，从来没有过。", "无"),
+])
+def test_short_answers_to_the_risk_question(engine, answer, level):
+    ra, _ = run(engine, [OPENING, (C, "我心里很难受。"), (K, "你有没有想过自杀？"), (C, answer)])
+    assert ra.state.level == level, answer

@@ -100,6 +100,8 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     for m in lex.cue_re("third_party").finditer(before):
         if m.start() > 0 and before[m.start() - 1] in not_subject:
             continue  # 陪她, 跟他说, 被他打 — an object, not who is speaking of dying
+        if "被" in before[max(0, m.start() - 2):m.start()]:
+            continue  # 被我老公打了这么多年 — the agent of what the speaker suffered
         if m.end() < len(before) and before[m.end()] in lex.cues["sentence_ends"]:
             continue  # "躺下就想他。" — a pronoun that ends its sentence is an object
         last_third = max(last_third, m.start())
@@ -114,6 +116,13 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
         if not_after.match(text, i + 1):
             continue  # 我妈, 我同学 — a possessive, the third-party list has it
         last_first = i
+    if last_third > last_first:
+        # "我妈天天骂我，真想死": the speaker, who suffered what the clause before says, is who the next clause is
+        # about (not after "她跟我说过一句，活着没意思", which reports her words)
+        clause_start = max((i + 1 for i, ch in enumerate(before) if ch in lex.cues["clause_breaks"]), default=0)
+        suffered = lex.cue_re("first_person_suffered")
+        if last_third < clause_start and suffered.search(before, last_third, clause_start):
+            return False
     return last_third > last_first
 
 
@@ -224,6 +233,10 @@ def answered_question(
     judged = judge(lex, seg.text, lex.find(seg.text))
     if any(j.rule == "negation" and j.match.label in RISK_TOPIC_LABELS for j in judged):
         return None
+    # "有过，但是现在没有了": a yes about the past that the rest of the answer says is over
+    resolved = lex.cue_re("resolved").search(normalize(seg.text), span[1])
+    if resolved is not None and "suicide_attempt" not in q_labels:
+        return None
     return _question_label(q_labels), span
 
 
@@ -280,10 +293,10 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
         if not core:
             continue
         start = a + (lead.end() if lead else 0)
+        if affirm.match(core):  # a whole clause of assent first: "不止一次" opens like a "不"
+            return "yes", (start, b)
         if negative.match(core):
             return "no", None
-        if affirm.match(core):
-            return "yes", (start, b)
         opening = affirm_lead.match(core)
         if opening:
             return "yes", (start, start + opening.end())
