@@ -49,7 +49,7 @@ def test_everyday_words_are_acts_in_a_call_about_risk(engine):
     lex = load_lexicon()
     for text, label in [("我把鞋脱了。", "suicide_preparation"), ("窗缝都贴好了。", "suicide_preparation"),
                         ("炭我买好了。", "suicide_preparation"), ("我把猫送给朋友了。", "suicide_preparation"),
-                        ("药都吃下去了。", "suicide_attempt")]:
+                        ("我都吃下去了。", "suicide_attempt")]:
         assert not lex.find(text), text
         assert label in {m.label for m in lex.in_risk_context().find(text)}, text
     ra, risks = run(engine, [OPENING, (C, "我真的不想活了。"), (K, "嗯，我在听。"), (C, "炭我已经点上了。")])
@@ -73,6 +73,7 @@ def test_everyday_words_are_acts_in_a_call_about_risk(engine):
     ("药我已经准备好了，等我妈睡着了我就全吃了。", "高"),
     ("我已经想好了，这周六趁我妈出差在家烧炭。", "高"),  # 趁我妈: the mother is no subject (was exploration, 无)
     ("绳子我都买好了。", "中"),
+    ("药我已经吃下去了。", "紧急"),  # 已经…吃下去了: done, just now (感冒药… is not this)
 ])
 def test_acts_said_plainly(engine, text, level):
     ra, risks = run(engine, [OPENING, (C, text)])
@@ -95,6 +96,7 @@ def test_an_attempt_narrated_or_in_the_past_waits_for_its_date(engine, text):
     ([(C, "我不想活了。"), (K, "你有没有想过用什么方式？"), (C, "吃安眠药，"), (C, "我攒了三十多片。"),
       (K, "打算什么时候呢？"), (C, "今天晚上。")], "高"),
     ([(C, "我真的不想活了。"), (K, "你现在在哪里？"), (C, "我在楼顶。")], "紧急"),
+    ([(C, "我不想活了。"), (K, "你有具体的计划吗？"), (C, "有，我打算这周六去江边。")], "高"),
 ])
 def test_answers_to_the_counselors_questions(engine, turns, level):
     ra, risks = run(engine, [OPENING, *turns])
