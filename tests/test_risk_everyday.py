@@ -96,6 +96,7 @@ def test_an_attempt_narrated_or_in_the_past_waits_for_its_date(engine, text):
     ([(C, "我不想活了。"), (K, "你有没有想过用什么方式？"), (C, "吃安眠药，"), (C, "我攒了三十多片。"),
       (K, "打算什么时候呢？"), (C, "今天晚上。")], "高"),
     ([(C, "我真的不想活了。"), (K, "你现在在哪里？"), (C, "我在楼顶。")], "紧急"),
+    ([(C, "我真的不想活了。"), (K, "平时有什么让你放松的事吗？"), (C, "我每天早上坐在湖边看书。")], "中"),  # a habit
     ([(C, "我不想活了。"), (K, "你有具体的计划吗？"), (C, "有，我打算这周六去江边。")], "高"),
 ])
 def test_answers_to_the_counselors_questions(engine, turns, level):

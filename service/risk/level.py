@@ -167,6 +167,16 @@ def attempt_current(lex: Lexicon, text: str) -> bool:
     return any(current.search(text[a:b]) for a, b in clause_bounds(text, lex.cues["clause_breaks"]))
 
 
+def at_the_edge(lex: Lexicon, text: str) -> bool:
+    """At the edge now ("我在楼顶。", "我现在站在桥上"): ``at_the_edge`` in a clause that says no habit or past
+    ("我每天早上坐在湖边看书": ``not_now``)."""
+    for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
+        clause = text[a:b]
+        if lex.cue_re("at_the_edge").search(clause) and not lex.cue_re("not_now").search(clause):
+            return True
+    return False
+
+
 def near_time(lex: Lexicon, text: str) -> bool:
     """A near time (今晚, 明天, 这周六) that can be a plan's: not in a clause that is an errand for help ("明天我打算
     去看心理医生") or the obligations set against the wish ("我想过跳楼，但是明天还得送孩子上学": ``time_not_plan``)."""
@@ -217,7 +227,7 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
             # supervisor hears of it (高); "我用美工刀割了手腕" narrates, "我割过腕" is history (中 until dated)
             when = "recent"
         raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
-    if suicidal and (lex.cue_re("at_the_edge").search(text) or lex.cue_re("time_imminent").search(text)):
+    if suicidal and (at_the_edge(lex, text) or lex.cue_re("time_imminent").search(text)):
         raise_to("紧急")
     return level
 
@@ -314,7 +324,7 @@ class CallRiskState:
             self._plan_seg = self._near_seg = seg
         if not labels:
             if (self.worded & DISPATCH_INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
-                    and lex.cue_re("at_the_edge").search(text)):
+                    and at_the_edge(lex, text)):
                 # "我在楼顶。" from a caller who spoke of suicidal intent: at the edge now
                 before = self.level
                 self.level = "紧急"
