@@ -314,6 +314,15 @@ def write_model_card(out: Path, m: dict) -> Path:
         "(tp 275, fp 66): three rows of recall lost, and 13.6 / 29.0 ms per segment against 12.7 / 26.1. A better "
         "ranking alone, by this much, does not move the engine's operating point past the target.",
         "",
+        "## Lexicon 1.11 (2026-12-07, session 15)",
+        "The model is unchanged (the training command run again gave byte-identical files). Lexicon 1.11 and the level "
+        "rules were written from a review's own caller sentences and exchanges (191, none from PsyGUARD or the "
+        "annotated calls): everyday words that are acts only in a call about risk, attempts said plainly, short "
+        "answers, negation and resolved past it missed, everyday readings (README.md, \"How risk is found\"). On the "
+        "same held-out scores and fold thresholds: the engine P 0.808 / R 0.894 (tp 278, fp 66) → **P 0.804 / R "
+        "0.894** (tp 278, fp 68): two rows PsyGUARD labels no risk, \"觉得活着好没意思啊\" and \"人活着没意义…\", are "
+        "passive ideation by the Beijing criteria and to the lexicon now. The target is still missed by two rows.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "
