@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from service.asr.engine import Transcript
 from service.risk import CallRiskState, RiskEngine
-from service.risk.context import RISK_TOPIC_LABELS
+from service.risk.context import INTENT_LABELS, RISK_TOPIC_LABELS
 from service.session import CallAnalysis
 from service.store.db import Store
 from service.types import AlertEvent, FinalSegment, SegmentRisk
@@ -55,6 +55,10 @@ class RiskAnalysis(CallAnalysis):
         #: A classifier-only label does not count: "我一直在吃抗抑郁的药" makes no later "刚才吃的" an ingestion. In call time, since an upload's finals arrive out of
         #: order.
         self._risk_since = math.inf
+        #: call time from which the caller has voiced suicidal intent in words (active ideation, a plan,
+        #: preparation, an attempt; not passive ideation alone, nor the counselor asking): from then on the lexicon's
+        #: everyday words for acts count ("炭我买好了" is no barbecue then)
+        self._intent_since = math.inf
         #: one analysis at a time per call, in the order the finals reach it (asyncio.Lock is first come, first
         #: served): the analysis runs in a worker thread, off the event loop, since the classifier's encoder takes
         #: some 15–40 ms a segment on one CPU thread, and the loop serves every other call meanwhile
@@ -75,7 +79,7 @@ class RiskAnalysis(CallAnalysis):
         before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
         about_risk = self._risk_since < seg.start
         risk = self.engine.analyze(seg, self.context[max(0, before - CONTEXT_SEGMENTS):before],
-                                   risk_context=about_risk)
+                                   risk_context=about_risk, acts_context=self._intent_since < seg.start)
         if seg.speaker == "counselor" and not self._counselor_named:
             self._counselor_named = any(m.label in RISK_TOPIC_LABELS for m in self.engine.lexicon.find(seg.text))
             if self._counselor_named:
@@ -86,6 +90,8 @@ class RiskAnalysis(CallAnalysis):
         if any(k.label in RISK_TOPIC_LABELS for k in risk.keywords):
             # the caller's words (not the classifier alone: "我一直在吃抗抑郁的药") put the call about risk
             self._risk_since = min(self._risk_since, seg.start)
+        if seg.speaker != "counselor" and any(k.label in INTENT_LABELS for k in risk.keywords):
+            self._intent_since = min(self._intent_since, seg.start)
         if risk.labels:
             self._saved[seg.segment_id] = (list(risk.labels), {
                 "keywords": [asdict(k) for k in risk.keywords], "score": risk.score,
@@ -117,7 +123,7 @@ class RiskAnalysis(CallAnalysis):
         context = [s for s in self.context[max(0, before - CONTEXT_SEGMENTS - 1):before]
                    if not (s.speaker == seg.speaker and s.segment_id == seg.segment_id)][-CONTEXT_SEGMENTS:]
         about_risk = self._risk_since < seg.start
-        risk = self.engine.analyze(seg, context, risk_context=about_risk)
+        risk = self.engine.analyze(seg, context, risk_context=about_risk, acts_context=self._intent_since < seg.start)
         # only what the words carry: hearing again is for words the live final lost, and the classifier alone,
         # asked twice about one utterance, would flag twice as many (40 calls: 36 of 42 such labels were wrong)
         worded = {k.label for k in risk.keywords}
@@ -127,6 +133,8 @@ class RiskAnalysis(CallAnalysis):
             return None
         alerts = self.state.update(seg, risk, about_risk)
         self._risk_since = min(self._risk_since, seg.start)
+        if any(lb in INTENT_LABELS for lb in risk.labels):
+            self._intent_since = min(self._intent_since, seg.start)
         self.risks.append(risk)
         self.alerts.extend(alerts)
         heard = {"text": seg.text, "start": seg.start, "end": seg.end, "labels": risk.labels,

@@ -51,11 +51,13 @@ def test_everyday_words_are_acts_in_a_call_about_risk(engine):
                         ("炭我买好了。", "suicide_preparation"), ("我把猫送给朋友了。", "suicide_preparation"),
                         ("我都吃下去了。", "suicide_attempt")]:
         assert not lex.find(text), text
-        assert label in {m.label for m in lex.in_risk_context().find(text)}, text
+        assert label in {m.label for m in lex.view(acts=True).find(text)}, text
     ra, risks = run(engine, [OPENING, (C, "我真的不想活了。"), (K, "嗯，我在听。"), (C, "炭我已经点上了。")])
     assert "suicide_attempt" in risks[-1].labels and ra.state.level == "紧急"
-    _, risks = run(engine, [OPENING, (C, "活着没意思，我把猫托付给朋友了。")])  # the same segment's own words
-    assert {"passive_ideation", "suicide_preparation"} <= set(risks[-1].labels)
+    _, risks = run(engine, [OPENING, (C, "我不想活了，我把猫托付给朋友了。")])  # the same segment's own words
+    assert {"active_ideation", "suicide_preparation"} <= set(risks[-1].labels)
+    _, risks = run(engine, [OPENING, (C, "活着没意思，我把猫托付给朋友了。")])  # passive ideation is no intent
+    assert "suicide_preparation" not in risks[-1].labels
 
 
 @pytest.mark.parametrize("text,level", [
@@ -63,7 +65,6 @@ def test_everyday_words_are_acts_in_a_call_about_risk(engine):
     ("我刚才把一整瓶安眠药都吃了，现在好困。", "紧急"),
     ("我吃了好多安眠药，现在头好晕。", "紧急"),    # a symptom now: in progress (was 中)
     ("我喝了农药，你们救救我。", "紧急"),          # (was 中)
-    ("我已经把煤气打开了。", "紧急"),              # (was 无)
     ("我刚才割腕了，血止不住。", "紧急"),          #割腕 was only a method (中)
     ("我把药全吃了。", "高"),                      # no time, told as done: the supervisor hears of it (was 无)
     ("我割腕了。", "高"),
@@ -92,6 +93,10 @@ def test_an_attempt_narrated_or_in_the_past_waits_for_its_date(engine, text):
     ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "是的，吃了。")], "高"),
     ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "嗯。")], "中"),  # the act, told without when
     ([(C, "我不想活了，我想从楼顶跳下去。"), (K, "你想过什么时候吗？"), (C, "就这个周末。")], "高"),
+    ([(C, "我不想活了。"), (K, "嗯，我在听。"), (C, "我已经把煤气打开了。")], "紧急"),  # (was 无)
+    ([(C, "我不想活了。"), (K, "您是不是已经吃了药？"), (C, "嗯。"), (C, "头好晕……想睡觉……")], "紧急"),
+    ([(C, "我不想活了。"), (K, "吃了多少片？"), (C, "二十来片吧。"), (K, "什么时候吃的？"), (C, "半个小时前。")], "紧急"),
+    ([(C, "在家……药我全吃了。")], "高"),
     ([(C, "我真的不想活了。"), (K, "你有没有想过什么时候？"), (C, "我已经想好了。"), (C, "就明天晚上。")], "高"),
     ([(C, "我不想活了。"), (K, "你有没有想过用什么方式？"), (C, "吃安眠药，"), (C, "我攒了三十多片。"),
       (K, "打算什么时候呢？"), (C, "今天晚上。")], "高"),

@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from service.risk.classifier import Classifier
-from service.risk.context import (answered_attempt_question, answered_question, denied_question, judge,
-                                  referred_ideation)
+from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, denied_question,
+                                  judge, referred_ideation)
 from service.risk.level import CallRiskState, segment_level
 from service.risk.lexicon import Lexicon, load_lexicon
 from service.types import SUICIDE_LABELS, FinalSegment, KeywordHit, SegmentRisk
@@ -77,24 +77,26 @@ class RiskEngine:
                    label_threshold=threshold if threshold is not None else max(clf.threshold, clf.confirm_threshold))
 
     def analyze(self, seg: FinalSegment, context: Sequence[FinalSegment] = (),
-                risk_context: bool = False) -> SegmentRisk:
+                risk_context: bool = False, acts_context: bool = False) -> SegmentRisk:
         """Labels, keywords (char spans mapped linearly onto the segment's times) and score of one segment.
 
         ``context``: earlier segments of the same call, both speakers, most recent last. Counselor speech gets no
         labels of its own; it is context for the caller's answers. ``risk_context``: the call is already about risk
         (a label in the caller's words, or the counselor naming suicide or self-harm), so the recognizer's short
-        spellings of key words count too (:meth:`Lexicon.in_risk_context`).
+        spellings of key words count too (:meth:`Lexicon.in_risk_context`). ``acts_context``: the caller has voiced
+        suicidal intent in words (``INTENT_LABELS``) earlier in the call, so everyday words that are acts from such a
+        caller count too (the lexicon's ``context_only`` entries: "炭我买好了", "鞋脱了").
         """
         risk = SegmentRisk(segment_id=seg.segment_id, engine_version=self.version)
         if seg.speaker == "counselor" or not seg.text.strip():
             return risk
-        lex = self.lexicon.in_risk_context() if risk_context else self.lexicon
+        lex = self.lexicon.view(heard=risk_context, acts=acts_context)
         mixed = seg.speaker == "mixed"
         judged = judge(lex, seg.text, lex.find(seg.text), mixed=mixed)
-        if not risk_context and any(j.label in SUICIDE_LABELS for j in judged):
-            # the segment's own words put it in a risk context: its everyday words count as acts too ("我不想活了，
-            # 我把药都吃了"), as they would in any later segment
-            lex = self.lexicon.in_risk_context()
+        if not acts_context and any(j.label in INTENT_LABELS for j in judged):
+            # the segment's own words voice suicidal intent: its everyday words count as acts too ("我不想活了，
+            # 我都吃下去了"), as they would in any later segment
+            lex = self.lexicon.view(heard=True, acts=True)
             judged = judge(lex, seg.text, lex.find(seg.text), mixed=mixed)
         labels: list[str] = []
         for j in judged:

@@ -39,6 +39,8 @@ from service.types import SUICIDE_LABELS, FinalSegment
 SELF_LABELS = frozenset(SUICIDE_LABELS) | {"self_harm_ideation", "self_harm_behavior"}
 #: what a question, a denial or a counselor's words can be about: harm to oneself, or suicide as a topic
 RISK_TOPIC_LABELS = SELF_LABELS | {"suicide_exploration"}
+#: suicidal intent, not passive ideation alone: from a caller who voiced it, everyday words can be acts ("炭我买好了")
+INTENT_LABELS = frozenset({"active_ideation", "suicide_plan", "suicide_preparation", "suicide_attempt"})
 IDEATION_LABELS = frozenset({"passive_ideation", "active_ideation", "suicide_plan", "suicide_preparation", "self_harm_ideation"})
 #: how many earlier segments a counselor question may be back (the caller may say "嗯" in between)
 QA_LOOKBACK = 2
@@ -88,8 +90,20 @@ def _negated(lex: Lexicon, text: str, m: Match, clause_start: int) -> bool:
     if "negation_adjacent" in lex.cues and re.search(lex.cues["negation_adjacent"], text[clause_start:m.char_start]):
         return True
     ws = max(clause_start, m.char_start - int(lex.cues["negation_window"]))
-    # a negator that starts before the match, even one that runs into it (不是想 + 想死)
-    return any(0 <= text.find(p, ws, m.char_end) < m.char_start for p in lex.cues["negation_phrases"])
+    # a negator that starts before the match, even one that runs into it (不是想 + 想死), but not the 没/不 of a
+    # question's A-not-A ("你有没有想过自杀？", "会不会想不开")
+    for p in lex.cues["negation_phrases"]:
+        at = text.find(p, ws, m.char_end)
+        while 0 <= at < m.char_start:
+            if not _a_not_a(text, at):
+                return True
+            at = text.find(p, at + 1, m.char_end)
+    return False
+
+
+def _a_not_a(text: str, at: int) -> bool:
+    """The 没/不 at ``at`` is the middle of an A-not-A question (有没有, 会不会, 是不是): no negation."""
+    return (text[at] in "没不" and 0 < at < len(text) - 1 and text[at - 1] == text[at + 1])
 
 
 def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
@@ -259,9 +273,17 @@ def _risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
     if question is None or not any(q in question.text for q in lex.cues["question_markers"]):
         return []
     asked = normalize(question.text)
-    # "你朋友有没有说过想自杀？" asks about someone else: a yes is about them (exploration), not the caller's own
-    return ["suicide_exploration" if m.label in SELF_LABELS and _asks_about_someone_else(lex, asked, m.char_start)
-            else m.label for m in lex.find(question.text) if m.label in RISK_TOPIC_LABELS]
+    labels = []
+    for j in judge(lex, question.text, lex.find(question.text)):
+        m = j.match
+        if m.label not in RISK_TOPIC_LABELS or j.rule == "negation":
+            continue  # "你能答应我，今晚不会去跳楼吗？": a yes is a promise, not intent
+        if m.label == "suicide_attempt" and not lex.cue_re("attempt_yes_question").search(asked):
+            continue  # "你今天吃了药没有？" asks after prescribed medicine; "是不是已经吃了药" asks after the act
+        # "你朋友有没有说过想自杀？" asks about someone else: a yes is about them (exploration), not the caller's own
+        labels.append("suicide_exploration" if m.label in SELF_LABELS and _asks_about_someone_else(lex, asked, m.char_start)
+                      else m.label)
+    return labels
 
 
 def _asks_about_someone_else(lex: Lexicon, asked: str, pos: int) -> bool:

@@ -54,6 +54,9 @@ KEY_EVIDENCE = 3
 #: start and "我之前查过怎么上吊" an hour later are no plan to act within 72 h. (The 40 annotated calls are 3–4
 #: minutes long, so they cannot tell 20 minutes from 10 or 60; the bound is a judgment, erring towards recall.)
 PLAN_TIME_WINDOW_S = 1200.0
+#: segments (both speakers) before the counselor's "什么时候" in which the caller's own words of risk must be for the
+#: answer's near time to date their plan ("嗯。" to 想过结束自己的生命, then the method, the pills, then 什么时候)
+WHEN_CONTEXT_SEGMENTS = 6
 #: the highest level a segment reaches on classifier-only labels (no keyword in the caller's words carries them)
 UNWORDED_MAX_LEVEL = "无"
 _CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -157,23 +160,39 @@ def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) 
     return attempt_when(lex, [text, *earlier])
 
 
-def attempt_current(lex: Lexicon, text: str) -> bool:
+def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bool:
     """An act told as the present state of things (``attempt_current``): all of it taken ("把药全吃了"), or a clause
-    that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), and nothing that makes it history
-    (``plan_not_current``: 过, 之前, 去年)."""
-    if lex.cue_re("plan_not_current").search(text):
-        return False
+    that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), read from the clause of the act's words
+    (``starts``) to the end of its sentence, with nothing there that makes it history (``plan_not_current``: 过, 之前,
+    去年, 读高中那会儿; "读高中那会儿我吃了一瓶安眠药，被我妈发现送医院了" is history)."""
     current = lex.cue_re("attempt_current")
-    return any(current.search(text[a:b]) for a, b in clause_bounds(text, lex.cues["clause_breaks"]))
+    bounds = clause_bounds(text, lex.cues["clause_breaks"]) or [(0, len(text))]
+    ends = lex.cues["sentence_ends"]
+    for start in starts:
+        a = next((a for a, b in bounds if a <= start < b), 0)
+        b = next((i for i in range(start, len(text)) if text[i] in ends), len(text))
+        sentence = text[a:b]
+        if lex.cue_re("plan_not_current").search(text[:b]):
+            continue
+        if any(current.search(sentence[x - a:y - a]) for x, y in bounds if a <= x < b):
+            return True
+    return False
 
 
-def at_the_edge(lex: Lexicon, text: str) -> bool:
+def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
     """At the edge now ("我在楼顶。", "我现在站在桥上"): ``at_the_edge`` in a clause that says no habit or past
-    ("我每天早上坐在湖边看书": ``not_now``)."""
+    ("我每天早上坐在湖边看书": ``not_now``). ``bare``: the place alone says it (no other words of risk in the
+    segment), so it must end its clause and be the speaker's own: "我在楼顶晒被子呢", "我妈在楼顶收衣服" are not."""
     for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
         clause = text[a:b]
-        if lex.cue_re("at_the_edge").search(clause) and not lex.cue_re("not_now").search(clause):
-            return True
+        if lex.cue_re("not_now").search(clause):
+            continue
+        for m in lex.cue_re("at_the_edge").finditer(clause):
+            if not bare:
+                return True
+            rest = clause[m.end():]
+            if len(rest) <= 2 and not lex.cue_re("third_party").search(clause[:m.start()] + clause[m.start():m.end()]):
+                return True
     return False
 
 
@@ -203,7 +222,8 @@ def current_plan(lex: Lexicon, text: str, risk: SegmentRisk) -> bool:
     return False
 
 
-def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], context: Sequence[FinalSegment] = ()) -> str:
+def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], context: Sequence[FinalSegment] = (),
+                  keywords: Sequence = (), voiced_intent: bool = True) -> str:
     """The level this one segment shows on its own (the call-level rules in CallRiskState add plan + near time)."""
     labels = set(labels)
     suicidal = labels & set(SUICIDE_LABELS)
@@ -221,13 +241,18 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
         raise_to("中")
     if "suicide_attempt" in labels:
         when = attempt_when_said(lex, text, context)
-        if when == "unknown" and attempt_current(lex, text):
+        starts = [k.char_start for k in keywords if k.label == "suicide_attempt"] or [0]
+        if when == "unknown" and attempt_current(lex, text, starts):
             # told without a time but as the state things are in now: "我把药全吃了", "我割腕了" (the sentence-final
             # 了 of a changed situation) are this call's business until the counselor learns otherwise, so the
             # supervisor hears of it (高); "我用美工刀割了手腕" narrates, "我割过腕" is history (中 until dated)
             when = "recent"
         raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
-    if suicidal and (at_the_edge(lex, text) or lex.cue_re("time_imminent").search(text)):
+    # at the edge is an emergency from a caller who voiced suicidal intent, before or here ("我现在就坐在江边上" alone
+    # is preparation, 中, until the words of intent come)
+    edge = at_the_edge(lex, text) and (voiced_intent or bool(labels & {"active_ideation", "suicide_plan",
+                                                                        "suicide_attempt"}))
+    if suicidal and (edge or lex.cue_re("time_imminent").search(text)):
         raise_to("紧急")
     return level
 
@@ -258,6 +283,8 @@ class CallRiskState:
     _undated_attempt: bool = False
     #: the caller told an attempt and when (their date stands against a counselor's: "去年我割了手腕")
     _dated_attempt: bool = False
+    #: when the attempt the caller told happened (attempt_when: now, recent, earlier, unknown)
+    _attempt_when: str = "unknown"
 
     def __post_init__(self) -> None:
         if self.alert_threshold not in RISK_LEVELS or self.alert_threshold == "无":
@@ -293,6 +320,7 @@ class CallRiskState:
                     and counselor_dates_recent(lex, said)):
                 # the counselor's restatement dates the attempt the caller told: "你五天前刚经历过一次很危险的自杀尝试"
                 raised = "高"
+                self._attempt_when = "recent"
             elif (self.worded & DISPATCH_INTENT_LABELS and not self._dated_attempt
                     and level_rank(self.level) < level_rank("高") and counselor_names_recent_danger(lex, said)):
                 # the counselor names a recent attempt that the recognizer lost from the caller's own account:
@@ -318,30 +346,36 @@ class CallRiskState:
         turn = self._turn(at)
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
             self._near_seg = seg
-        if near and self.worded & DISPATCH_INTENT_LABELS and self._asked_when(at):
+        if (near and self.worded & DISPATCH_INTENT_LABELS and self._asked_when(at)
+                and not lex.cue_re("third_party").search(text)):
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
             # to act within 72 h, the answer its evidence
             self._plan_seg = self._near_seg = seg
-        if not labels:
+        if not own_words:
             if (self.worded & DISPATCH_INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
-                    and at_the_edge(lex, text)):
-                # "我在楼顶。" from a caller who spoke of suicidal intent: at the edge now
+                    and (at_the_edge(lex, text, bare=True) or self._symptom_after_attempt(lex, text))):
+                # "我在楼顶。" from a caller who spoke of suicidal intent: at the edge now; "头好晕……想睡觉" after the
+                # caller said the pills are taken: the act is working now
                 before = self.level
                 self.level = "紧急"
                 self._add_evidence(seg)
                 self._key(seg)
                 return self._alerts(before)
+        if not labels:
             return self._raise_plan_level()
-        seg_level = segment_level(lex, seg, labels, context)
+        voiced = bool(self.worded & DISPATCH_INTENT_LABELS)
+        seg_level = segment_level(lex, seg, labels, context, risk.keywords, voiced)
         worded = {k.label for k in risk.keywords}
         self.worded.update(lb for lb in labels if lb in worded)
         if "suicide_attempt" in worded and not self._undated_attempt:
             when = attempt_when_said(lex, text, context)
             self._undated_attempt = when == "unknown"
             self._dated_attempt = self._dated_attempt or when != "unknown"
+            self._attempt_when = when
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
-            seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context), UNWORDED_MAX_LEVEL,
+            seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context, risk.keywords, voiced),
+                            UNWORDED_MAX_LEVEL,
                             key=level_rank)
         if set(labels) & {"suicide_plan", "suicide_preparation"} and current_plan(lex, text, risk):
             self._plan_seg = seg
@@ -391,11 +425,26 @@ class CallRiskState:
         return sorted(chosen, key=lambda s: (s.start, s.speaker))
 
     def _asked_when(self, at: int) -> bool:
-        """The counselor's segment just before ``_history[at]`` in call time asks when (``when_question``)."""
-        for prev, _, _ in self._history[max(0, at - 2):at][::-1]:
-            if prev.speaker == "counselor":
-                return bool(self.lexicon.cue_re("when_question").search(self.lexicon.corrected(prev.text)))
+        """The counselor's segment just before ``_history[at]`` asks when the caller means to act: a ``when_question``
+        within WHEN_CONTEXT_SEGMENTS of the caller's own words of risk, not one about when the thoughts began,
+        an appointment or an errand (``when_not_plan``: "这个念头是什么时候开始有的？", "下次复诊是什么时候？")."""
+        lex = self.lexicon
+        for k in range(at - 1, max(-1, at - 3), -1):
+            prev = self._history[k][0]
+            if prev.speaker != "counselor":
+                continue
+            said = lex.corrected(prev.text)
+            if not lex.cue_re("when_question").search(said) or lex.cue_re("when_not_plan").search(said):
+                return False
+            return any(words for h, words, _ in self._history[max(0, k - WHEN_CONTEXT_SEGMENTS):k]
+                       if h.speaker != "counselor")
         return False
+
+    def _symptom_after_attempt(self, lex: Lexicon, text: str) -> bool:
+        """A symptom now ("头好晕……想睡觉") from a caller who told an attempt without a date, or as just now: after
+        one dated days ago, "头疼、吐，在医院吸了两天氧" is what it did then."""
+        return ("suicide_attempt" in self.worded and self._attempt_when in ("unknown", "now")
+                and bool(lex.cue_re("symptom_now").search(text)))
 
     def _remember(self, at: int, seg: FinalSegment, words: bool, near: bool) -> None:
         self._history.insert(at, (seg, words, near))

@@ -47,8 +47,8 @@ class LexiconEntry:
     terms: tuple[str, ...]
     patterns: tuple[re.Pattern[str], ...]
     wish: bool = False
-    #: everyday words that signify risk only in a call already about it ("点上了", "鞋脱了", "喝了一瓶",
-    #: "把猫送人"): matched only by the risk-context view (:meth:`Lexicon.in_risk_context`)
+    #: everyday words that are acts only from a caller who has voiced suicidal intent ("鞋脱了", "喝了一瓶",
+    #: "把猫送人", "炭买好了"): matched only by a view with ``acts`` (:meth:`Lexicon.view`)
     context_only: bool = False
 
 
@@ -98,9 +98,11 @@ class Lexicon:
     heard_forms_id: str = ""  # the table's ASR model and date, part of the version
     heard_forms_model: str = ""  # the ASR model the heard forms were learnt with
     risk_context: bool = False  # this view also matches the heard forms (a call already about risk)
+    acts: bool = False  # this view also matches the context_only entries (a caller who voiced suicidal intent)
     _pinyin_index: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     _heard_index: dict[tuple[str, str], list[HeardForm]] = field(default_factory=dict)
-    _context_view: list["Lexicon"] = field(default_factory=list)
+    _views: dict[tuple[bool, bool], "Lexicon"] = field(default_factory=dict)
+    _base: "Lexicon | None" = None
     _cue_res: dict[str, re.Pattern[str]] = field(default_factory=dict)
     _corrections: dict[str, tuple[str, list[tuple[int, int, bool]]]] = field(default_factory=dict)
 
@@ -163,18 +165,26 @@ class Lexicon:
 
     def in_risk_context(self) -> "Lexicon":
         """This lexicon for a call already about risk: it also matches the heard forms (夜花去 for 液化气, 上票 for
-        上吊) and the entries marked ``context_only`` (an everyday "蜡烛点上了", "喝了一瓶", "把鞋脱了" that in such a
-        call is an act). Elsewhere those are likelier to be what they say or to straddle two words (一个外卖)."""
-        if self.risk_context:
-            return self
-        if not self._context_view:
-            view = Lexicon(**{f: getattr(self, f) for f in self.__dataclass_fields__ if not f.startswith("_")})
-            view.risk_context = True
-            view._pinyin_index = self._pinyin_index
-            view._heard_index = self._heard_index
-            view._cue_res = self._cue_res
-            self._context_view.append(view)
-        return self._context_view[0]
+        上吊). Elsewhere those are likelier to be what they say or to straddle two words (一个外卖)."""
+        return self.view(heard=True, acts=self.acts)
+
+    def view(self, heard: bool = False, acts: bool = False) -> "Lexicon":
+        """This lexicon with the heard forms (``heard``: a call about risk) and the ``context_only`` entries
+        (``acts``: a caller who has voiced suicidal intent, when "炭我买好了", "鞋脱了", "我都吃下去了" are acts, not
+        a barbecue, coming home or a meal); one view per pair, built once."""
+        base = self._base or self
+        key = (heard and bool(base.heard_forms), acts)
+        if key == (False, False):
+            return base
+        if key not in base._views:
+            view = Lexicon(**{f: getattr(base, f) for f in base.__dataclass_fields__ if not f.startswith("_")})
+            view.risk_context, view.acts = key
+            view._pinyin_index = base._pinyin_index
+            view._heard_index = base._heard_index
+            view._cue_res = base._cue_res
+            view._base = base
+            base._views[key] = view
+        return base._views[key]
 
     # --- pinyin -------------------------------------------------------------------------------------------
     def syllables(self, text: str) -> list[tuple[str, str]]:
@@ -258,7 +268,7 @@ class Lexicon:
             found.setdefault((start, end, entry.label), Match(text[start:end], entry.label, entry.kind, start, end, entry.wish, via))
 
         for entry in self.entries:
-            if entry.context_only and not self.risk_context:
+            if entry.context_only and not self.acts:
                 continue
             for term in entry.terms:
                 start = corrected.find(term)
