@@ -40,7 +40,7 @@ def test_the_call_shows_risk_by_the_callers_words_or_the_counselor_naming_it(eng
 def test_what_is_heard_again_adds_risk_once_and_raises_the_level(engine):
     analysis = RiskAnalysis(engine, "r-1", "c-017")
     analysis.analyze(seg(0, "counselor", "你刚才说想死，现在是什么情况？"))
-    garbled = seg(1, "caller", "来不及为曾才说话的时候，我已经把他们坑下去了，一整半都吃了")
+    garbled = seg(1, "caller", "来不及为曾才说话的时候，我已经把他们坑下去了，一种饭都吃了")
     risk, _ = analysis.analyze(garbled)
     assert "suicide_attempt" not in risk.labels and analysis.state.level in ("无", "低", "中")
     heard = FinalSegment("r-1", 1, "caller", 5.2, 9.0, "来不及了，刚才说话的时候，我已经把它们吞下去了，一整板都吃了")
@@ -194,7 +194,7 @@ async def test_a_redraft_keeps_what_hearing_again_found(tmp_path, runtime):
     store.create_call(CallStart("r-9", "c-017", "live", 8000, "pcm_s16le", 2, ["caller", "counselor"], {}))
     analysis = rt.pipeline.analysis_factory("r-9", "c-017")
     live = [seg(0, "counselor", "你刚才说想死，现在是什么情况？"),
-            seg(1, "caller", "来不及为曾才说话的时候，我已经把他们坑下去了，一整半都吃了")]
+            seg(1, "caller", "来不及为曾才说话的时候，我已经把他们坑下去了，一种饭都吃了")]
     for s in live:
         s = FinalSegment("r-9", s.segment_id, s.speaker, s.start, s.end, s.text)
         store.add_segment(s, -0.3, 0.01)

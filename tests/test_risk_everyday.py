@@ -74,7 +74,8 @@ def test_everyday_words_are_acts_in_a_call_about_risk(engine):
     ("药我已经准备好了，等我妈睡着了我就全吃了。", "高"),
     ("我已经想好了，这周六趁我妈出差在家烧炭。", "高"),  # 趁我妈: the mother is no subject (was exploration, 无)
     ("绳子我都买好了。", "中"),
-    ("药我已经吃下去了。", "紧急"),  # 已经…吃下去了: done, just now (感冒药… is not this)
+    ("药我已经吃下去了。", "紧急"),
+    ("我已经把他们坑下去了，一整半都吃了。", "高"),  # 一整半: the recognizer's 一整板, found by pinyin  # 已经…吃下去了: done, just now (感冒药… is not this)
 ])
 def test_acts_said_plainly(engine, text, level):
     ra, risks = run(engine, [OPENING, (C, text)])
