@@ -378,7 +378,8 @@ async def test_an_alert_the_store_refused_is_retried_not_lost(tmp_path, monkeypa
         sent = await analysis.on_final(FinalSegment("t-retry", 0, "caller", 0.0, 4.0, "就刚才，我已经把一整板药吞下去了"), None)
         assert [m["type"] for m in sent] == ["risk"] and sent[0]["risk_level"] == "紧急"
         assert store.list_alerts() == []
-        await _until(lambda: len(store.list_alerts()) == 2)
+        # the second alert is stored inside raise_alert, and taken as raised once it returns: wait for both
+        await _until(lambda: len(store.list_alerts()) == 2 and len(analysis.alert_messages) == 2)
     finally:
         await hub.stop()
     assert refused == ["高", "高", "高"] and hub.metrics.alert_failures._value.get() == 3
