@@ -65,5 +65,12 @@ class Authenticator:
         return p.role if p else None
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header's value; None without one."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
 def allowed(role: str, roles: tuple[str, ...]) -> bool:
     return role == "admin" or role in roles

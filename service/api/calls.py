@@ -19,11 +19,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from pydantic import ValidationError
 
 from service.audio.files import AudioFileError, AudioTooLong, probe_audio
-from service.auth import allowed
-from service.deps import ReaderRole, RuntimeDep, UploaderRole
+from service.auth import bearer_token
+from service.deps import UPLOADER_ROLES, ReaderRole, RuntimeDep, UploaderRole, denial
 from service.protocol import StartMessage, valid_call_id
 from service.store.db import CallExists
 from service.uploads import SAMPLE_RATE, QueueFull, UploadJob, UploadQueue, remove_files, write_meta
@@ -49,45 +50,30 @@ class EarlyUploadRefusal:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == router.prefix
-                and _header(scope, b"expect").lower() == "100-continue"):
-            refusal = self._refusal(scope)
-            if refusal is not None:
-                await refusal(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == router.prefix:
+            headers = Headers(scope=scope)
+            if headers.get("expect", "").lower() == "100-continue" and (e := self._refusal(scope, headers)) is not None:
+                response = JSONResponse({"detail": e.detail}, e.status_code,
+                                        headers={**(e.headers or {}), "Connection": "close"})
+                await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _refusal(scope) -> JSONResponse | None:
+    def _refusal(scope, headers: Headers) -> HTTPException | None:
+        """What the endpoint would answer, where the body cannot change it; None when it may be sent."""
         state = scope["app"].state
         runtime = getattr(state, "runtime", None)
         if runtime is None:
             return None
-        auth = _header(scope, b"authorization")
-        who = runtime.auth.principal_of(auth[7:].strip() if auth.lower().startswith("bearer ") else None)
-        close = {"Connection": "close"}
-        if who is None:
-            return JSONResponse({"detail": "missing or unknown bearer token"}, status.HTTP_401_UNAUTHORIZED,
-                                headers={**close, "WWW-Authenticate": "Bearer"})
-        if not allowed(who.role, ("telephony",)):
-            return JSONResponse({"detail": f"role {who.role!r} may not do this"}, status.HTTP_403_FORBIDDEN,
-                                headers=close)
-        length = _header(scope, b"content-length")
+        who = runtime.auth.principal_of(bearer_token(headers.get("authorization")))
+        if (refused := denial(who, UPLOADER_ROLES)) is not None:
+            return refused
+        length = headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES:
-            return JSONResponse({"detail": "recording larger than 1 GiB"}, status.HTTP_413_CONTENT_TOO_LARGE,
-                                headers=close)
+            return _too_large()
         q = getattr(state, "uploads", None)
-        if q is not None and q.full():
-            e = _queue_full()
-            return JSONResponse({"detail": e.detail}, e.status_code, headers={**close, **(e.headers or {})})
-        return None
-
-
-def _header(scope, name: bytes) -> str:
-    for k, v in scope.get("headers", ()):
-        if k.lower() == name:
-            return v.decode("latin-1")
-    return ""
+        return _queue_full() if q is not None and q.full() else None
 
 
 def _queue(request: Request) -> UploadQueue:
@@ -174,6 +160,10 @@ async def list_calls(runtime: RuntimeDep, request: Request, who: ReaderRole, lim
             "queued": [{k: v for k, v in w.items() if k != "segments"} for w in waiting]}
 
 
+def _too_large() -> HTTPException:
+    return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "recording larger than 1 GiB")
+
+
 def _queue_full() -> HTTPException:
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                          "too many uploads are waiting to be transcribed; send it again later",
@@ -188,7 +178,7 @@ async def _receive(file: UploadFile, path: Path) -> int:
         while chunk := await file.read(1 << 20):
             size += len(chunk)
             if size > MAX_UPLOAD_BYTES:
-                raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "recording larger than 1 GiB")
+                raise _too_large()
             await asyncio.to_thread(f.write, chunk)
         await asyncio.to_thread(lambda: (f.flush(), os.fsync(f.fileno())))
     finally:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from service.audio.codecs import FrameError
-from service.auth import Principal, allowed
+from service.auth import Principal, allowed, bearer_token
 from service.fanout import Subscription
 from service.protocol import StartMessage, StopMessage, client_message, error
 from service.runtime import AdmissionRefused, Runtime
@@ -28,10 +28,7 @@ OUTBOX_SIZE = 10000
 
 
 def ws_token(ws: WebSocket) -> str | None:
-    header = ws.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return ws.query_params.get("token")
+    return bearer_token(ws.headers.get("authorization")) or ws.query_params.get("token")
 
 
 async def authorize_ws(ws: WebSocket, runtime: Runtime, *roles: str) -> Principal | None:
