@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from eval.data import RISK_LEVELS, DataError, load_calls, load_utterances
-from eval.report import build_report, make_meta, markdown_summary, progress, write_report
+from eval.report import build_report, html_name_problem, make_meta, markdown_summary, progress, write_report
 
 
 def _settings():
@@ -231,9 +231,8 @@ def cmd_compare(args) -> int:
 
 def out_problem(out: Path) -> str | None:
     """Why the report cannot be written to ``out`` (checked before the run), or None."""
-    if out.suffix.lower() in (".html", ".htm"):
-        return (f"--out {out} names the HTML page written beside the report; give the JSON's name "
-                f"({out.with_suffix('.json').name})")
+    if (problem := html_name_problem(out)) is not None:
+        return problem
     if out.is_dir():
         return f"--out {out} is a directory; give a file name"
     parent = next((p for p in out.parents if p.exists()), None)

@@ -129,13 +129,19 @@ def build_report(kind: str, *, meta: Mapping[str, Any], asr: Mapping | None = No
     return report
 
 
+def html_name_problem(out_path: Path) -> str | None:
+    """The HTML goes beside the JSON with the suffix .html: a report named so would be overwritten by it."""
+    if out_path.suffix.lower() in (".html", ".htm"):
+        return (f"--out {out_path} names the HTML page written beside the report; give the JSON's name "
+                f"({out_path.with_suffix('.json').name})")
+    return None
+
+
 def write_report(report: Mapping[str, Any], out_path: Path | str) -> tuple[Path, Path]:
     """Write the report as JSON to ``out_path`` and as HTML beside it (``.html``); returns both paths."""
     out_path = Path(out_path)
-    if out_path.suffix.lower() in (".html", ".htm"):
-        # the HTML goes beside the JSON with this suffix: the same name would leave the HTML alone
-        raise ValueError(f"--out {out_path} names the HTML page written beside the report; give the JSON's name "
-                         f"({out_path.with_suffix('.json').name})")
+    if (problem := html_name_problem(out_path)) is not None:
+        raise ValueError(problem)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     html_path = out_path.with_suffix(".html")
