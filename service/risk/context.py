@@ -39,7 +39,8 @@ from service.types import SUICIDE_LABELS, FinalSegment
 SELF_LABELS = frozenset(SUICIDE_LABELS) | {"self_harm_ideation", "self_harm_behavior"}
 #: what a question, a denial or a counselor's words can be about: harm to oneself, or suicide as a topic
 RISK_TOPIC_LABELS = SELF_LABELS | {"suicide_exploration"}
-#: suicidal intent, not passive ideation alone: from a caller who voiced it, everyday words can be acts ("炭我买好了")
+#: suicidal intent, not passive ideation alone: from a caller who voiced it, everyday words can be acts ("炭我买好了"),
+#: a counselor's dispatch makes the call 紧急, and "我在楼顶。" is at the edge
 INTENT_LABELS = frozenset({"active_ideation", "suicide_plan", "suicide_preparation", "suicide_attempt"})
 IDEATION_LABELS = frozenset({"passive_ideation", "active_ideation", "suicide_plan", "suicide_preparation", "self_harm_ideation"})
 #: how many earlier segments a counselor question may be back (the caller may say "嗯" in between)

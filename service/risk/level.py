@@ -35,7 +35,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.risk.context import clause_bounds
+from service.risk.context import INTENT_LABELS, clause_bounds
 from service.risk.lexicon import Lexicon, load_lexicon
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
 
@@ -63,9 +63,6 @@ _CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六":
 _DAYS_AGO = re.compile(r"([一两二三四五六七八九十\d]{1,3})\s*天(之)?前")
 #: an attempt this many days ago or fewer is recent (Beijing 高)
 RECENT_ATTEMPT_DAYS = 14
-#: the caller labels (any source) with which a counselor's emergency dispatch makes the call 紧急: intent, not passive
-#: ideation alone ("活着太累了" in a call where police are sent to a violent husband is no act in progress)
-DISPATCH_INTENT_LABELS = frozenset({"active_ideation", "suicide_plan", "suicide_preparation", "suicide_attempt"})
 
 
 def _cn_number(s: str) -> int | None:
@@ -171,10 +168,10 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
     for start in starts:
         a = next((a for a, b in bounds if a <= start < b), 0)
         b = next((i for i in range(start, len(text)) if text[i] in ends), len(text))
-        sentence = text[a:b]
         if lex.cue_re("plan_not_current").search(text[:b]):
             continue
-        if any(current.search(sentence[x - a:y - a]) for x, y in bounds if a <= x < b):
+        # clauses never run past a sentence end (its marks are clause breaks too)
+        if any(current.search(text[x:y]) for x, y in bounds if a <= x < b):
             return True
     return False
 
@@ -191,7 +188,7 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
             if not bare:
                 return True
             rest = clause[m.end():]
-            if len(rest) <= 2 and not lex.cue_re("third_party").search(clause[:m.start()] + clause[m.start():m.end()]):
+            if len(rest) <= 2 and not lex.cue_re("third_party").search(clause[:m.end()]):
                 return True
     return False
 
@@ -311,7 +308,9 @@ class CallRiskState:
             self._remember(at, seg, False, False)
             said = lex.corrected(seg.text)
             raised = None
-            if (self.worded & DISPATCH_INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
+            # the caller's labels that make a dispatch 紧急: intent in words, not passive ideation alone ("活着太累了"
+            # in a call where police are sent to a violent husband is no act in progress)
+            if (self.worded & INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
                     and counselor_dispatches(lex, said)):
                 # the counselor started the emergency plan for a caller who spoke of suicidal intent in words: "我同事
                 # 已经在联系120" (a classifier-only label anywhere in a long call, "最近真的累死了", is not that intent)
@@ -321,19 +320,14 @@ class CallRiskState:
                 # the counselor's restatement dates the attempt the caller told: "你五天前刚经历过一次很危险的自杀尝试"
                 raised = "高"
                 self._attempt_when = "recent"
-            elif (self.worded & DISPATCH_INTENT_LABELS and not self._dated_attempt
+            elif (self.worded & INTENT_LABELS and not self._dated_attempt
                     and level_rank(self.level) < level_rank("高") and counselor_names_recent_danger(lex, said)):
                 # the counselor names a recent attempt that the recognizer lost from the caller's own account:
                 # "八天前那次真的很危险" after "我在宿舍厕所拿皮带上吊" was heard as "拿提带上标"
                 raised = "高"
-            if raised is None:
-                return []
-            before = self.level
-            self.level = raised
-            self._add_evidence(seg)
-            self._key(seg)
-            return self._alerts(before)
+            return [] if raised is None else self._raise_on(seg, raised)
         labels = list(risk.labels)
+        voiced = bool(self.worded & INTENT_LABELS)  # the caller voiced suicidal intent in words before this
         # a near time counts where the caller's own words carry the risk (a keyword, not the classifier alone)
         # in the same turn (the caller's segments with no counselor segment between them in call time: the
         # recognizer cuts one answer into several, "明天晚上。" | "信我都写好了"), or with "我想好了/决定了" once the
@@ -346,24 +340,18 @@ class CallRiskState:
         turn = self._turn(at)
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
             self._near_seg = seg
-        if (near and self.worded & DISPATCH_INTENT_LABELS and self._asked_when(at)
+        if (near and voiced and self._asked_when(at)
                 and not lex.cue_re("third_party").search(text)):
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
             # to act within 72 h, the answer its evidence
             self._plan_seg = self._near_seg = seg
-        if not own_words:
-            if (self.worded & DISPATCH_INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
-                    and (at_the_edge(lex, text, bare=True) or self._symptom_after_attempt(lex, text))):
-                # "我在楼顶。" from a caller who spoke of suicidal intent: at the edge now; "头好晕……想睡觉" after the
-                # caller said the pills are taken: the act is working now
-                before = self.level
-                self.level = "紧急"
-                self._add_evidence(seg)
-                self._key(seg)
-                return self._alerts(before)
+        if (not own_words and voiced and level_rank(self.level) < level_rank("紧急")
+                and (at_the_edge(lex, text, bare=True) or self._symptom_after_attempt(lex, text))):
+            # "我在楼顶。" from a caller who spoke of suicidal intent: at the edge now; "头好晕……想睡觉" after the
+            # caller said the pills are taken: the act is working now
+            return self._raise_on(seg, "紧急")
         if not labels:
             return self._raise_plan_level()
-        voiced = bool(self.worded & DISPATCH_INTENT_LABELS)
         seg_level = segment_level(lex, seg, labels, context, risk.keywords, voiced)
         worded = {k.label for k in risk.keywords}
         self.worded.update(lb for lb in labels if lb in worded)
@@ -423,6 +411,15 @@ class CallRiskState:
         recent = [s for s in self.evidence if all(s is not k for k in keys)]
         chosen = keys + recent[len(recent) - max(0, MAX_EVIDENCE - len(keys)):]
         return sorted(chosen, key=lambda s: (s.start, s.speaker))
+
+    def _raise_on(self, seg: FinalSegment, level: str) -> list[AlertEvent]:
+        """The call is now at ``level`` on ``seg`` alone (a segment that carries no label of its own, or a
+        counselor's): its evidence, and the alerts that raises."""
+        before = self.level
+        self.level = level
+        self._add_evidence(seg)
+        self._key(seg)
+        return self._alerts(before)
 
     def _asked_when(self, at: int) -> bool:
         """The counselor's segment just before ``_history[at]`` asks when the caller means to act: a ``when_question``

@@ -105,6 +105,8 @@ class Lexicon:
     _base: "Lexicon | None" = None
     _cue_res: dict[str, re.Pattern[str]] = field(default_factory=dict)
     _corrections: dict[str, tuple[str, list[tuple[int, int, bool]]]] = field(default_factory=dict)
+    #: the corrections of the views with heard forms (they do not depend on ``acts``: one cache for both)
+    _corrections_heard: dict[str, tuple[str, list[tuple[int, int, bool]]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None = None, heard_forms: str | Path | None | bool = True) -> "Lexicon":
@@ -182,6 +184,7 @@ class Lexicon:
             view._pinyin_index = base._pinyin_index
             view._heard_index = base._heard_index
             view._cue_res = base._cue_res
+            view._corrections = base._corrections_heard if key[0] else base._corrections
             view._base = base
             base._views[key] = view
         return base._views[key]
