@@ -66,8 +66,8 @@ def test_everyday_words_are_acts_in_a_call_about_risk(engine):
     ("我吃了好多安眠药，现在头好晕。", "紧急"),    # a symptom now: in progress (was 中)
     ("我喝了农药，你们救救我。", "紧急"),          # (was 中)
     ("我刚才割腕了，血止不住。", "紧急"),          #割腕 was only a method (中)
-    ("我把药全吃了。", "高"),                      # no time, told as done: the supervisor hears of it (was 无)
-    ("我割腕了。", "高"),
+    ("我把药全吃了。", "紧急"),                    # no time, told as done: just happened, the spec's "pills taken"
+    ("我割腕了。", "紧急"),                        # (高 in lexicon 1.11, 无 before)
     ("我那天吃了一整瓶药，今天刚出院。", "高"),    # within two weeks (was 中)
     ("我准备今晚把攒的安眠药全吃了。", "高"),      # a plan for tonight, not an attempt told without a time
     ("等会儿我就把药全吃了。", "紧急"),
@@ -75,7 +75,7 @@ def test_everyday_words_are_acts_in_a_call_about_risk(engine):
     ("我已经想好了，这周六趁我妈出差在家烧炭。", "高"),  # 趁我妈: the mother is no subject (was exploration, 无)
     ("绳子我都买好了。", "中"),
     ("药我已经吃下去了。", "紧急"),
-    ("我已经把他们坑下去了，一整半都吃了。", "高"),  # 一整半: the recognizer's 一整板, found by pinyin  # 已经…吃下去了: done, just now (感冒药… is not this)
+    ("我已经把他们坑下去了，一整半都吃了。", "紧急"),  # 一整半: the recognizer's 一整板, found by pinyin; all of it taken, no time
 ])
 def test_acts_said_plainly(engine, text, level):
     ra, risks = run(engine, [OPENING, (C, text)])
@@ -91,13 +91,14 @@ def test_an_attempt_narrated_or_in_the_past_waits_for_its_date(engine, text):
 
 @pytest.mark.parametrize("turns,level", [
     ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "对，刚吃的。")], "紧急"),
-    ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "是的，吃了。")], "高"),
-    ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "嗯。")], "中"),  # the act, told without when
+    ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "是的，吃了。")], "紧急"),  # done, no time: just happened
+    ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "嗯。")], "紧急"),  # (中 in lexicon 1.11)
+    ([(C, "我不想活了。"), (K, "你是不是已经吃了药？"), (C, "吃了，上个月的事了。")], "中"),  # dated, not recent
     ([(C, "我不想活了，我想从楼顶跳下去。"), (K, "你想过什么时候吗？"), (C, "就这个周末。")], "高"),
     ([(C, "我不想活了。"), (K, "嗯，我在听。"), (C, "我已经把煤气打开了。")], "紧急"),  # (was 无)
     ([(C, "我不想活了。"), (K, "您是不是已经吃了药？"), (C, "嗯。"), (C, "头好晕……想睡觉……")], "紧急"),
     ([(C, "我不想活了。"), (K, "吃了多少片？"), (C, "二十来片吧。"), (K, "什么时候吃的？"), (C, "半个小时前。")], "紧急"),
-    ([(C, "在家……药我全吃了。")], "高"),
+    ([(C, "在家……药我全吃了。")], "紧急"),
     ([(C, "我真的不想活了。"), (K, "你有没有想过什么时候？"), (C, "我已经想好了。"), (C, "就明天晚上。")], "高"),
     ([(C, "我不想活了。"), (K, "你有没有想过用什么方式？"), (C, "吃安眠药，"), (C, "我攒了三十多片。"),
       (K, "打算什么时候呢？"), (C, "今天晚上。")], "高"),

@@ -14,16 +14,17 @@ spoken decision its topic ("我已经决定了" in a flagged segment is active i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from service.risk.classifier import Classifier
 from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, denied_question,
                                   judge, referred_ideation)
-from service.risk.level import CallRiskState, segment_level
-from service.risk.lexicon import Lexicon, load_lexicon
+from service.risk.level import CallRiskState, confirms_dated_plan, segment_level
+from service.risk.lexicon import Lexicon, load_lexicon, unpaused
 from service.types import SUICIDE_LABELS, FinalSegment, KeywordHit, SegmentRisk
 
-__all__ = ["RiskEngine", "CallRiskState", "segment_level"]
+__all__ = ["RiskEngine", "CallRiskState", "JoinedReading", "joined_reading", "segment_level"]
 
 #: labels the classifier may add on its own; plan/preparation/attempt have 2–15 training examples, so only the
 #: lexicon gives those
@@ -80,6 +81,44 @@ class RiskEngine:
                 risk_context: bool = False, acts_context: bool = False) -> SegmentRisk:
         """Labels, keywords (char spans mapped linearly onto the segment's times) and score of one segment.
 
+        A caller's words the recognizer cut into pieces are read whole too (:func:`joined_reading`: "我……" | "把药……"
+        | "全吃了。", "我不想……活了。"): what that reading finds in this segment's words and the segment's own reading
+        lacks is added (never taken away), carried by the part of the words in this segment. See :meth:`_read` for
+        the arguments."""
+        risk = self._read(seg, context, risk_context, acts_context)
+        reading = joined_reading(seg, context)
+        if reading is not None:
+            self._add_joined(risk, seg, reading, context, risk_context, acts_context)
+        return risk
+
+    def _add_joined(self, risk: SegmentRisk, seg: FinalSegment, reading: "JoinedReading",
+                    context: Sequence[FinalSegment], risk_context: bool, acts_context: bool) -> None:
+        """Add to ``risk`` the worded labels the joined reading finds in ``seg``'s own characters where its own
+        reading found none. The classifier is not asked again (it read the segment already; its labels carry no
+        words)."""
+        whole = FinalSegment(seg.call_id, seg.segment_id, seg.speaker, reading.start, seg.end, reading.text)
+        joined = self._read(whole, list(context)[:len(context) - reading.fragments], risk_context, acts_context,
+                            classify=False)
+        have = {k.label for k in risk.keywords}
+        spans = [(k.char_start, k.char_end) for k in risk.keywords]
+        for k in joined.keywords:
+            own = [i for i in reading.positions[k.char_start:k.char_end] if i is not None]
+            if not own or k.label in have:
+                continue  # all of it in earlier pieces (read there), or this segment's words already carry it
+            a, b = min(own), max(own) + 1
+            if any(x < b and a < y for x, y in spans):
+                continue  # words the segment's own reading already judged ("存折…转到他那里了" after "给我老婆写的信")
+            have.add(k.label)
+            if k.label not in risk.labels:
+                risk.labels.append(k.label)
+            risk.keywords.append(self._hit(seg, seg.text[a:b], k.label, a, b))
+            if k.label in SUICIDE_LABELS:
+                risk.score = round(max(risk.score, LEXICON_SCORE), 4)
+
+    def _read(self, seg: FinalSegment, context: Sequence[FinalSegment] = (), risk_context: bool = False,
+              acts_context: bool = False, classify: bool = True) -> SegmentRisk:
+        """Labels, keywords and score of ``seg``'s text as it stands (``classify``: ask the classifier too).
+
         ``context``: earlier segments of the same call, both speakers, most recent last. Counselor speech gets no
         labels of its own; it is context for the caller's answers. ``risk_context``: the call is already about risk
         (a label in the caller's words, or the counselor naming suicide or self-harm), so the recognizer's short
@@ -121,7 +160,7 @@ class RiskEngine:
         denied = denied_question(lex, seg, context) or any(j.rule == "question" for j in judged)
         vetoed = (any(j.rule != "kept" for j in judged) or denied) and not suicidal_words
         p_any = 0.0
-        if self._predict is not None and content_chars(seg.text) >= MIN_CLASSIFIER_CHARS:
+        if classify and self._predict is not None and content_chars(seg.text) >= MIN_CLASSIFIER_CHARS:
             probs = self._predict([seg.text])[0]
             p_any = probs["any_suicide"]
             if vetoed and not denied and p_any >= self.veto_override:
@@ -170,6 +209,11 @@ class RiskEngine:
         time, or the time alone."""
         if "suicide_plan" in labels or not any(k.label in SUICIDE_LABELS for k in keywords):
             return None
+        confirmed = confirms_dated_plan(lex, seg, context)
+        if confirmed is not None:
+            # "嗯。" to "你是说你打算这周六去跳楼，是吗？": the caller's assent to the plan and its time
+            a, b = confirmed
+            return self._hit(seg, seg.text[a:b], "suicide_plan", a, b)
         text = lex.corrected(seg.text)
         times = list(lex.cue_re("time_near").finditer(text))
         if not times or lex.cue_re("safety_action").search(text):
@@ -205,3 +249,53 @@ class RiskEngine:
 def content_chars(text: str) -> int:
     """Letters and digits in a segment (what the classifier's featurizer keeps)."""
     return sum(ch.isalnum() for ch in text)
+
+
+#: a caller's pieces of one utterance: the gap between them (the recognizer cuts after about 0.6 s of silence) and
+#: how many pieces, and characters before the segment, are read with it
+FRAGMENT_GAP_S = 1.5
+MAX_FRAGMENTS = 3
+MAX_FRAGMENT_CHARS = 40
+#: what ends an utterance: a piece that ends otherwise (no mark, a comma, a trailing-off "……") goes on in the next
+_FINISHED = "。！？!?；;"
+@dataclass(frozen=True)
+class JoinedReading:
+    """A caller segment read with the unfinished pieces before it and its own pauses taken out: ``text``;
+    ``positions[i]``, the index in the segment's own text of ``text[i]`` (None for an earlier piece's character);
+    ``fragments``, how many earlier segments it takes in; ``start``, when the first of them starts."""
+
+    text: str
+    positions: tuple[int | None, ...]
+    fragments: int
+    start: float
+
+
+def joined_reading(seg: FinalSegment, context: Sequence[FinalSegment]) -> JoinedReading | None:
+    """The caller's words as one utterance where the recognizer cut it into pieces or wrote a pause inside it:
+    the caller's segments right before ``seg`` in call time (``context``, most recent last) that end unfinished
+    (no full stop, question or exclamation mark) with at most FRAGMENT_GAP_S of silence between them and no
+    counselor segment, up to MAX_FRAGMENTS of them and MAX_FRAGMENT_CHARS characters, then ``seg``; the pauses
+    inside ("……") taken out. None when there is nothing to join: no such piece and no pause inside ``seg``.
+    Only a caller's segments: one-channel speech ("mixed") has both speakers in it."""
+    if seg.speaker != "caller":
+        return None
+    pieces: list[FinalSegment] = []
+    after = seg
+    for prev in reversed(list(context)):
+        text = prev.text.strip()
+        if (prev.speaker != "caller" or not text or text[-1] in _FINISHED or after.start - prev.end > FRAGMENT_GAP_S
+                or len(pieces) == MAX_FRAGMENTS or sum(len(p.text) for p in pieces) + len(text) > MAX_FRAGMENT_CHARS):
+            break
+        pieces.insert(0, prev)
+        after = prev
+    own, own_pos = unpaused(seg.text, 0, keep_end=True)
+    if not pieces and own == seg.text:
+        return None
+    text, positions = [], []
+    for p in pieces:
+        t, pos = unpaused(p.text.strip(), None)
+        text.append(t)
+        positions.extend(pos)
+    text.append(own)
+    positions.extend(own_pos)
+    return JoinedReading("".join(text), tuple(positions), len(pieces), pieces[0].start if pieces else seg.start)

@@ -237,7 +237,7 @@ def answered_question(
     """
     if seg.speaker == "counselor":
         return None
-    q_labels = _risk_question(lex, context)
+    q_labels = risk_question(lex, context)
     if not q_labels:
         return None
     kind, span = _answer(lex, seg.text)
@@ -257,12 +257,12 @@ def answered_question(
 
 def denied_question(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
     """True when a caller's segment opens by denying a counselor's question about suicide or self-harm."""
-    if seg.speaker == "counselor" or not _risk_question(lex, context):
+    if seg.speaker == "counselor" or not risk_question(lex, context):
         return False
     return _answer(lex, seg.text)[0] == "no"
 
 
-def _risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
+def risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
     """Labels named by the counselor's question just before (within QA_LOOKBACK segments); [] when none."""
     question = None
     for prev in list(context)[-QA_LOOKBACK:][::-1]:
@@ -285,6 +285,27 @@ def _risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
         labels.append("suicide_exploration" if m.label in SELF_LABELS and _asks_about_someone_else(lex, asked, m.char_start)
                       else m.label)
     return labels
+
+
+def confirmed_question(lex: Lexicon, seg: FinalSegment,
+                       context: Sequence[FinalSegment]) -> tuple[FinalSegment, tuple[int, int]] | None:
+    """The counselor's segment (within QA_LOOKBACK before) that a caller's segment opens by saying yes to, and the
+    span of the yes; None when the segment is no yes or no counselor spoke just before."""
+    if seg.speaker == "counselor":
+        return None
+    kind, span = _answer(lex, seg.text)
+    if kind != "yes" or span is None:
+        return None
+    question = next((p for p in list(context)[-QA_LOOKBACK:][::-1] if p.speaker == "counselor"), None)
+    return None if question is None else (question, span)
+
+
+def confirms_act(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
+    """A caller's yes ("嗯。", "是的，吃了") to the counselor's question whether the act is done ("你是不是已经吃了
+    药？", "你刚才是不是割了？": ``attempt_yes_question``): the act told as the present state of things. Asked only
+    of a segment the engine gave ``suicide_attempt`` (it judged whose act and which medicine the question meant)."""
+    found = confirmed_question(lex, seg, context)
+    return found is not None and bool(lex.cue_re("attempt_yes_question").search(normalize(found[0].text)))
 
 
 def _asks_about_someone_else(lex: Lexicon, asked: str, pos: int) -> bool:

@@ -7,8 +7,9 @@
   ``suicide_plan``: ``RiskEngine._dated_plan``), and so is a near time given in answer to the counselor's "什么时候"
   in a call whose caller spoke of suicidal intent. A time that is not the plan's (an errand for help, "但是明天还得
   上班": :func:`near_time`) and a plan told as history ("我之前查过怎么割腕", "遗书我去年写过": :func:`current_plan`)
-  do not count. An attempt told without a time but as the present state of things ("我把药全吃了", "我割腕了":
-  :func:`attempt_current`) is 高 until dated; narrated or past ("我用美工刀割了手腕", "我割过腕"), 中 until dated;
+  do not count. An attempt narrated or past without a time ("我用美工刀割了手腕", "我割过腕") is 中 until dated;
+- 紧急 too: an attempt told without a time but as the present state of things ("我把药全吃了", "我割腕了":
+  :func:`attempt_current`; a yes to "你是不是已经吃了药？": :func:`~service.risk.context.confirms_act`);
 - 中: active ideation, a plan without a near date, an earlier attempt;
 - 低: passive ideation only, or self-harm without suicidal intent;
 - 无: none of these.
@@ -35,8 +36,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.risk.context import INTENT_LABELS, clause_bounds
-from service.risk.lexicon import Lexicon, load_lexicon
+from service.risk.context import INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, risk_question
+from service.risk.lexicon import Lexicon, load_lexicon, unpaused
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
 
 #: earlier segments searched for when an attempt happened ("上周五做了一件事" two turns before "我割了手腕")
@@ -160,9 +161,12 @@ def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) 
 def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bool:
     """An act told as the present state of things (``attempt_current``): all of it taken ("把药全吃了"), or a clause
     that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), read from the clause of the act's words
-    (``starts``) to the end of its sentence, with nothing there that makes it history (``plan_not_current``: 过, 之前,
+    (``starts``) to the end of its sentence (a pause, "……", ends none), with nothing there that makes it history (``plan_not_current``: 过, 之前,
     去年, 读高中那会儿; "读高中那会儿我吃了一瓶安眠药，被我妈发现送医院了" is history)."""
     current = lex.cue_re("attempt_current")
+    # a pause written inside the words is no sentence end: "我……把药……全吃了。" reads as "我把药全吃了。"
+    text, kept = unpaused(text, 0, keep_end=True)
+    starts = [next((i for i, k in enumerate(kept) if k >= s), len(text)) for s in starts]
     bounds = clause_bounds(text, lex.cues["clause_breaks"]) or [(0, len(text))]
     ends = lex.cues["sentence_ends"]
     for start in starts:
@@ -204,6 +208,19 @@ def near_time(lex: Lexicon, text: str) -> bool:
     return False
 
 
+def confirms_dated_plan(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> tuple[int, int] | None:
+    """The span of a caller's yes to the counselor's restatement of a plan with a near time ("你是说你打算这周六去
+    跳楼，是吗？" → "嗯。"; "你刚才说打算今天晚上把药吃了，对吗？" → "对。"): the caller's own plan to act within 72 h.
+    The question must name the method or the preparation as the caller's (``risk_question``: not negated, not
+    someone else's) and a near time that can be a plan's (:func:`near_time`); "你今晚还会有想死的念头吗？" names
+    neither and stays ideation. None otherwise."""
+    found = confirmed_question(lex, seg, context)
+    if found is None or not {"suicide_plan", "suicide_preparation"} & set(risk_question(lex, context)):
+        return None
+    question, span = found
+    return span if near_time(lex, lex.corrected(question.text)) else None
+
+
 def current_plan(lex: Lexicon, text: str, risk: SegmentRisk) -> bool:
     """A plan or preparation in ``risk``'s keywords told as the caller's present intent, not as something once
     thought, looked up or done ("我之前还查过怎么割腕", "遗书我去年就写过一封": ``plan_not_current`` in its clause);
@@ -239,11 +256,12 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
     if "suicide_attempt" in labels:
         when = attempt_when_said(lex, text, context)
         starts = [k.char_start for k in keywords if k.label == "suicide_attempt"] or [0]
-        if when == "unknown" and attempt_current(lex, text, starts):
+        if when == "unknown" and (attempt_current(lex, text, starts) or confirms_act(lex, seg, context)):
             # told without a time but as the state things are in now: "我把药全吃了", "我割腕了" (the sentence-final
-            # 了 of a changed situation) are this call's business until the counselor learns otherwise, so the
-            # supervisor hears of it (高); "我用美工刀割了手腕" narrates, "我割过腕" is history (中 until dated)
-            when = "recent"
+            # 了 of a changed situation), a yes to "你是不是已经吃了药？": the act has just happened (the spec's
+            # 紧急: "pills taken"), until the caller or the counselor says when; "我用美工刀割了手腕" narrates,
+            # "我割过腕" is history (中 until dated)
+            when = "now"
         raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
     # at the edge is an emergency from a caller who voiced suicidal intent, before or here ("我现在就坐在江边上" alone
     # is preparation, 中, until the words of intent come)
@@ -335,7 +353,8 @@ class CallRiskState:
         own_words = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         text = lex.corrected(seg.text)
         decided = bool(self.labels & set(SUICIDE_LABELS)) and lex.cue_re("plan_intent").search(text)
-        near = near_time(lex, text)
+        # a yes to the counselor's restated plan and its time ("你是说你打算这周六去跳楼，是吗？" → "嗯。") says both
+        near = near_time(lex, text) or (own_words and confirms_dated_plan(lex, seg, context) is not None)
         self._remember(at, seg, own_words, near)
         turn = self._turn(at)
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):

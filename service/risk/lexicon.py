@@ -80,6 +80,25 @@ def normalize(text: str) -> str:
     return "".join(o if len(o := unicodedata.normalize("NFKC", ch).lower()) == 1 else ch for ch in text)
 
 
+#: a pause written inside the words ("我不想……活了"): ellipsis characters, or two or more dots or full stops
+_PAUSE = re.compile(r"(?:…|⋯|\.{2,}|。{2,})+")
+
+
+def unpaused(text: str, offset: int | None, keep_end: bool = False) -> tuple[str, list[int | None]]:
+    """``text`` without the pauses written inside its words, and the one at its end unless ``keep_end`` (a piece
+    that trails off goes on in the next one; "嗯……" answering a question is a hesitation, not "嗯"), with each kept
+    character's index (``offset`` + index, or None throughout when ``offset`` is None)."""
+    out, pos, last = [], [], 0
+    pauses = [m for m in _PAUSE.finditer(text) if not (keep_end and m.end() == len(text))]
+    for m in [*pauses, None]:
+        a = len(text) if m is None else m.start()
+        out.append(text[last:a])
+        pos.extend(None if offset is None else offset + i for i in range(last, a))
+        if m is not None:
+            last = m.end()
+    return "".join(out), pos
+
+
 @dataclass
 class Lexicon:
     version: str

@@ -323,6 +323,16 @@ def write_model_card(out: Path, m: dict) -> Path:
         "0.894** (tp 278, fp 68): two rows PsyGUARD labels no risk, \"觉得活着好没意思啊\" and \"人活着没意义…\", are "
         "passive ideation by the Beijing criteria and to the lexicon now. The target is still missed by two rows.",
         "",
+        "## Lexicon 1.12 (2026-12-07, session 16)",
+        "The model is unchanged. Lexicon 1.12 reads a caller's words cut into pieces or written with a pause inside "
+        "(\"我……\" | \"把药……\" | \"全吃了。\", \"我不想……活了\") as one utterance too, adding what that reading finds "
+        "in the segment's own words (never taking a label away); an attempt told without a time as the present state "
+        "of things is 紧急; a yes to the counselor's restated plan and near time is that plan (README.md, \"How risk "
+        "is found\"). The lexicon-only labels of all 1,480 PsyGUARD rows and the 296 CPsyCoun client turns are the "
+        "same as with 1.11, and a PsyGUARD row is one segment (no pieces to join; the new rules add labels only), so "
+        "the engine's held-out figures stand: **P 0.804 / R 0.894** (tp 278, fp 68). The target is still missed by "
+        "two rows.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "
