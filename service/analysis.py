@@ -12,7 +12,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from service.asr.engine import Transcript
-from service.risk import CallRiskState, RiskEngine
+from service.risk import CallRiskState, RiskEngine, joined_reading
 from service.risk.context import INTENT_LABELS, RISK_TOPIC_LABELS
 from service.session import CallAnalysis
 from service.store.db import Store
@@ -78,13 +78,14 @@ class RiskAnalysis(CallAnalysis):
         # arrive before the caller's earlier sentence
         before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
         about_risk = self._risk_since < seg.start
-        risk = self.engine.analyze(seg, self.context[max(0, before - CONTEXT_SEGMENTS):before],
-                                   risk_context=about_risk, acts_context=self._intent_since < seg.start)
+        context = self.context[max(0, before - CONTEXT_SEGMENTS):before]
+        risk = self.engine.analyze(seg, context, risk_context=about_risk, acts_context=self._intent_since < seg.start)
+        reading = joined_reading(seg, context)
         if seg.speaker == "counselor" and not self._counselor_named:
             self._counselor_named = any(m.label in RISK_TOPIC_LABELS for m in self.engine.lexicon.find(seg.text))
             if self._counselor_named:
                 self._risk_since = min(self._risk_since, seg.start)
-        alerts = self.state.update(seg, risk, about_risk)
+        alerts = self.state.update(seg, risk, about_risk, reading.text if reading else None)
         bisect.insort(self.context, seg, key=lambda s: s.start)
         self.risks.append(risk)
         if any(k.label in RISK_TOPIC_LABELS for k in risk.keywords):
@@ -114,6 +115,11 @@ class RiskAnalysis(CallAnalysis):
 
     def risk_context(self) -> bool:
         return self._risk_since < math.inf
+
+    def resumed(self, alerted: list[str]) -> None:
+        # the levels are counted as alerted, so the same sentences heard again raise nothing new; a higher level
+        # the first run never reached is alerted as usual
+        self.state.alerted.update(alerted)
 
     def analyze_relistened(self, seg: FinalSegment) -> tuple[SegmentRisk, list[AlertEvent]] | None:
         """A caller's speech heard again (``service.relisten``): its risk where its words add a label the live final

@@ -121,3 +121,76 @@ def test_a_yes_to_the_counselors_restated_plan(engine, turns, level):
     if level == "高":
         assert worded(risks[-1])["suicide_plan"] in ("嗯", "对")
         assert [a.risk_level for a in ra.alerts] == ["高"]
+
+
+# --- what a review of the three found (186 cases of its own; 131 right before these fixes, 167 after) -------------
+
+
+@pytest.mark.parametrize("pieces,level,label", [
+    (["我同学", "割腕了"], "无", "suicide_exploration"),         # someone else's act, the subject one piece before
+    (["我室友", "把药全吃了"], "无", "suicide_exploration"),
+    (["我朋友", "昨天", "把药全吃了"], "无", "suicide_exploration"),  # a run of short heads
+    (["如果", "我把药全吃了"], "无", "suicide_exploration"),      # a hypothetical (as in one segment)
+    (["我想", "把药全吃了"], "中", None),                         # a wish, not the act
+    (["我不会", "把药全吃了的"], "无", None),                     # negated
+])
+def test_a_short_piece_before_is_the_head_of_the_clause(engine, pieces, level, label):
+    """Each of these was 紧急 (the last piece alone: an attempt told as the present state); the short piece before
+    it is the head of its clause and the clause is judged whole."""
+    ra, risks = run(engine, [OPENING, *((C, p) for p in pieces)])
+    assert ra.state.level == level and "suicide_attempt" not in risks[-1].labels, [worded(r) for r in risks]
+    if label:
+        assert label in worded(risks[-1])
+
+
+@pytest.mark.parametrize("turns,level", [
+    ([(C, "我刚"), (C, "割了手腕"), (C, "血一直在流")], "紧急"),         # when, in the piece before
+    ([(C, "我真的不想活了。"), (C, "我在"), (C, "楼顶")], "紧急"),       # where, in the pieces before
+    ([(C, "我真的不想活了。"), (C, "我已经"), (C, "站在"), (C, "窗户外面了")], "紧急"),
+    ([(C, "我已经"), (C, "想好了"), (C, "这周六"), (C, "一了百了")], "高"),  # the dated decision before the words
+])
+def test_time_and_place_are_read_across_the_pieces(engine, turns, level):
+    ra, risks = run(engine, [OPENING, *turns])
+    assert ra.state.level == level, [worded(r) for r in risks]
+
+
+@pytest.mark.parametrize("text", [
+    "那次我把药全吃了。", "我上次把药全吃了，被抢救过来了。", "当时我把药全吃了。", "有一次我把药全吃了。", "我大学时割腕了。",
+])
+def test_an_attempt_told_as_history_is_not_an_emergency(engine, text):
+    ra, _ = run(engine, [OPENING, (C, text)])
+    assert ra.state.level == "中", text
+
+
+@pytest.mark.parametrize("text,level", [
+    ("药我全吃了，医生开的感冒药。", "中"), ("抗抑郁的药我全吃了，这个疗程结束了。", "中"),  # a course, not the act
+    ("感冒药我一整盒全吃了。", "紧急"),                                                    # an amount: an overdose
+    ("剧里那个女主割腕了。", "无"), ("我们宿舍的小李把药全吃了。", "无"),                 # someone else
+    ("农药我喝了。", "紧急"), ("一整板安眠药我都吞了。", "紧急"),                         # the object first
+])
+def test_whose_act_and_which_medicine(engine, text, level):
+    ra, risks = run(engine, [OPENING, (C, text)])
+    assert ra.state.level == level, (text, worded(risks[-1]))
+
+
+@pytest.mark.parametrize("question,answer,level", [
+    ("你是不是已经把药吃了？", "嗯。", "紧急"), ("你刚才是不是割了？", "是的，割了。", "紧急"),
+    ("你是不是已经做了什么？", "是的，割了。", "紧急"),
+    ("你是说你上周六吃了一瓶安眠药，是吗？", "嗯。", "高"),   # the restatement dates it
+    ("你是不是已经吃了饭？", "嗯。", "中"),                   # no act named
+    ("你是不是已经把药吃了？", "没有。", "中"),
+])
+def test_a_yes_to_whether_the_act_is_done(engine, question, answer, level):
+    ra, risks = run(engine, [OPENING, (C, "我真的不想活了。"), (K, question), (C, answer)])
+    assert ra.state.level == level, (question, answer, worded(risks[-1]))
+
+
+@pytest.mark.parametrize("question,level", [
+    ("你是说你爸打算今晚跳楼，是吗？", "中"),                              # his plan
+    ("你是说你明天要把攒的药扔掉，是吗？", "中"),                          # a safety step
+    ("你是说你原来打算今晚跳楼，后来打消了这个念头，是吗？", "中"),        # given up
+    ("你刚才说你买了炭，打算今晚烧，对吗？", "高"),                        # 买了炭: preparation from this caller
+])
+def test_what_a_restated_plan_must_be(engine, question, level):
+    ra, risks = run(engine, [OPENING, (C, "我想死。"), (K, question), (C, "嗯。")])
+    assert ra.state.level == level, (question, worded(risks[-1]))

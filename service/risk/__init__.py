@@ -96,13 +96,24 @@ class RiskEngine:
         """Add to ``risk`` the worded labels the joined reading finds in ``seg``'s own characters where its own
         reading found none. The classifier is not asked again (it read the segment already; its labels carry no
         words)."""
+        head = joined_reading(seg, context, max_piece_chars=HEAD_PIECE_CHARS) if reading.fragments else None
+        if head is not None and head.fragments:
+            self._rejudge(risk, seg, head, risk_context, acts_context)
         whole = FinalSegment(seg.call_id, seg.segment_id, seg.speaker, reading.start, seg.end, reading.text)
         joined = self._read(whole, list(context)[:len(context) - reading.fragments], risk_context, acts_context,
                             classify=False)
         have = {k.label for k in risk.keywords}
         spans = [(k.char_start, k.char_end) for k in risk.keywords]
+        trigger = next((k for k in risk.keywords if k.label in SUICIDE_LABELS), None)
         for k in joined.keywords:
             own = [i for i in reading.positions[k.char_start:k.char_end] if i is not None]
+            if not own and k.label == "suicide_plan" and trigger is not None and k.label not in have:
+                # "我已经" | "想好了" | "这周六" | "一了百了": the decision and its date were said before the words
+                # that make it a plan to die; the plan is carried by those words
+                have.add(k.label)
+                risk.labels.append(k.label)
+                risk.keywords.append(self._hit(seg, trigger.text, k.label, trigger.char_start, trigger.char_end))
+                continue
             if not own or k.label in have:
                 continue  # all of it in earlier pieces (read there), or this segment's words already carry it
             a, b = min(own), max(own) + 1
@@ -114,6 +125,33 @@ class RiskEngine:
             risk.keywords.append(self._hit(seg, seg.text[a:b], k.label, a, b))
             if k.label in SUICIDE_LABELS:
                 risk.score = round(max(risk.score, LEXICON_SCORE), 4)
+
+    def _rejudge(self, risk: SegmentRisk, seg: FinalSegment, head: "JoinedReading", risk_context: bool,
+                 acts_context: bool) -> None:
+        """The pieces right before ``seg`` are short enough to be the head of its clause (each HEAD_PIECE_CHARS at
+        most: a subject, a connective, a wish, a time: "我同学" | "割腕了", "如果" | "我把药全吃了", "我想" | "把药全吃了",
+        "我不会" | "把药全吃了的", "我朋友" | "昨天" | "把药全吃了"): the words of risk in ``seg`` are judged as the
+        whole clause judges them. A keyword whose words
+        the clause reads otherwise is replaced by that reading (someone else's act: exploration; a wish: ideation or
+        a plan) or dropped (negated); keywords the lexicon did not match (a yes, a decision) stay as they are."""
+        acts = acts_context or any(k.label in INTENT_LABELS for k in risk.keywords)
+        lex = self.lexicon.view(heard=risk_context, acts=acts)
+        judged = []  # the clause's judgements of matches that reach into this segment, on its own characters
+        for j in judge(lex, head.text, lex.find(head.text)):
+            own = [i for i in head.positions[j.match.char_start:j.match.char_end] if i is not None]
+            if own:
+                judged.append((min(own), max(own) + 1, j.label))
+        for k in list(risk.keywords):
+            over = [(a, b, lb) for a, b, lb in judged if a < k.char_end and k.char_start < b]
+            if k.label not in SUICIDE_LABELS or not over or any(lb == k.label for _, _, lb in over):
+                continue
+            risk.keywords.remove(k)
+            for a, b, lb in over:
+                if lb is not None and not any(x.label == lb and x.char_start == a for x in risk.keywords):
+                    risk.keywords.append(self._hit(seg, seg.text[a:b], lb, a, b))
+        worded = {k.label for k in risk.keywords}
+        risk.labels = [lb for lb in risk.labels if lb in worded or lb not in SUICIDE_LABELS]
+        risk.labels += [lb for lb in worded if lb not in risk.labels]
 
     def _read(self, seg: FinalSegment, context: Sequence[FinalSegment] = (), risk_context: bool = False,
               acts_context: bool = False, classify: bool = True) -> SegmentRisk:
@@ -256,6 +294,9 @@ def content_chars(text: str) -> int:
 FRAGMENT_GAP_S = 1.5
 MAX_FRAGMENTS = 3
 MAX_FRAGMENT_CHARS = 40
+#: the piece right before a segment, when this short (letters after its pauses are taken out), is the head of the
+#: segment's own clause: "我同学" | "割腕了", "如果" | "我把药全吃了" (RiskEngine._rejudge)
+HEAD_PIECE_CHARS = 6
 #: what ends an utterance: a piece that ends otherwise (no mark, a comma, a trailing-off "……") goes on in the next
 _FINISHED = "。！？!?；;"
 @dataclass(frozen=True)
@@ -270,12 +311,14 @@ class JoinedReading:
     start: float
 
 
-def joined_reading(seg: FinalSegment, context: Sequence[FinalSegment]) -> JoinedReading | None:
+def joined_reading(seg: FinalSegment, context: Sequence[FinalSegment],
+                   max_piece_chars: int = MAX_FRAGMENT_CHARS) -> JoinedReading | None:
     """The caller's words as one utterance where the recognizer cut it into pieces or wrote a pause inside it:
     the caller's segments right before ``seg`` in call time (``context``, most recent last) that end unfinished
     (no full stop, question or exclamation mark) with at most FRAGMENT_GAP_S of silence between them and no
     counselor segment, up to MAX_FRAGMENTS of them and MAX_FRAGMENT_CHARS characters, then ``seg``; the pauses
-    inside ("……") taken out. None when there is nothing to join: no such piece and no pause inside ``seg``.
+    inside ("……") taken out; ``max_piece_chars``: only pieces this short (the run of short heads before ``seg``:
+    "我朋友" | "昨天" | "把药全吃了"). None when there is nothing to join: no such piece and no pause inside ``seg``.
     Only a caller's segments: one-channel speech ("mixed") has both speakers in it."""
     if seg.speaker != "caller":
         return None
@@ -284,7 +327,8 @@ def joined_reading(seg: FinalSegment, context: Sequence[FinalSegment]) -> Joined
     for prev in reversed(list(context)):
         text = prev.text.strip()
         if (prev.speaker != "caller" or not text or text[-1] in _FINISHED or after.start - prev.end > FRAGMENT_GAP_S
-                or len(pieces) == MAX_FRAGMENTS or sum(len(p.text) for p in pieces) + len(text) > MAX_FRAGMENT_CHARS):
+                or len(pieces) == MAX_FRAGMENTS or len(unpaused(text, None)[0]) > max_piece_chars
+                or sum(len(p.text) for p in pieces) + len(text) > MAX_FRAGMENT_CHARS):
             break
         pieces.insert(0, prev)
         after = prev

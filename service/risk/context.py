@@ -263,7 +263,9 @@ def denied_question(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegm
 
 
 def risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
-    """Labels named by the counselor's question just before (within QA_LOOKBACK segments); [] when none."""
+    """Labels named by the counselor's question just before (within QA_LOOKBACK segments); [] when none. A question
+    whether the act is done ("你是不是已经把药吃了？") names the attempt once suicide was spoken of in the last
+    ATTEMPT_QA_LOOKBACK segments."""
     question = None
     for prev in list(context)[-QA_LOOKBACK:][::-1]:
         # in a one-channel call, the counselor's question is the segment that asks the listener about it
@@ -279,11 +281,20 @@ def risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
         m = j.match
         if m.label not in RISK_TOPIC_LABELS or j.rule == "negation":
             continue  # "你能答应我，今晚不会去跳楼吗？": a yes is a promise, not intent
-        if m.label == "suicide_attempt" and not lex.cue_re("attempt_yes_question").search(asked):
-            continue  # "你今天吃了药没有？" asks after prescribed medicine; "是不是已经吃了药" asks after the act
+        if m.label == "suicide_attempt" and not (lex.cue_re("attempt_yes_question").search(asked)
+                                                 or lex.cue_re("restatement").search(asked)):
+            # "你今天吃了药没有？" asks after prescribed medicine; "是不是已经吃了药" asks after the act, and "你是说你上周
+            # 六吃了一瓶安眠药，是吗？" restates it
+            continue
         # "你朋友有没有说过想自杀？" asks about someone else: a yes is about them (exploration), not the caller's own
         labels.append("suicide_exploration" if m.label in SELF_LABELS and _asks_about_someone_else(lex, asked, m.char_start)
                       else m.label)
+    if (not labels and lex.cue_re("attempt_yes_question").search(asked)
+            and lex.cue_re("act_question_object").search(asked) and not _asks_about_someone_else(lex, asked, len(asked))
+            and any(_speaks_of_suicide(lex, p) for p in list(context)[-ATTEMPT_QA_LOOKBACK:] if p is not question)):
+        # "你是不是已经把药吃了？", "你刚才是不是割了？", "你是不是已经做了什么？" after the caller spoke of suicide: whether
+        # the act is done, though its words are no lexicon term ("你是不是已经吃了饭？" names no act: no label)
+        labels.append("suicide_attempt")
     return labels
 
 
@@ -300,12 +311,17 @@ def confirmed_question(lex: Lexicon, seg: FinalSegment,
     return None if question is None else (question, span)
 
 
-def confirms_act(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
-    """A caller's yes ("嗯。", "是的，吃了") to the counselor's question whether the act is done ("你是不是已经吃了
-    药？", "你刚才是不是割了？": ``attempt_yes_question``): the act told as the present state of things. Asked only
-    of a segment the engine gave ``suicide_attempt`` (it judged whose act and which medicine the question meant)."""
+def confirms_act(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> FinalSegment | None:
+    """The counselor's question a caller's yes ("嗯。", "是的，吃了") answers when it asks whether the act is done
+    ("你是不是已经吃了药？", "你刚才是不是割了？": ``attempt_yes_question``) or restates it ("你是说你上周六吃了一瓶安眠
+    药，是吗？": ``restatement``), else None. Asked only of a segment the engine gave ``suicide_attempt`` (it judged
+    whose act and which medicine the question meant)."""
     found = confirmed_question(lex, seg, context)
-    return found is not None and bool(lex.cue_re("attempt_yes_question").search(normalize(found[0].text)))
+    if found is None:
+        return None
+    asked = normalize(found[0].text)
+    return found[0] if lex.cue_re("attempt_yes_question").search(asked) or lex.cue_re("restatement").search(asked) \
+        else None
 
 
 def _asks_about_someone_else(lex: Lexicon, asked: str, pos: int) -> bool:

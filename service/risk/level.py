@@ -162,7 +162,10 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
     """An act told as the present state of things (``attempt_current``): all of it taken ("把药全吃了"), or a clause
     that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), read from the clause of the act's words
     (``starts``) to the end of its sentence (a pause, "……", ends none), with nothing there that makes it history (``plan_not_current``: 过, 之前,
-    去年, 读高中那会儿; "读高中那会儿我吃了一瓶安眠药，被我妈发现送医院了" is history)."""
+    去年, 那次, 当时, 读高中那会儿; "读高中那会儿我吃了一瓶安眠药，被我妈发现送医院了" is history), and no course of
+    medicine taken as prescribed (``attempt_not_current`` without an amount: "药我全吃了，医生开的感冒药")."""
+    if lex.cue_re("attempt_not_current").search(text) and not lex.cue_re("attempt_amount").search(text):
+        return False  # "药我全吃了，医生开的感冒药", "抗抑郁的药我全吃了，这个疗程结束了": a course of medicine
     current = lex.cue_re("attempt_current")
     # a pause written inside the words is no sentence end: "我……把药……全吃了。" reads as "我把药全吃了。"
     text, kept = unpaused(text, 0, keep_end=True)
@@ -212,13 +215,17 @@ def confirms_dated_plan(lex: Lexicon, seg: FinalSegment, context: Sequence[Final
     """The span of a caller's yes to the counselor's restatement of a plan with a near time ("你是说你打算这周六去
     跳楼，是吗？" → "嗯。"; "你刚才说打算今天晚上把药吃了，对吗？" → "对。"): the caller's own plan to act within 72 h.
     The question must name the method or the preparation as the caller's (``risk_question``: not negated, not
-    someone else's) and a near time that can be a plan's (:func:`near_time`); "你今晚还会有想死的念头吗？" names
-    neither and stays ideation. None otherwise."""
+    someone else's: "你是说你爸打算今晚跳楼" is not) and a near time that can be a plan's (:func:`near_time`: not
+    "明天要把攒的药扔掉"), as the present plan ("你原来打算今晚跳楼，后来打消了这个念头" is none); "你今晚还会有想死的念
+    头吗？" names neither and stays ideation. None otherwise."""
     found = confirmed_question(lex, seg, context)
     if found is None or not {"suicide_plan", "suicide_preparation"} & set(risk_question(lex, context)):
         return None
     question, span = found
-    return span if near_time(lex, lex.corrected(question.text)) else None
+    said = lex.corrected(question.text)
+    if lex.cue_re("plan_not_current").search(said) or lex.cue_re("resolved").search(said):
+        return None  # "你是说你原来打算今晚跳楼，后来打消了这个念头，是吗？": a plan given up is none
+    return span if near_time(lex, said) else None
 
 
 def current_plan(lex: Lexicon, text: str, risk: SegmentRisk) -> bool:
@@ -237,11 +244,14 @@ def current_plan(lex: Lexicon, text: str, risk: SegmentRisk) -> bool:
 
 
 def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], context: Sequence[FinalSegment] = (),
-                  keywords: Sequence = (), voiced_intent: bool = True) -> str:
-    """The level this one segment shows on its own (the call-level rules in CallRiskState add plan + near time)."""
+                  keywords: Sequence = (), voiced_intent: bool = True, reading: str | None = None) -> str:
+    """The level this one segment shows on its own (the call-level rules in CallRiskState add plan + near time).
+    ``reading``: the segment read with the caller's unfinished pieces before it (``service.risk.joined_reading``):
+    when the act happened and where the caller is are read there too ("我刚" | "割了手腕", "我在" | "楼顶")."""
     labels = set(labels)
     suicidal = labels & set(SUICIDE_LABELS)
     text = lex.corrected(seg.text)
+    whole = lex.corrected(reading) if reading else text
     level = "无"
 
     def raise_to(lv: str) -> None:
@@ -254,9 +264,14 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
     if labels & {"active_ideation", "suicide_plan", "suicide_preparation"}:
         raise_to("中")
     if "suicide_attempt" in labels:
-        when = attempt_when_said(lex, text, context)
+        when = attempt_when_said(lex, whole, context)
         starts = [k.char_start for k in keywords if k.label == "suicide_attempt"] or [0]
-        if when == "unknown" and (attempt_current(lex, text, starts) or confirms_act(lex, seg, context)):
+        asked = confirms_act(lex, seg, context)
+        if when == "unknown" and asked is not None:
+            # a yes to "你是说你上周六吃了一瓶安眠药，是吗？" is dated by the question; to "你是不是已经吃了药？", now
+            when = attempt_when(lex, [lex.corrected(asked.text)])
+            when = "now" if when == "unknown" else when
+        if when == "unknown" and attempt_current(lex, text, starts):
             # told without a time but as the state things are in now: "我把药全吃了", "我割腕了" (the sentence-final
             # 了 of a changed situation), a yes to "你是不是已经吃了药？": the act has just happened (the spec's
             # 紧急: "pills taken"), until the caller or the counselor says when; "我用美工刀割了手腕" narrates,
@@ -265,9 +280,9 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
         raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
     # at the edge is an emergency from a caller who voiced suicidal intent, before or here ("我现在就坐在江边上" alone
     # is preparation, 中, until the words of intent come)
-    edge = at_the_edge(lex, text) and (voiced_intent or bool(labels & {"active_ideation", "suicide_plan",
-                                                                        "suicide_attempt"}))
-    if suicidal and (edge or lex.cue_re("time_imminent").search(text)):
+    edge = at_the_edge(lex, whole) and (voiced_intent or bool(labels & {"active_ideation", "suicide_plan",
+                                                                         "suicide_attempt"}))
+    if suicidal and (edge or lex.cue_re("time_imminent").search(whole)):
         raise_to("紧急")
     return level
 
@@ -307,17 +322,21 @@ class CallRiskState:
         if self.lexicon is None:
             self.lexicon = load_lexicon()
 
-    def update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool = False) -> list[AlertEvent]:
+    def update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool = False,
+               reading: str | None = None) -> list[AlertEvent]:
         """Take one segment and its risk; return the alerts to raise now (0, 1 or 2). ``risk_context``: as the
-        engine analysed the segment (the call was already about risk), so the cues see the same corrected text."""
+        engine analysed the segment (the call was already about risk), so the cues see the same corrected text.
+        ``reading``: the caller's segment read with the unfinished pieces before it (``joined_reading``), where the
+        cues of time and place are read too."""
         try:
-            return self._update(seg, risk, risk_context)
+            return self._update(seg, risk, risk_context, reading)
         finally:
             # trimmed only once the segment's turn is read: trimming on insertion shifted the new segment's index
             # and, past HISTORY_SEGMENTS, every caller segment raised IndexError (a call's risk stopped there)
             del self._history[:-HISTORY_SEGMENTS]
 
-    def _update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool) -> list[AlertEvent]:
+    def _update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool,
+                reading: str | None) -> list[AlertEvent]:
         lex = self.lexicon.in_risk_context() if risk_context else self.lexicon
         # finals of the two channels arrive in decoding order; what came before is decided by call time
         at = bisect.bisect_left(self._history, seg.start, key=lambda h: h[0].start)
@@ -352,9 +371,12 @@ class CallRiskState:
         # call has suicidal content ("我已经决定了，这周六")
         own_words = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         text = lex.corrected(seg.text)
+        whole = lex.corrected(reading) if reading else text
         decided = bool(self.labels & set(SUICIDE_LABELS)) and lex.cue_re("plan_intent").search(text)
         # a yes to the counselor's restated plan and its time ("你是说你打算这周六去跳楼，是吗？" → "嗯。") says both
-        near = near_time(lex, text) or (own_words and confirms_dated_plan(lex, seg, context) is not None)
+        # (the question read as the engine read it: from a caller who voiced intent, "买了炭" is preparation)
+        asked = self.lexicon.view(heard=risk_context, acts=True) if voiced or own_words else lex
+        near = near_time(lex, text) or (own_words and confirms_dated_plan(asked, seg, context) is not None)
         self._remember(at, seg, own_words, near)
         turn = self._turn(at)
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
@@ -365,13 +387,13 @@ class CallRiskState:
             # to act within 72 h, the answer its evidence
             self._plan_seg = self._near_seg = seg
         if (not own_words and voiced and level_rank(self.level) < level_rank("紧急")
-                and (at_the_edge(lex, text, bare=True) or self._symptom_after_attempt(lex, text))):
+                and (at_the_edge(lex, whole, bare=True) or self._symptom_after_attempt(lex, whole))):
             # "我在楼顶。" from a caller who spoke of suicidal intent: at the edge now; "头好晕……想睡觉" after the
             # caller said the pills are taken: the act is working now
             return self._raise_on(seg, "紧急")
         if not labels:
             return self._raise_plan_level()
-        seg_level = segment_level(lex, seg, labels, context, risk.keywords, voiced)
+        seg_level = segment_level(lex, seg, labels, context, risk.keywords, voiced, reading)
         worded = {k.label for k in risk.keywords}
         self.worded.update(lb for lb in labels if lb in worded)
         if "suicide_attempt" in worded and not self._undated_attempt:
@@ -381,7 +403,8 @@ class CallRiskState:
             self._attempt_when = when
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
-            seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context, risk.keywords, voiced),
+            seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context, risk.keywords,
+                                          voiced, reading),
                             UNWORDED_MAX_LEVEL,
                             key=level_rank)
         if set(labels) & {"suicide_plan", "suicide_preparation"} and current_plan(lex, text, risk):
