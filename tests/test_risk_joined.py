@@ -194,3 +194,10 @@ def test_a_yes_to_whether_the_act_is_done(engine, question, answer, level):
 def test_what_a_restated_plan_must_be(engine, question, level):
     ra, risks = run(engine, [OPENING, (C, "我想死。"), (K, question), (C, "嗯。")])
     assert ra.state.level == level, (question, worded(risks[-1]))
+
+
+@pytest.mark.parametrize("text", ["我有时候想死了就不用受这个罪了。", "我想死了就解脱了。"])
+def test_thinking_death_would_end_the_suffering_is_passive(engine, text):
+    """"想，死了就不用受这个罪了": the wish for relief in death (passive), not the wish to die (active, 中 before)."""
+    ra, risks = run(engine, [OPENING, (C, text)])
+    assert ra.state.level == "低" and worded(risks[-1]).keys() == {"passive_ideation"}, worded(risks[-1])
