@@ -5,7 +5,8 @@ short hash of the token, never the token itself.
 
 Which calls a token reads (:meth:`Principal.may_read`): supervisors and admins every call; a counselor token that
 names its holder the calls recorded with that ``counselor_id`` only, so a counselor's token does not open other
-counselors' callers; a counselor token that names nobody (a team's or a seat's) every call, as before."""
+counselors' callers; a counselor token that names nobody (a team's or a seat's) every call, as before (production
+mode refuses such tokens unless ``shared_counselor_tokens`` is set)."""
 
 from __future__ import annotations
 

@@ -213,6 +213,10 @@ class Settings(BaseSettings):
     tokens: SecretStr = SecretStr("")
     """Comma-separated token:role pairs, e.g. t0k3n:telephony,s3cr3t:supervisor; ``token:role@name`` also names
     the person (recorded as who corrected a worksheet or acknowledged an alert)."""
+    shared_counselor_tokens: bool = False
+    """Allow, in production mode, counselor tokens that name nobody (a team's or a seat's: such a token reads every
+    call). Development mode allows them; production refuses them unless this is set, so that each counselor's token
+    opens that counselor's callers only (``token:counselor@c-017``)."""
     data_dir: Path = Path("var")
     """Where the SQLite database and assembled models live."""
     database_url: str | None = None
@@ -240,6 +244,11 @@ class Settings(BaseSettings):
             weak = [t for t in tokens if t.lower() in PLACEHOLDER_TOKENS or len(t) < 16]
             if weak:
                 raise ValueError("production mode refuses placeholder or short tokens (fewer than 16 characters)")
+            shared = [spec for spec in tokens.values() if split_role(spec) == ("counselor", None)]
+            if shared and not self.shared_counselor_tokens:
+                raise ValueError(f"production mode refuses {len(shared)} counselor token(s) that name nobody: such a "
+                                 "token reads every caller's words; name the holder (token:counselor@c-017) or set "
+                                 "SCRIBE_SHARED_COUNSELOR_TOKENS=true")
         return self
 
     @property

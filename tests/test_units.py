@@ -137,6 +137,18 @@ def test_production_refuses_unsafe_tokens():
     assert Settings(mode="production", tokens="a-long-random-token-1234:admin").mode == "production"
 
 
+def test_production_refuses_counselor_tokens_that_name_nobody():
+    """Such a token reads every caller's words: production wants each counselor's token to name its holder, unless
+    the deployment says it shares them."""
+    shared = "a-long-random-token-1234:supervisor,a-long-random-token-5678:counselor"
+    with pytest.raises(ValueError, match="name nobody"):
+        Settings(mode="production", tokens=shared)
+    assert Settings(mode="production", tokens=shared, shared_counselor_tokens=True).mode == "production"
+    named = "a-long-random-token-1234:supervisor,a-long-random-token-5678:counselor@c-017"
+    assert Settings(mode="production", tokens=named).mode == "production"
+    assert Settings(tokens=shared).mode == "development"  # development allows them
+
+
 # ----------------------------------------------------------------- models
 def test_default_model_assembles_once_and_verifies(tmp_path):
     m = resolve_model("base", tmp_path)
