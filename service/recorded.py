@@ -125,14 +125,15 @@ async def _discard(msg: dict) -> None:
 
 async def open_recording(pipeline: Pipeline, sample_rate: int, channels: int, call_id: str,
                          channel_roles: list[str], counselor_id: str | None = None,
-                         sink: Sink | None = None, source: str = "upload") -> CallSession:
+                         sink: Sink | None = None, source: str = "upload", resume: bool = False) -> CallSession:
     """A new session for a recording, recorded in the store (raises CallExists for a known id).
 
     ``source="live"`` makes the recording behave as a live call (partials, live priority): the evaluation's
-    ``--audio`` mode uses it."""
+    ``--audio`` mode uses it. ``resume``: an upload cut short by a restart, transcribed again from its start (its
+    call is reopened: :meth:`Store.reopen_upload`)."""
     start = StartMessage(type="start", call_id=call_id, sample_rate=sample_rate, encoding="pcm_s16le",
                          channels=channels, channel_roles=channel_roles, counselor_id=counselor_id)
-    session = CallSession(pipeline, start, sink or _discard, source=source)
+    session = CallSession(pipeline, start, sink or _discard, source=source, resume=resume)
     await session.open()
     return session
 

@@ -58,6 +58,10 @@ class CallAnalysis:
         """Has the call shown any risk so far (worth hearing the caller again, ``service.relisten``)?"""
         return False
 
+    def resumed(self, alerted: list[str]) -> None:
+        """The call is transcribed again from its start (an upload cut short by a restart): the alert levels it
+        already raised, not to be raised twice."""
+
     async def on_relisten(self, seg: FinalSegment) -> list[dict]:
         """A caller's speech heard again (``segment_id`` of the live final it covers, the text heard now)."""
         return []
@@ -95,8 +99,11 @@ class _Channel:
 
 
 class CallSession:
-    def __init__(self, pipeline: Pipeline, start: StartMessage, sink: Sink, source: str = "live") -> None:
+    def __init__(self, pipeline: Pipeline, start: StartMessage, sink: Sink, source: str = "live",
+                 resume: bool = False) -> None:
         self.p = pipeline
+        #: an upload cut short by a restart, transcribed again: its call is reopened, not created
+        self.resume = resume
         self.start = start
         self.call_id = start.call_id
         self.sink = sink
@@ -128,8 +135,12 @@ class CallSession:
         return self._samples_in / self.start.sample_rate
 
     async def open(self) -> None:
-        """Record the call (raises CallExists for a known call id)."""
+        """Record the call (raises CallExists for a known call id; reopen an interrupted upload's when resuming)."""
         st = self.start
+        if self.resume:
+            alerted = await asyncio.to_thread(self.p.store.reopen_upload, st.call_id)
+            self.analysis.resumed(alerted)
+            return
         await asyncio.to_thread(
             self.p.store.create_call,
             CallStart(st.call_id, st.counselor_id, self.source, st.sample_rate, st.encoding, st.channels,

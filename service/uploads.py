@@ -1,5 +1,6 @@
 """Accepted uploads on disk and their queue: at most ``stream.max_concurrent_uploads`` transcribed at once, the rest
-waiting in order of arrival, resumed after a restart. The HTTP side (``POST /v1/calls``) is :mod:`service.api.calls`."""
+waiting in order of arrival, resumed after a restart (one cut short is transcribed again from its start, up to
+MAX_TRIES times). The HTTP side (``POST /v1/calls``) is :mod:`service.api.calls`."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ logger = logging.getLogger(__name__)
 UPLOADS_DIR = "uploads"
 """Under DATA_DIR: accepted uploads waiting or being transcribed, ``ID.audio`` and ``ID.json`` each."""
 UNPROCESSED_DIR = "unprocessed"
-"""Under the uploads: recordings whose transcription failed or was cut short by a restart, kept for an operator
+"""Under the uploads: recordings whose transcription failed, or was cut short MAX_TRIES times, kept for an operator
 (``ID.json`` says which call; upload the file again under a new call id)."""
+MAX_TRIES = 2
+"""Transcriptions an upload gets: one cut short by a restart is transcribed again from its start at the next one,
+but not a recording whose transcription was cut short this often (a file that brings the process down would bring
+down every restart)."""
 SAMPLE_RATE = 16000
 STALE_PART_S = 600
 """A half-received upload file untouched this long when a service starts is left from a process that died."""
@@ -47,6 +52,10 @@ class UploadJob:
     accepted_at: str
     dir: Path
     filename: str | None = None
+    #: transcriptions started (``ID.tries``, written before each starts)
+    tries: int = 0
+    #: transcribed again after a restart cut it short: its call is reopened, not created
+    resume: bool = False
     done: asyncio.Future | None = field(default=None, repr=False)
 
     @property
@@ -66,6 +75,29 @@ class UploadJob:
     def from_meta(cls, directory: Path, m: dict) -> "UploadJob":
         return cls(m["id"], m["call_id"], list(m["channel_roles"]), m.get("counselor_id"), AudioInfo(**m["info"]),
                    m["accepted_at"], directory, m.get("filename"))
+
+    @property
+    def tries_path(self) -> Path:
+        """How many transcriptions were started: a file of its own, since the ``.json`` is the job's lock (a
+        rewritten ``.json`` would be a new file, and a second service could lock it while this one holds the old)."""
+        return self.dir / f"{self.id}.tries"
+
+    def read_tries(self) -> int:
+        try:
+            return int(self.tries_path.read_text(encoding="ascii").strip() or 0)
+        except FileNotFoundError:
+            return 0
+        except (OSError, ValueError):
+            return MAX_TRIES  # unreadable: as if used up (set aside for an operator, never lost)
+
+    def write_tries(self) -> None:
+        tmp = self.tries_path.with_suffix(".tries.tmp")
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(str(self.tries))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.tries_path)
+        _fsync_dir(self.dir)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -150,8 +182,8 @@ class UploadQueue:
         self._dispatcher = asyncio.create_task(self._dispatch())
 
     async def stop(self) -> None:
-        """Stop taking jobs; the ones being transcribed are cancelled (their calls are marked interrupted at the next
-        start, their files kept in unprocessed/), the waiting ones stay on disk and are resumed at the next start."""
+        """Stop taking jobs; the ones being transcribed are cancelled (their calls are marked interrupted, and they
+        are transcribed again at the next start), the waiting ones stay on disk and are resumed at the next start."""
         self._stopping = True
         tasks = [t for t in (self._dispatcher, *self._tasks) if t is not None]
         for t in tasks:
@@ -164,11 +196,13 @@ class UploadQueue:
     def _recover(self) -> list[UploadJob]:
         """At start-up: the uploads on disk. Half-written ones (no ``.json``: never answered 202) are removed; one
         whose call is already recorded was being transcribed when the process stopped (its call is marked
-        interrupted) and is set aside in unprocessed/; one another service is transcribing is left alone; the
-        rest wait again, oldest first."""
+        interrupted): it waits to be transcribed again from its start, unless it was cut short MAX_TRIES times or
+        its call is not an interrupted upload, and then it is set aside in unprocessed/; one another service is
+        transcribing is left alone; the rest wait again, oldest first."""
         stale = time.time() - STALE_PART_S  # another service on this data directory may be receiving one now
         for p in self.dir.iterdir():
-            half = p.suffix in (".part", ".tmp") or (p.suffix == ".audio" and not p.with_suffix(".json").exists())
+            half = p.suffix in (".part", ".tmp") or (p.suffix in (".audio", ".tries")
+                                                      and not p.with_suffix(".json").exists())
             if half and p.is_file() and p.stat().st_mtime < stale:
                 remove_files(p)
         jobs = []
@@ -177,22 +211,31 @@ class UploadQueue:
                 job = UploadJob.from_meta(self.dir, json.loads(p.read_text(encoding="utf-8")))
             except (OSError, ValueError, KeyError, TypeError):
                 logger.exception("upload %s: unreadable metadata, set aside", p.name)
-                self._set_aside_paths(p, p.with_suffix(".audio"))
+                self._set_aside_paths(p, p.with_suffix(".audio"), p.with_suffix(".tries"))
                 continue
             if not job.audio_path.exists():
-                remove_files(p)
+                remove_files(p, job.tries_path)
                 continue
             with self._lock(job) as locked:
                 if not locked:
                     continue  # another service on this data directory is transcribing it
                 call = self.runtime.pipeline.store.get_call(job.call_id)
-                if call is None:
+                if call is not None and call.status == "ended" and call.source == "upload":
+                    # done; the process stopped before removing it
+                    remove_files(job.audio_path, job.tries_path, job.meta_path)
+                    continue
+                job.tries = job.read_tries()
+                if job.tries < MAX_TRIES and call is None:
+                    jobs.append(job)  # waiting (or stopped before its call was recorded)
+                elif job.tries < MAX_TRIES and call.status == "interrupted" and call.source == "upload":
+                    logger.warning("upload %s (call %s) was cut short: it is transcribed again (try %d of %d)",
+                                   job.id, job.call_id, job.tries + 1, MAX_TRIES)
+                    job.resume = True
                     jobs.append(job)
-                elif call.status == "ended" and call.source == "upload":
-                    remove_files(job.audio_path, job.meta_path)  # done; the process stopped before removing it
                 else:
-                    logger.warning("upload %s (call %s) was cut short (%s): its recording is kept in %s/%s",
-                                   job.id, job.call_id, call.status, UPLOADS_DIR, UNPROCESSED_DIR)
+                    logger.warning("upload %s (call %s) was cut short (%s, %d tries): its recording is kept in %s/%s",
+                                   job.id, job.call_id, call.status if call else "not recorded", job.tries,
+                                   UPLOADS_DIR, UNPROCESSED_DIR)
                     self._set_aside(job)
         return sorted(jobs, key=lambda j: (j.accepted_at, j.id))
 
@@ -245,14 +288,16 @@ class UploadQueue:
     async def _transcribe(self, job: UploadJob) -> str:
         """``ended``, ``failed``, ``conflict`` (the call id was recorded meanwhile, by a live call) or ``taken``
         (another service on this data directory transcribes it). Ended: the files are removed; failed or conflict:
-        set aside in unprocessed/; cancelled (the service stops): left, and set aside at the next start, when the
-        call is marked interrupted."""
+        set aside in unprocessed/; cancelled (the service stops): left, and transcribed again at the next start
+        (:meth:`_recover`)."""
         with self._lock(job) as locked:
             if not locked or not job.audio_path.exists():
                 return "taken"
             try:
+                job.tries += 1
+                await asyncio.to_thread(job.write_tries)  # counted before it starts: a crash counts too
                 session = await open_recording(self.runtime.pipeline, SAMPLE_RATE, job.info.channels, job.call_id,
-                                               job.channel_roles, job.counselor_id)
+                                               job.channel_roles, job.counselor_id, resume=job.resume)
             except CallExists:
                 logger.error("upload %s: call %s was recorded meanwhile (a live call with the same id?); its "
                              "recording is kept in %s/%s", job.id, job.call_id, UPLOADS_DIR, UNPROCESSED_DIR)
@@ -268,7 +313,7 @@ class UploadQueue:
                     outcome = "failed"
             try:
                 if outcome == "ended":
-                    await asyncio.to_thread(remove_files, job.audio_path, job.meta_path)
+                    await asyncio.to_thread(remove_files, job.audio_path, job.tries_path, job.meta_path)
                 else:
                     await asyncio.to_thread(self._set_aside, job)
             except OSError:
@@ -295,7 +340,7 @@ class UploadQueue:
             os.close(fd)
 
     def _set_aside(self, job: UploadJob) -> None:
-        self._set_aside_paths(job.meta_path, job.audio_path)
+        self._set_aside_paths(job.meta_path, job.audio_path, job.tries_path)
 
     def _set_aside_paths(self, *paths: Path) -> None:
         target = self.dir / UNPROCESSED_DIR

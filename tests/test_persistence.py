@@ -7,6 +7,8 @@ import io
 import json
 import signal
 import time
+import uuid
+from datetime import datetime, timezone
 
 import httpx
 import numpy as np
@@ -14,7 +16,10 @@ import pytest
 import soundfile as sf
 import websockets
 
-from service.store.db import CallStart, Store
+from service.analysis import RiskAnalysis
+from service.risk import RiskEngine
+from service.store.db import CallExists, CallStart, Store
+from service.store.tables import AlertRow
 from service.types import FinalSegment
 from tests.conftest import (POSTGRES_URL, SUP, TEL, free_port, load_fixture_call, make_settings, needs_postgres,
                             serve_process, serve_with)
@@ -124,6 +129,52 @@ def _round_trip(store: Store) -> None:
     call = store.get_call(cid)
     assert call.status == "ended" and call.audio_seconds == 3.2 and call.channel_roles == ["caller", "counselor"]
     store.close()
+
+
+def _reopen(store: Store) -> None:
+    """An upload cut short is reopened to be transcribed again: its segments go, its alerts stay (their levels are
+    returned, not to be raised twice), it is processing again; nothing else is reopened."""
+    cid = f"ro-{time.time_ns()}"
+    store.create_call(CallStart(cid, "c-1", "upload", 16000, "pcm_s16le", 2, ["caller", "counselor"], {}))
+    store.add_segment(FinalSegment(cid, 0, "caller", 0.5, 1.5, "喂"))
+    store.add_alert(AlertRow(alert_id=str(uuid.uuid4()), call_id=cid, counselor_id="c-1", risk_level="高",
+                             labels=["suicide_plan"], evidence=[], engine_version="test",
+                             raised_at=datetime.now(timezone.utc), state="open"), [])
+    with pytest.raises(CallExists):
+        store.reopen_upload(cid)  # still being transcribed: not cut short
+    store.finish_call(cid, "interrupted", 1.5)
+    store.set_risk_level(cid, "高")
+    assert store.reopen_upload(cid) == ["高"]
+    call = store.get_call(cid)
+    assert (call.status, call.ended_at, call.risk_level) == ("processing", None, "高")
+    assert store.segments(cid) == [] and len(store.list_alerts(call_id=cid)) == 1
+    with pytest.raises(CallExists):
+        store.reopen_upload(cid)  # another process reopened it first
+    live = f"rl-{time.time_ns()}"
+    store.create_call(CallStart(live, None, "live", 8000, "mulaw", 2, ["caller", "counselor"], {}))
+    store.finish_call(live, "interrupted", 1.0)
+    with pytest.raises(CallExists):
+        store.reopen_upload(live)  # a live call is never heard again
+    store.close()
+
+
+def test_an_interrupted_upload_is_reopened_sqlite(tmp_path):
+    _reopen(Store(f"sqlite:///{tmp_path}/s.db"))
+
+
+@needs_postgres
+def test_an_interrupted_upload_is_reopened_postgres():
+    _reopen(Store(POSTGRES_URL))
+
+
+def test_a_resumed_call_does_not_alert_twice():
+    """The levels the first try alerted are counted: the same sentences heard again raise only what is new."""
+    ra = RiskAnalysis(RiskEngine.load(), "re-1", None)
+    ra.resumed(["高"])
+    ra.analyze(FinalSegment("re-1", 0, "caller", 0.0, 2.0, "我想死，我打算今晚从楼顶跳下去。"))
+    assert ra.state.level == "高" and ra.alerts == []
+    ra.analyze(FinalSegment("re-1", 1, "caller", 3.0, 5.0, "我现在就站在楼顶上。"))
+    assert [a.risk_level for a in ra.alerts] == ["紧急"]
 
 
 @needs_postgres

@@ -9,6 +9,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import io
+import json
 import signal
 import struct
 import threading
@@ -281,7 +282,7 @@ async def test_uploads_queue_beyond_the_limit_and_live_calls_go_on(runtime, clip
                 line, hdr = await _announce(srv.port, TEL, 500_000_000)
                 assert line == "HTTP/1.1 503 Service Unavailable" and hdr["retry-after"] == "60"
                 assert hdr["connection"] == "close" and hdr["x-content-type-options"] == "nosniff"
-                assert _spool(tmp_path) == [".audio", ".audio", ".json", ".json"], "A and B only, nothing of C"
+                assert _spool(tmp_path) == [".audio", ".audio", ".json", ".json", ".tries"], "A (started) and B only, nothing of C"
 
                 # a live call is served while uploads run and wait
                 audio, _ = clips["aishell1_BAC009S0764W0121"]
@@ -333,7 +334,7 @@ async def test_bad_uploads_get_a_clear_4xx_and_keep_nothing(runtime, tmp_path, m
                 assert r.status_code == 422, "a bare body, not a form with a file"
                 r = await up.post("/v1/calls", json={"call_id": "x"}, headers=tel)
                 assert r.status_code == 422
-                assert _spool(tmp_path) == [".audio", ".json"], "only the good upload is kept"
+                assert _spool(tmp_path) == [".audio", ".json", ".tries"], "only the good upload (started) is kept"
                 gate.set()
                 got = await _wait_for(http, "t-bad-ok", "ended")
                 assert got["status"] == "ended" and got["segments"], "the good one is not disturbed"
@@ -342,9 +343,10 @@ async def test_bad_uploads_get_a_clear_4xx_and_keep_nothing(runtime, tmp_path, m
         gate.set()
 
 
-async def test_queued_uploads_are_transcribed_after_a_restart(runtime, tmp_path, monkeypatch, call_wav):
-    """The service stops with one upload being transcribed and one waiting: the waiting one is transcribed by the
-    next process on the same data directory; the one cut short is marked interrupted, its file set aside."""
+async def test_uploads_cut_short_or_queued_are_transcribed_after_a_restart(runtime, tmp_path, monkeypatch, call_wav):
+    """The service stops with one upload being transcribed and one waiting: the next process on the same data
+    directory transcribes both, the one cut short again from its start (its call reopened, not recorded twice: the
+    same transcript as the other upload of the same file, no segment of the first try left)."""
     settings = make_settings(tmp_path, stream={"max_concurrent_uploads": 1})
     gate = _gate(monkeypatch)
     try:
@@ -354,24 +356,90 @@ async def test_queued_uploads_are_transcribed_after_a_restart(runtime, tmp_path,
                     r = await _post(up, cid, call_wav, "call.wav")
                     assert r.status_code == 202 and r.json()["status"] == state
         srv.config.app.state.runtime.close()  # as the process would at its end: A's call is interrupted
-        # stopped: A was cut short, B never started
-        assert _spool(tmp_path) == [".audio", ".audio", ".json", ".json"]
+        # stopped: A was cut short on its first try, B never started
+        assert _spool(tmp_path) == [".audio", ".audio", ".json", ".json", ".tries"]
         gate.set()
         with serve_with(runtime, settings) as srv:
             async with httpx.AsyncClient(base_url=srv.http, timeout=60,
                                          headers={"Authorization": f"Bearer {SUP}"}) as http:
-                got = await _wait_for(http, "t-r-b", "ended")
-                assert got["status"] == "ended" and got["segments"]
-                assert (await http.get("/v1/calls/t-r-a")).json()["status"] == "interrupted"
+                a = await _wait_for(http, "t-r-a", "ended")
+                b = await _wait_for(http, "t-r-b", "ended")
+                assert a["status"] == b["status"] == "ended" and a["segments"]
+                assert [(s["speaker"], s["text"]) for s in a["segments"]] == \
+                    [(s["speaker"], s["text"]) for s in b["segments"]]
+                assert len({s["segment_id"] for s in a["segments"]}) == len(a["segments"])
+                listed = (await http.get("/v1/calls")).json()
+                assert [c["call_id"] for c in listed["calls"]].count("t-r-a") == 1 and listed["queued"] == []
+        assert _spool(tmp_path) == []
+        assert not list((tmp_path / "uploads" / "unprocessed").glob("*")) if (tmp_path / "uploads" / "unprocessed").exists() else True
+    finally:
+        gate.set()
+
+
+async def test_an_upload_cut_short_every_time_is_set_aside(runtime, tmp_path, monkeypatch, call_wav):
+    """A recording whose transcription is cut short MAX_TRIES times (a file that brings the process down would
+    bring down every restart) is set aside for an operator, its call left interrupted; while it waits to be
+    transcribed again it is shown as queued."""
+    settings = make_settings(tmp_path, stream={"max_concurrent_uploads": 1})
+    gate = _gate(monkeypatch)
+    try:
+        for attempt in range(uploads.MAX_TRIES):
+            with serve_with(runtime, settings) as srv:
+                async with httpx.AsyncClient(base_url=srv.http, timeout=60,
+                                             headers={"Authorization": f"Bearer {SUP}"}) as http:
+                    if attempt == 0:  # (_post sends the telephony token)
+                        r = await _post(http, "t-x", call_wav, "call.wav")
+                        assert r.status_code == 202 and r.json()["status"] == "processing"
+                    else:  # transcribed again: reopened, processing once more, and held by the gate again
+                        got = await _wait_for(http, "t-x", "processing")
+                        assert got["status"] == "processing" and got["segments"] == []
+            srv.config.app.state.runtime.close()
+            tries = (tmp_path / "uploads").glob("*.tries")
+            assert [p.read_text() for p in tries] == [str(attempt + 1)]
+        with serve_with(runtime, settings) as srv:
+            async with httpx.AsyncClient(base_url=srv.http, timeout=60,
+                                         headers={"Authorization": f"Bearer {SUP}"}) as http:
+                assert (await http.get("/v1/calls/t-x")).json()["status"] == "interrupted"
         assert _spool(tmp_path) == []
         kept = sorted(p.suffix for p in (tmp_path / "uploads" / "unprocessed").iterdir())
-        assert kept == [".audio", ".json"], "the recording cut short is kept for an operator"
+        assert kept == [".audio", ".json", ".tries"], "the recording is kept for an operator"
+    finally:
+        gate.set()
+
+
+async def test_an_upload_waiting_to_be_transcribed_again_is_queued(runtime, tmp_path, monkeypatch, call_wav):
+    """While the upload cut short waits behind another, its call reads ``queued`` with its position, not
+    ``interrupted``, and the list shows it once."""
+    settings = make_settings(tmp_path, stream={"max_concurrent_uploads": 1})
+    gate = _gate(monkeypatch)
+    try:
+        with serve_with(runtime, settings) as srv:
+            async with httpx.AsyncClient(base_url=srv.http, timeout=60) as up:
+                assert (await _post(up, "t-q-a", call_wav, "call.wav")).json()["status"] == "processing"
+        srv.config.app.state.runtime.close()
+        uploads_dir = tmp_path / "uploads"
+        # an upload accepted earlier than A, waiting: it goes first after the restart and holds the one slot
+        meta = json.loads(next(uploads_dir.glob("*.json")).read_text())
+        early = dict(meta, id="0" * 32, call_id="t-q-0", accepted_at="2000-01-01T00:00:00+00:00")
+        (uploads_dir / f"{early['id']}.audio").write_bytes(next(uploads_dir.glob("*.audio")).read_bytes())
+        (uploads_dir / f"{early['id']}.json").write_text(json.dumps(early))
+        with serve_with(runtime, settings) as srv:
+            async with httpx.AsyncClient(base_url=srv.http, timeout=60,
+                                         headers={"Authorization": f"Bearer {SUP}"}) as http:
+                got = (await http.get("/v1/calls/t-q-a")).json()
+                assert (got["status"], got["queue_position"]) == ("queued", 1)
+                listed = (await http.get("/v1/calls")).json()
+                assert [c["status"] for c in listed["calls"] if c["call_id"] == "t-q-a"] == ["queued"]
+                assert listed["queued"] == []  # recorded already: listed with the calls, once
+                gate.set()
+                assert (await _wait_for(http, "t-q-a", "ended"))["status"] == "ended"
     finally:
         gate.set()
 
 
 async def test_a_queued_upload_survives_a_killed_process(tmp_path, call_audio):
-    """kill -9 while one upload is transcribed and one waits; the next process transcribes the waiting one."""
+    """kill -9 while one upload is transcribed and one waits; the next process transcribes both, the one cut short
+    again from its start (it was accepted first, so it goes first)."""
     long_call = wav_bytes(np.tile(call_audio, (8, 1)))  # 5 minutes: still being transcribed when the process dies
     port = free_port()
     env = {"SCRIBE_STREAM__MAX_CONCURRENT_UPLOADS": "1"}
@@ -391,9 +459,11 @@ async def test_a_queued_upload_survives_a_killed_process(tmp_path, call_audio):
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
                                      headers={"Authorization": f"Bearer {SUP}"}) as http:
-            got = await _wait_for(http, "t-k-b", "ended")
+            got = await _wait_for(http, "t-k-b", "ended", timeout=600)
             assert got["status"] == "ended" and got["segments"]
-            assert (await http.get("/v1/calls/t-k-a")).json()["status"] == "interrupted"
+            again = (await http.get("/v1/calls/t-k-a")).json()
+            assert again["status"] == "ended" and again["segments"]
+            assert again["segments"][-1]["end"] > 4 * sf.info(CALL).duration  # all of it, not the first try's part
     finally:
         proc.terminate()
         proc.wait(30)

@@ -143,7 +143,16 @@ async def get_call(call_id: str, runtime: RuntimeDep, request: Request, who: Rea
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
     if not who.may_read(call.counselor_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call {call_id}")
-    return call_json(call, await asyncio.to_thread(store.segments, call_id))
+    return _waiting_again(call_json(call, await asyncio.to_thread(store.segments, call_id)), _queue(request))
+
+
+def _waiting_again(out: dict, q: UploadQueue) -> dict:
+    """A recorded upload that a restart cut short and that waits to be transcribed again: ``queued``, with its
+    ``queue_position``, rather than ``interrupted``."""
+    position = q.position(out["call_id"])
+    if position and out["status"] == "interrupted":
+        out.update(status="queued", queue_position=position)
+    return out
 
 
 @router.get("")
@@ -155,8 +164,9 @@ async def list_calls(runtime: RuntimeDep, request: Request, who: ReaderRole, lim
     calls and uploads only."""
     rows = await asyncio.to_thread(runtime.pipeline.store.list_calls, limit, offset, who.reads_as)
     q = _queue(request)
-    waiting = [_upload_json(job, i) for i, job in enumerate(list(q.waiting), 1) if who.may_read(job.counselor_id)]
-    return {"calls": [{k: v for k, v in call_json(r, []).items() if k != "segments"} for r in rows],
+    waiting = [_upload_json(job, i) for i, job in enumerate(list(q.waiting), 1)
+               if who.may_read(job.counselor_id) and not job.resume]
+    return {"calls": [{k: v for k, v in _waiting_again(call_json(r, []), q).items() if k != "segments"} for r in rows],
             "queued": [{k: v for k, v in w.items() if k != "segments"} for w in waiting]}
 
 

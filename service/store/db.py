@@ -246,6 +246,27 @@ class Store:
             s.commit()
         self._start_heartbeat()
 
+    def reopen_upload(self, call_id: str) -> list[str]:
+        """An upload cut short by a restart, to be transcribed again from its start: its segments (and their risk)
+        are removed and the call is ``processing`` again, owned by this process; its alerts stay (they were raised
+        and may be acknowledged), and their levels are returned so that the new run does not raise them twice. The
+        stored risk level is kept (it is never lowered). Raises CallExists unless the call is an interrupted upload
+        (another process reopened it first, or a live call has that id)."""
+        with self.session() as s:
+            res = s.execute(update(CallRow).where(
+                CallRow.call_id == call_id, CallRow.status == "interrupted", CallRow.source == "upload",
+            ).values(status="processing", ended_at=None, audio_seconds=0.0, error=None))
+            if not res.rowcount:
+                s.rollback()
+                raise CallExists(call_id)
+            s.execute(delete(SegmentRow).where(SegmentRow.call_id == call_id))
+            s.execute(delete(CallOwnerRow).where(CallOwnerRow.call_id == call_id))
+            s.execute(insert(CallOwnerRow).values(call_id=call_id, owner=self.owner, heartbeat_at=self._now()))
+            alerted = list(s.scalars(select(AlertRow.risk_level).where(AlertRow.call_id == call_id)))
+            s.commit()
+        self._start_heartbeat()
+        return alerted
+
     def finish_call(self, call_id: str, status: str, audio_seconds: float, error: str | None = None) -> None:
         with self.session() as s:
             s.execute(
