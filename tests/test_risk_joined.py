@@ -201,3 +201,49 @@ def test_thinking_death_would_end_the_suffering_is_passive(engine, text):
     """"想，死了就不用受这个罪了": the wish for relief in death (passive), not the wish to die (active, 中 before)."""
     ra, risks = run(engine, [OPENING, (C, text)])
     assert ra.state.level == "低" and worded(risks[-1]).keys() == {"passive_ideation"}, worded(risks[-1])
+
+
+# --- what a second review found (150 cases of its own, written before it saw these rules' tests: 122 as it expected;
+# 138 after the fixes below, which were written from its misses) -----------------------------------------------
+
+
+@pytest.mark.parametrize("turns,level", [
+    ([(C, "我上次"), (C, "把药全吃了"), (C, "那是三年前")], "中"),              # history in the piece before
+    ([(C, "我用美工刀割了手腕"), (C, "就刚才")], "紧急"),                       # dated by the caller, same turn
+    ([(C, "我用美工刀割了手腕"), (C, "昨天晚上")], "高"),
+    ([(C, "我已经"), (C, "把煤气"), (C, "打开了"), (C, "不想活了")], "紧急"),  # the act, then the intent
+    ([(C, "我烧了炭"), (C, "门窗"), (C, "都关上了"), (C, "不想活了")], "紧急"),
+    ([(C, "我想"), (C, "自杀")], "中"),                                       # a wish, not the topic
+])
+def test_pieces_read_together_second_review(engine, turns, level):
+    ra, risks = run(engine, [OPENING, *turns])
+    assert ra.state.level == level, [worded(r) for r in risks]
+
+
+@pytest.mark.parametrize("turns,level", [
+    ([(C, "我现在在楼顶。"), (K, "你在楼顶做什么？"), (C, "我不想活了。")], "紧急"),  # where, then the intent
+    ([(C, "我在长江大桥上。"), (K, "你在桥上做什么？"), (C, "我不想活了。")], "紧急"),
+    ([(C, "我在楼顶晒被子呢。"), (K, "嗯。"), (C, "我不想活了。")], "中"),          # an errand, not the edge
+    ([(C, "我不想活了。"), (K, "你现在是在楼顶吗？"), (C, "是。")], "紧急"),       # a yes to where
+    ([(C, "我心里很难受。"), (K, "你现在是在楼顶吗？"), (C, "是。")], "无"),       # no intent voiced
+])
+def test_at_the_edge_and_the_intent_in_either_order(engine, turns, level):
+    ra, risks = run(engine, [OPENING, *turns], gap=2.5)
+    assert ra.state.level == level, [worded(r) for r in risks]
+
+
+@pytest.mark.parametrize("text,level", [
+    ("我吃了一百片阿司匹林。", "紧急"), ("我吃了两片阿司匹林。", "无"), ("我吃了一整瓶安眠药。", "紧急"),
+    ("我现在正在吞安眠药。", "紧急"), ("我烧炭了。", "紧急"),
+    ("我 不想 活 了 今天 晚上 就 去 跳 河", "高"),                      # the recognizer's spaces
+    ("我不想跳楼。", "无"), ("我不想让家人知道我想死。", "中"),         # 不想 right before the method only
+    ("我用刀划了胳膊，不是想死，就是难受。", "低"), ("我去年跳过一次河，被人救上来了。", "中"),
+])
+def test_words_for_acts_second_review(engine, text, level):
+    ra, risks = run(engine, [OPENING, (C, text)])
+    assert ra.state.level == level, (text, worded(risks[-1]))
+
+
+def test_is_this_so_is_a_yes(engine):
+    ra, _ = run(engine, [OPENING, (C, "我想死。"), (K, "你是说你这周末打算从桥上跳下去，是这样吗？"), (C, "是这样。")])
+    assert ra.state.level == "高"

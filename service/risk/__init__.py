@@ -105,14 +105,23 @@ class RiskEngine:
         have = {k.label for k in risk.keywords}
         spans = [(k.char_start, k.char_end) for k in risk.keywords]
         trigger = next((k for k in risk.keywords if k.label in SUICIDE_LABELS), None)
+        before: set[str] | None = None  # what the pieces before say on their own
         for k in joined.keywords:
             own = [i for i in reading.positions[k.char_start:k.char_end] if i is not None]
-            if not own and k.label == "suicide_plan" and trigger is not None and k.label not in have:
-                # "我已经" | "想好了" | "这周六" | "一了百了": the decision and its date were said before the words
-                # that make it a plan to die; the plan is carried by those words
-                have.add(k.label)
-                risk.labels.append(k.label)
-                risk.keywords.append(self._hit(seg, trigger.text, k.label, trigger.char_start, trigger.char_end))
+            if not own and k.label in SUICIDE_LABELS and trigger is not None and k.label not in have:
+                if before is None:
+                    n = reading.positions.count(None)
+                    alone = FinalSegment(seg.call_id, seg.segment_id, seg.speaker, reading.start, seg.start,
+                                         reading.text[:n])
+                    before = {x.label for x in self._read(alone, list(context)[:len(context) - reading.fragments],
+                                                          risk_context, acts_context, classify=False).keywords}
+                if k.label not in before:
+                    # what the pieces before say only in the light of this segment's words: a dated decision is a
+                    # plan ("我已经" | "想好了" | "这周六" | "一了百了"), an everyday act is the act ("我已经" | "把煤气"
+                    # | "打开了" | "不想活了"); carried by those words
+                    have.add(k.label)
+                    risk.labels.append(k.label)
+                    risk.keywords.append(self._hit(seg, trigger.text, k.label, trigger.char_start, trigger.char_end))
                 continue
             if not own or k.label in have:
                 continue  # all of it in earlier pieces (read there), or this segment's words already carry it
@@ -143,7 +152,8 @@ class RiskEngine:
                 judged.append((min(own), max(own) + 1, j.label))
         for k in list(risk.keywords):
             over = [(a, b, lb) for a, b, lb in judged if a < k.char_end and k.char_start < b]
-            if k.label not in SUICIDE_LABELS or not over or any(lb == k.label for _, _, lb in over):
+            if (k.label not in SUICIDE_LABELS and k.label != "suicide_exploration") or not over \
+                    or any(lb == k.label for _, _, lb in over):
                 continue
             risk.keywords.remove(k)
             for a, b, lb in over:

@@ -86,6 +86,9 @@ def _clause_of(bounds: list[tuple[int, int]], pos: int) -> int:
 def _negated(lex: Lexicon, text: str, m: Match, clause_start: int) -> bool:
     if m.char_start > clause_start and text[m.char_start - 1] in lex.cues["negation_immediate"]:
         return True
+    # "我不想跳楼", "我不要吃药": the word right before (further back it may deny something else: "不想让家人知道我想死")
+    if any(text.endswith(p, clause_start, m.char_start) for p in lex.cues.get("negation_just_before", ())):
+        return True
     # "没有" right before it (我没有攒药): not in the window, where it denies something else (没有希望，总想着自杀),
     # nor as a question (有没有自杀方法)
     if "negation_adjacent" in lex.cues and re.search(lex.cues["negation_adjacent"], text[clause_start:m.char_start]):

@@ -58,6 +58,8 @@ PLAN_TIME_WINDOW_S = 1200.0
 #: segments (both speakers) before the counselor's "什么时候" in which the caller's own words of risk must be for the
 #: answer's near time to date their plan ("嗯。" to 想过结束自己的生命, then the method, the pills, then 什么时候)
 WHEN_CONTEXT_SEGMENTS = 6
+#: call time within which a caller's "我现在在楼顶" and the intent voiced after it make the call 紧急
+EDGE_WINDOW_S = 600.0
 #: the highest level a segment reaches on classifier-only labels (no keyword in the caller's words carries them)
 UNWORDED_MAX_LEVEL = "无"
 _CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -271,11 +273,14 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
             # a yes to "你是说你上周六吃了一瓶安眠药，是吗？" is dated by the question; to "你是不是已经吃了药？", now
             when = attempt_when(lex, [lex.corrected(asked.text)])
             when = "now" if when == "unknown" else when
-        if when == "unknown" and attempt_current(lex, text, starts):
+        # the caller's pieces before this segment ("我上次" | "把药全吃了")
+        prior = lex.corrected(reading[:len(reading) - len(unpaused(seg.text, 0, keep_end=True)[0])]) if reading else ""
+        current = attempt_current(lex, text, starts) or (prior and attempt_current(lex, whole, [len(prior)]))
+        if when == "unknown" and current and not lex.cue_re("plan_not_current").search(prior):
             # told without a time but as the state things are in now: "我把药全吃了", "我割腕了" (the sentence-final
-            # 了 of a changed situation), a yes to "你是不是已经吃了药？": the act has just happened (the spec's
-            # 紧急: "pills taken"), until the caller or the counselor says when; "我用美工刀割了手腕" narrates,
-            # "我割过腕" is history (中 until dated)
+            # 了 of a changed situation): the act has just happened (the spec's 紧急: "pills taken"), until the caller
+            # or the counselor says when; "我用美工刀割了手腕" narrates, "我割过腕" and "我上次" | "把药全吃了" are
+            # history (中 until dated)
             when = "now"
         raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
     # at the edge is an emergency from a caller who voiced suicidal intent, before or here ("我现在就坐在江边上" alone
@@ -315,6 +320,8 @@ class CallRiskState:
     _dated_attempt: bool = False
     #: when the attempt the caller told happened (attempt_when: now, recent, earlier, unknown)
     _attempt_when: str = "unknown"
+    #: the caller said they are at the edge now before voicing any intent ("我现在在楼顶")
+    _edge_seg: FinalSegment | None = None
 
     def __post_init__(self) -> None:
         if self.alert_threshold not in RISK_LEVELS or self.alert_threshold == "无":
@@ -386,15 +393,28 @@ class CallRiskState:
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
             # to act within 72 h, the answer its evidence
             self._plan_seg = self._near_seg = seg
+        edge = at_the_edge(lex, whole, bare=True) or self._confirms_edge(lex, seg, context)
+        if edge and not voiced:
+            self._edge_seg = seg  # "我现在在楼顶": 紧急 once the caller voices intent (below)
         if (not own_words and voiced and level_rank(self.level) < level_rank("紧急")
-                and (at_the_edge(lex, whole, bare=True) or self._symptom_after_attempt(lex, whole))):
-            # "我在楼顶。" from a caller who spoke of suicidal intent: at the edge now; "头好晕……想睡觉" after the
-            # caller said the pills are taken: the act is working now
+                and (edge or self._symptom_after_attempt(lex, whole))):
+            # "我在楼顶。" (or "是" to "你现在是在楼顶吗？") from a caller who spoke of suicidal intent: at the edge now;
+            # "头好晕……想睡觉" after the caller said the pills are taken: the act is working now
             return self._raise_on(seg, "紧急")
+        if not own_words and self._dates_attempt(lex, whole, at):
+            # "我吃了一整瓶安眠药" | "大概半小时前": the caller dates, in the same turn, the attempt told without a time
+            self._undated_attempt = False
+            self._dated_attempt = True
+            return self._raise_on(seg, "紧急" if self._attempt_when == "now" else "高")
         if not labels:
             return self._raise_plan_level()
         seg_level = segment_level(lex, seg, labels, context, risk.keywords, voiced, reading)
         worded = {k.label for k in risk.keywords}
+        if (self._edge_seg is not None and worded & INTENT_LABELS
+                and seg.start - self._edge_seg.start <= EDGE_WINDOW_S and level_rank(seg_level) < level_rank("紧急")):
+            # "我现在在楼顶" … "我不想活了": at the edge, and now the intent
+            seg_level = "紧急"
+            self._key(self._edge_seg)
         self.worded.update(lb for lb in labels if lb in worded)
         if "suicide_attempt" in worded and not self._undated_attempt:
             when = attempt_when_said(lex, text, context)
@@ -478,6 +498,21 @@ class CallRiskState:
             return any(words for h, words, _ in self._history[max(0, k - WHEN_CONTEXT_SEGMENTS):k]
                        if h.speaker != "counselor")
         return False
+
+    def _confirms_edge(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
+        """A caller's yes to the counselor's question whether they are at the edge now ("你现在是在楼顶吗？" → "是")."""
+        found = confirmed_question(lex, seg, context)
+        return found is not None and at_the_edge(lex, lex.corrected(found[0].text))
+
+    def _dates_attempt(self, lex: Lexicon, text: str, at: int) -> bool:
+        """A time of the act ("大概半小时前", "昨天晚上") in the caller's turn that told an attempt without one."""
+        if not self._undated_attempt or not any(words for words, _ in self._turn(at)):
+            return False
+        when = attempt_when(lex, [text])
+        if when not in ("now", "recent"):
+            return False
+        self._attempt_when = when
+        return level_rank(self.level) < level_rank("紧急" if when == "now" else "高")
 
     def _symptom_after_attempt(self, lex: Lexicon, text: str) -> bool:
         """A symptom now ("头好晕……想睡觉") from a caller who told an attempt without a date, or as just now: after

@@ -80,8 +80,9 @@ def normalize(text: str) -> str:
     return "".join(o if len(o := unicodedata.normalize("NFKC", ch).lower()) == 1 else ch for ch in text)
 
 
-#: a pause written inside the words ("我不想……活了"): ellipsis characters, or two or more dots or full stops
-_PAUSE = re.compile(r"(?:…|⋯|\.{2,}|。{2,})+")
+#: a pause written inside the words ("我不想……活了"): ellipsis characters, two or more dots or full stops, or spaces
+#: between Chinese characters (the recognizer's "我 不想 活 了")
+_PAUSE = re.compile(r"(?:…|⋯|\.{2,}|。{2,})+|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 
 
 def unpaused(text: str, offset: int | None, keep_end: bool = False) -> tuple[str, list[int | None]]:
