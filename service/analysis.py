@@ -79,8 +79,9 @@ class RiskAnalysis(CallAnalysis):
         before = bisect.bisect_left(self.context, seg.start, key=lambda s: s.start)
         about_risk = self._risk_since < seg.start
         context = self.context[max(0, before - CONTEXT_SEGMENTS):before]
-        risk = self.engine.analyze(seg, context, risk_context=about_risk, acts_context=self._intent_since < seg.start)
         reading = joined_reading(seg, context)
+        risk = self.engine.analyze(seg, context, risk_context=about_risk, acts_context=self._intent_since < seg.start,
+                                   reading=reading)
         if seg.speaker == "counselor" and not self._counselor_named:
             self._counselor_named = any(m.label in RISK_TOPIC_LABELS for m in self.engine.lexicon.find(seg.text))
             if self._counselor_named:

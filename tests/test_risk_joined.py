@@ -247,3 +247,53 @@ def test_words_for_acts_second_review(engine, text, level):
 def test_is_this_so_is_a_yes(engine):
     ra, _ = run(engine, [OPENING, (C, "我想死。"), (K, "你是说你这周末打算从桥上跳下去，是这样吗？"), (C, "是这样。")])
     assert ra.state.level == "高"
+
+
+# --- what a code review of the change found: everyday speech the new words took for acts ---------------------------
+
+
+@pytest.mark.parametrize("text,level", [
+    ("我现在正在吃药，医生开的。", "无"), ("我今天吃了三十颗瓜子。", "无"), ("我们在院子里烧炭了，准备烤肉。", "中"),
+    ("昨天游泳抽筋了，被救上来了。", "无"), ("我跳过海选直接进了复赛。", "无"), ("我做手工的时候用剪刀划破了手。", "无"),
+    ("妈的，真不想活了。", "中"), ("我想死了就可以解脱了。", "中"),
+    ("我一直没按时吃药，今天把药全吃了。", "紧急"), ("我把安眠药全吃了，家里的感冒药也吃了。", "紧急"),
+])
+def test_everyday_words_near_the_new_ones(engine, text, level):
+    ra, risks = run(engine, [OPENING, (C, text)])
+    assert ra.state.level == level, (text, worded(risks[-1]))
+
+
+def timed(engine, turns):
+    """(speaker, text, silence before) in call time."""
+    ra, t = RiskAnalysis(engine, "joined-2", None), 0.0
+    for i, (who, text, gap) in enumerate([(*OPENING, 0.0), *turns]):
+        t += gap
+        d = max(1.0, 0.25 * len(text))
+        ra.analyze(FinalSegment("joined-2", i, who, t, t + d, text))
+        t += d
+    return ra
+
+
+@pytest.mark.parametrize("turns,level", [
+    ([(C, "我不想活了。", 2.5), (K, "嗯。", 2.5), (C, "我把门窗都关好了。", 2.5)], "中"),
+    ([(C, "我现在堵在长江大桥上。", 2.5), (K, "嗯。", 2.5), (C, "我真的不想活了。", 2.5)], "中"),
+    ([(C, "我不想活了。", 2.5), (K, "你刚才说你割过腕，对吗？", 2.5), (C, "对。", 2.5)], "中"),    # history, undated
+    ([(C, "我割过腕。", 2.5), (C, "刚刚我妈又骂我了。", 0.3)], "中"),                             # another matter's time
+    ([(C, "我在楼顶", 2.5), (C, "晒被子呢。", 0.3), (K, "嗯。", 2.5), (C, "我不想活了。", 2.5)], "中"),
+    ([(C, "我心里难受。", 2.5), (K, "你现在是在天台上晾衣服吗？", 2.5), (C, "是。", 2.5), (K, "嗯。", 2.5),
+      (C, "我不想活了。", 2.5)], "中"),
+    ([(C, "钱包丢了，我不想活了。", 2.5), (K, "嗯。", 2.5), (C, "我想好了，就这周六。", 2.5)], "高"),
+    ([(C, "我心里很难受。", 2.5), (K, "你有没有想过自杀？", 2.5), (C, "是这样的，我最近工作压力很大。", 2.5)], "无"),
+])
+def test_turns_near_the_new_rules(engine, turns, level):
+    assert timed(engine, turns).state.level == level
+
+
+def test_a_head_piece_keeps_the_classifiers_labels(engine):
+    """The head piece judges the words it governs, nothing else: "就是" | "我每天都很痛苦，看不到希望。" keeps what
+    the segment alone is given."""
+    alone = run(engine, [OPENING, (C, "我每天都很痛苦，看不到希望。")])[1][-1]
+    headed = run(engine, [OPENING, (C, "就是"), (C, "我每天都很痛苦，看不到希望。")])[1][-1]
+    assert headed.labels == alone.labels and alone.labels
+    _, risks = run(engine, [OPENING, (C, "我不会"), (C, "把药全吃了的。")])
+    assert risks[-1].labels == [] and risks[-1].score <= 0.1

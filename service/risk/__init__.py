@@ -33,6 +33,8 @@ CLASSIFIER_LABELS = ("passive_ideation", "active_ideation", "self_harm_behavior"
 OTHER_LABEL_MIN_P = 0.8
 #: score of a segment whose suicide label came from the lexicon, a question/answer or a reference back
 LEXICON_SCORE = 0.9
+#: the highest score of a segment whose words a context rule judged to be no risk of the caller's own
+VETOED_SCORE = 0.1
 #: letters and digits a segment needs before the classifier is asked: a bag of n-grams over "好。", "嗯，对" or "……"
 #: has nothing to weigh (the shipped model gave "好，我接。" 0.99), and short explicit phrases are the lexicon's
 MIN_CLASSIFIER_CHARS = 6
@@ -78,16 +80,19 @@ class RiskEngine:
                    label_threshold=threshold if threshold is not None else max(clf.threshold, clf.confirm_threshold))
 
     def analyze(self, seg: FinalSegment, context: Sequence[FinalSegment] = (),
-                risk_context: bool = False, acts_context: bool = False) -> SegmentRisk:
+                risk_context: bool = False, acts_context: bool = False,
+                reading: "JoinedReading | None | bool" = True) -> SegmentRisk:
         """Labels, keywords (char spans mapped linearly onto the segment's times) and score of one segment.
 
         A caller's words the recognizer cut into pieces are read whole too (:func:`joined_reading`: "我……" | "把药……"
         | "全吃了。", "我不想……活了。"): what that reading finds in this segment's words and the segment's own reading
-        lacks is added (never taken away), carried by the part of the words in this segment. See :meth:`_read` for
-        the arguments."""
+        lacks is added, carried by the part of the words in this segment; short pieces right before are the head of
+        its clause and judge its words (:meth:`_rejudge`). ``reading``: the joined reading if the caller has it
+        already (True: make it here). See :meth:`_read` for the other arguments."""
         risk = self._read(seg, context, risk_context, acts_context)
-        reading = joined_reading(seg, context)
-        if reading is not None:
+        if reading is True:
+            reading = joined_reading(seg, context)
+        if reading:
             self._add_joined(risk, seg, reading, context, risk_context, acts_context)
         return risk
 
@@ -150,18 +155,23 @@ class RiskEngine:
             own = [i for i in head.positions[j.match.char_start:j.match.char_end] if i is not None]
             if own:
                 judged.append((min(own), max(own) + 1, j.label))
+        removed: list[str] = []
         for k in list(risk.keywords):
             over = [(a, b, lb) for a, b, lb in judged if a < k.char_end and k.char_start < b]
             if (k.label not in SUICIDE_LABELS and k.label != "suicide_exploration") or not over \
                     or any(lb == k.label for _, _, lb in over):
                 continue
             risk.keywords.remove(k)
+            removed.append(k.label)
             for a, b, lb in over:
                 if lb is not None and not any(x.label == lb and x.char_start == a for x in risk.keywords):
                     risk.keywords.append(self._hit(seg, seg.text[a:b], lb, a, b))
-        worded = {k.label for k in risk.keywords}
-        risk.labels = [lb for lb in risk.labels if lb in worded or lb not in SUICIDE_LABELS]
-        risk.labels += [lb for lb in worded if lb not in risk.labels]
+        worded = [k.label for k in risk.keywords]
+        # only the labels whose words were read otherwise go (a classifier-only label stays as it was)
+        risk.labels = [lb for lb in risk.labels if lb in worded or lb not in removed]
+        risk.labels += [lb for lb in dict.fromkeys(worded) if lb not in risk.labels]
+        if removed and not any(lb in SUICIDE_LABELS for lb in worded):
+            risk.score = min(risk.score, VETOED_SCORE)  # the words were judged, as a rule's veto scores them
 
     def _read(self, seg: FinalSegment, context: Sequence[FinalSegment] = (), risk_context: bool = False,
               acts_context: bool = False, classify: bool = True) -> SegmentRisk:
@@ -231,7 +241,8 @@ class RiskEngine:
         worded_suicide = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         risk.labels = labels
         # the classifier's own probability where it alone speaks; words count as LEXICON_SCORE at least
-        risk.score = round(max(p_any, LEXICON_SCORE) if worded_suicide else (min(p_any, 0.1) if vetoed else p_any), 4)
+        risk.score = round(max(p_any, LEXICON_SCORE) if worded_suicide else (min(p_any, VETOED_SCORE) if vetoed else p_any),
+                           4)
         return risk
 
     def _decided(self, seg: FinalSegment, probs: dict[str, float], have: list[str]) -> KeywordHit | None:

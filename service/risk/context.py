@@ -51,6 +51,8 @@ REFERENCE_LOOKBACK = 6
 ATTEMPT_QA_LOOKBACK = 12
 #: a reply that is only "嗯" (or "嗯嗯"), a full stop at most: assent to a yes/no question
 BARE_YES = re.compile(r"\s*嗯(嗯)?\s*[。.!！]?\s*")
+#: "是这样" as the whole reply is a yes; opening a reply ("是这样的，我最近工作压力很大") it begins a story
+WHOLE_YES = re.compile(r"\s*(嗯[，,]?)?是这样(的)?(吧|啊)?\s*[。.!！]?\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,8 +286,7 @@ def risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
         m = j.match
         if m.label not in RISK_TOPIC_LABELS or j.rule == "negation":
             continue  # "你能答应我，今晚不会去跳楼吗？": a yes is a promise, not intent
-        if m.label == "suicide_attempt" and not (lex.cue_re("attempt_yes_question").search(asked)
-                                                 or lex.cue_re("restatement").search(asked)):
+        if m.label == "suicide_attempt" and not asks_after_act(lex, asked):
             # "你今天吃了药没有？" asks after prescribed medicine; "是不是已经吃了药" asks after the act, and "你是说你上周
             # 六吃了一瓶安眠药，是吗？" restates it
             continue
@@ -301,6 +302,17 @@ def risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
     return labels
 
 
+def last_counselor(context: Sequence[FinalSegment]) -> FinalSegment | None:
+    """The counselor's segment within QA_LOOKBACK segments before (the question an answer answers), else None."""
+    return next((p for p in list(context)[-QA_LOOKBACK:][::-1] if p.speaker == "counselor"), None)
+
+
+def asks_after_act(lex: Lexicon, asked: str) -> bool:
+    """A question (normalised) whether the act is done ("是不是已经吃了药", ``attempt_yes_question``) or that restates
+    it ("你是说你上周六吃了一瓶安眠药", ``restatement``), not after prescribed medicine ("你今天吃了药没有？")."""
+    return bool(lex.cue_re("attempt_yes_question").search(asked) or lex.cue_re("restatement").search(asked))
+
+
 def confirmed_question(lex: Lexicon, seg: FinalSegment,
                        context: Sequence[FinalSegment]) -> tuple[FinalSegment, tuple[int, int]] | None:
     """The counselor's segment (within QA_LOOKBACK before) that a caller's segment opens by saying yes to, and the
@@ -310,7 +322,7 @@ def confirmed_question(lex: Lexicon, seg: FinalSegment,
     kind, span = _answer(lex, seg.text)
     if kind != "yes" or span is None:
         return None
-    question = next((p for p in list(context)[-QA_LOOKBACK:][::-1] if p.speaker == "counselor"), None)
+    question = last_counselor(context)
     return None if question is None else (question, span)
 
 
@@ -320,11 +332,7 @@ def confirms_act(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment
     药，是吗？": ``restatement``), else None. Asked only of a segment the engine gave ``suicide_attempt`` (it judged
     whose act and which medicine the question meant)."""
     found = confirmed_question(lex, seg, context)
-    if found is None:
-        return None
-    asked = normalize(found[0].text)
-    return found[0] if lex.cue_re("attempt_yes_question").search(asked) or lex.cue_re("restatement").search(asked) \
-        else None
+    return found[0] if found is not None and asks_after_act(lex, normalize(found[0].text)) else None
 
 
 def _asks_about_someone_else(lex: Lexicon, asked: str, pos: int) -> bool:
@@ -346,7 +354,7 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
     affirm = re.compile(lex.cues["answer_affirmative"])
     affirm_lead = re.compile(lex.cues["answer_affirmative_lead"])
     negative = re.compile(lex.cues["answer_negative"])
-    if BARE_YES.fullmatch(text):
+    if BARE_YES.fullmatch(text) or WHOLE_YES.fullmatch(text):
         # "嗯。" alone answering a yes/no question is assent (a hesitant "嗯……" is not taken for one)
         return "yes", (0, len(text.rstrip("。.!！ ")))
     for a, b in bounds[:3]:
@@ -377,7 +385,7 @@ def answered_attempt_question(
     if seg.speaker == "counselor":
         return None
     recent = list(context)[-ATTEMPT_QA_LOOKBACK:]
-    question = next((p for p in recent[-QA_LOOKBACK:][::-1] if p.speaker == "counselor"), None)
+    question = last_counselor(recent)
     if question is None or not lex.cue_re("attempt_question").search(normalize(question.text)):
         return None
     if not any(_speaks_of_suicide(lex, p) for p in recent):

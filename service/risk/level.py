@@ -58,6 +58,8 @@ PLAN_TIME_WINDOW_S = 1200.0
 #: segments (both speakers) before the counselor's "什么时候" in which the caller's own words of risk must be for the
 #: answer's near time to date their plan ("嗯。" to 想过结束自己的生命, then the method, the pills, then 什么时候)
 WHEN_CONTEXT_SEGMENTS = 6
+#: the longest piece that can be just the time of an attempt told without one ("大概半小时前", "就昨天晚上")
+DATING_PIECE_CHARS = 8
 #: call time within which a caller's "我现在在楼顶" and the intent voiced after it make the call 紧急
 EDGE_WINDOW_S = 600.0
 #: the highest level a segment reaches on classifier-only labels (no keyword in the caller's words carries them)
@@ -163,11 +165,11 @@ def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) 
 def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bool:
     """An act told as the present state of things (``attempt_current``): all of it taken ("把药全吃了"), or a clause
     that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), read from the clause of the act's words
-    (``starts``) to the end of its sentence (a pause, "……", ends none), with nothing there that makes it history (``plan_not_current``: 过, 之前,
-    去年, 那次, 当时, 读高中那会儿; "读高中那会儿我吃了一瓶安眠药，被我妈发现送医院了" is history), and no course of
-    medicine taken as prescribed (``attempt_not_current`` without an amount: "药我全吃了，医生开的感冒药")."""
-    if lex.cue_re("attempt_not_current").search(text) and not lex.cue_re("attempt_amount").search(text):
-        return False  # "药我全吃了，医生开的感冒药", "抗抑郁的药我全吃了，这个疗程结束了": a course of medicine
+    (``starts``) to the end of its sentence (a pause, "……", ends none), with nothing there that makes it history
+    (``plan_not_current``: 过, 之前, 去年, 那次, 当时, 读高中那会儿; "读高中那会儿我吃了一瓶安眠药，被我妈发现送医院了" is
+    history), and no course of medicine taken as prescribed there (``attempt_not_current``: "药我全吃了，医生开的感冒
+    药", "抗抑郁的药我全吃了，这个疗程结束了"; not with an amount or where the act's own clause names lethal means:
+    "我把安眠药全吃了，家里的感冒药也吃了")."""
     current = lex.cue_re("attempt_current")
     # a pause written inside the words is no sentence end: "我……把药……全吃了。" reads as "我把药全吃了。"
     text, kept = unpaused(text, 0, keep_end=True)
@@ -178,6 +180,10 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
         a = next((a for a, b in bounds if a <= start < b), 0)
         b = next((i for i in range(start, len(text)) if text[i] in ends), len(text))
         if lex.cue_re("plan_not_current").search(text[:b]):
+            continue
+        own = next((text[x:y] for x, y in bounds if x <= start < y), text[a:b])
+        if (lex.cue_re("attempt_not_current").search(text[a:b]) and not lex.cue_re("attempt_amount").search(text[a:b])
+                and not lex.cue_re("lethal_means").search(own)):
             continue
         # clauses never run past a sentence end (its marks are clause breaks too)
         if any(current.search(text[x:y]) for x, y in bounds if a <= x < b):
@@ -270,9 +276,13 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
         starts = [k.char_start for k in keywords if k.label == "suicide_attempt"] or [0]
         asked = confirms_act(lex, seg, context)
         if when == "unknown" and asked is not None:
-            # a yes to "你是说你上周六吃了一瓶安眠药，是吗？" is dated by the question; to "你是不是已经吃了药？", now
-            when = attempt_when(lex, [lex.corrected(asked.text)])
-            when = "now" if when == "unknown" else when
+            # a yes to "你是说你上周六吃了一瓶安眠药，是吗？" is dated by the question; to "你是不是已经吃了药？", now; to
+            # an undated restatement ("你刚才说你割过腕，对吗？"), undated
+            # (its own "你刚才说" is when it was said, not when it was done)
+            said = lex.cue_re("restatement").sub("", lex.corrected(asked.text))
+            when = attempt_when(lex, [said])
+            if when == "unknown" and lex.cue_re("attempt_yes_question").search(said):
+                when = "now"
         # the caller's pieces before this segment ("我上次" | "把药全吃了")
         prior = lex.corrected(reading[:len(reading) - len(unpaused(seg.text, 0, keep_end=True)[0])]) if reading else ""
         current = attempt_current(lex, text, starts) or (prior and attempt_current(lex, whole, [len(prior)]))
@@ -322,6 +332,8 @@ class CallRiskState:
     _attempt_when: str = "unknown"
     #: the caller said they are at the edge now before voicing any intent ("我现在在楼顶")
     _edge_seg: FinalSegment | None = None
+    #: the undated attempt was told as history ("我割过腕", "我之前吃过一瓶安眠药"): a time said after it is not its
+    _attempt_history: bool = False
 
     def __post_init__(self) -> None:
         if self.alert_threshold not in RISK_LEVELS or self.alert_threshold == "无":
@@ -396,12 +408,14 @@ class CallRiskState:
         edge = at_the_edge(lex, whole, bare=True) or self._confirms_edge(lex, seg, context)
         if edge and not voiced:
             self._edge_seg = seg  # "我现在在楼顶": 紧急 once the caller voices intent (below)
+        elif self._edge_seg is not None and reading and at_the_edge(lex, whole):
+            self._edge_seg = None  # the piece after it says what the place was for: "我在楼顶" | "晒被子呢"
         if (not own_words and voiced and level_rank(self.level) < level_rank("紧急")
                 and (edge or self._symptom_after_attempt(lex, whole))):
             # "我在楼顶。" (or "是" to "你现在是在楼顶吗？") from a caller who spoke of suicidal intent: at the edge now;
             # "头好晕……想睡觉" after the caller said the pills are taken: the act is working now
             return self._raise_on(seg, "紧急")
-        if not own_words and self._dates_attempt(lex, whole, at):
+        if not own_words and self._dates_attempt(lex, text, at):
             # "我吃了一整瓶安眠药" | "大概半小时前": the caller dates, in the same turn, the attempt told without a time
             self._undated_attempt = False
             self._dated_attempt = True
@@ -419,6 +433,8 @@ class CallRiskState:
         if "suicide_attempt" in worded and not self._undated_attempt:
             when = attempt_when_said(lex, text, context)
             self._undated_attempt = when == "unknown"
+            self._attempt_history = bool(re.search(r"(割|吃|吞|喝|跳|试|做)过", text)
+                                         or lex.cue_re("plan_not_current").search(whole))
             self._dated_attempt = self._dated_attempt or when != "unknown"
             self._attempt_when = when
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
@@ -500,16 +516,22 @@ class CallRiskState:
         return False
 
     def _confirms_edge(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
-        """A caller's yes to the counselor's question whether they are at the edge now ("你现在是在楼顶吗？" → "是")."""
+        """A caller's yes to the counselor's question whether they are at the edge now, the place the question's
+        point ("你现在是在楼顶吗？" → "是"; not "你现在是在天台上晾衣服吗？")."""
         found = confirmed_question(lex, seg, context)
-        return found is not None and at_the_edge(lex, lex.corrected(found[0].text))
+        return found is not None and at_the_edge(lex, lex.corrected(found[0].text), bare=True)
 
     def _dates_attempt(self, lex: Lexicon, text: str, at: int) -> bool:
-        """A time of the act ("大概半小时前", "昨天晚上") in the caller's turn that told an attempt without one."""
-        if not self._undated_attempt or not any(words for words, _ in self._turn(at)):
+        """The caller's next piece of the turn that told an attempt without a time, and not as history, is that
+        time ("我用美工刀割了手腕" | "就刚才", "大概半小时前", "昨天晚上"): a short piece that opens with it. A time
+        further into a longer piece is another matter's ("刚刚我妈又骂我了" after "我割过腕")."""
+        if not self._undated_attempt or self._attempt_history or not any(words for words, _ in self._turn(at)):
             return False
-        when = attempt_when(lex, [text])
-        if when not in ("now", "recent"):
+        said = unpaused(text, None)[0].strip("，,。.！!？? ")
+        m = re.match(r"(就|大概|大约|差不多|是)?", said)
+        when = attempt_when(lex, [said]) if len(said) <= DATING_PIECE_CHARS else "unknown"
+        if when not in ("now", "recent") or not re.match(
+                "|".join(f"(?:{p})" for p in (*lex.cues["just_now"], *lex.cues["recent_past"])), said[m.end():]):
             return False
         self._attempt_when = when
         return level_rank(self.level) < level_rank("紧急" if when == "now" else "高")
