@@ -138,7 +138,7 @@ class CallSession:
         """Record the call (raises CallExists for a known call id; reopen an interrupted upload's when resuming)."""
         st = self.start
         if self.resume:
-            alerted = await asyncio.to_thread(self.p.store.reopen_upload, st.call_id)
+            alerted = await asyncio.to_thread(self.p.store.reopen_upload, st.call_id, self.p.recognizer.description)
             self.analysis.resumed(alerted)
             return
         await asyncio.to_thread(

@@ -29,8 +29,9 @@ UNPROCESSED_DIR = "unprocessed"
 (``ID.json`` says which call; upload the file again under a new call id)."""
 MAX_TRIES = 2
 """Transcriptions an upload gets: one cut short by a restart is transcribed again from its start at the next one,
-but not a recording whose transcription was cut short this often (a file that brings the process down would bring
-down every restart)."""
+but not a recording whose transcription was cut short this often by the process dying (a file that brings the
+process down would bring down every restart). A stop of the service (a deploy, an operator's restart) does not
+count."""
 SAMPLE_RATE = 16000
 STALE_PART_S = 600
 """A half-received upload file untouched this long when a service starts is left from a process that died."""
@@ -219,7 +220,7 @@ class UploadQueue:
             with self._lock(job) as locked:
                 if not locked:
                     continue  # another service on this data directory is transcribing it
-                call = self.runtime.pipeline.store.get_call(job.call_id)
+                call = self._settle(job)
                 if call is not None and call.status == "ended" and call.source == "upload":
                     # done; the process stopped before removing it
                     remove_files(job.audio_path, job.tries_path, job.meta_path)
@@ -293,6 +294,18 @@ class UploadQueue:
         with self._lock(job) as locked:
             if not locked or not job.audio_path.exists():
                 return "taken"
+            # decided again under the lock: another service on this data directory may have tried it meanwhile
+            call = await asyncio.to_thread(self._settle, job)
+            if call is not None and call.status == "ended" and call.source == "upload":
+                await asyncio.to_thread(remove_files, job.audio_path, job.tries_path, job.meta_path)
+                return "taken"
+            job.tries = await asyncio.to_thread(job.read_tries)
+            if job.tries >= MAX_TRIES:
+                logger.warning("upload %s (call %s) was cut short %d times: its recording is kept in %s/%s",
+                               job.id, job.call_id, job.tries, UPLOADS_DIR, UNPROCESSED_DIR)
+                await asyncio.to_thread(self._set_aside, job)
+                return "failed"
+            job.resume = call is not None
             try:
                 job.tries += 1
                 await asyncio.to_thread(job.write_tries)  # counted before it starts: a crash counts too
@@ -311,6 +324,12 @@ class UploadQueue:
                     outcome = "ended"
                 except Exception:  # recorded on the call (failed) and logged by complete_recording
                     outcome = "failed"
+                except asyncio.CancelledError:
+                    if self._stopping:  # a deploy or an operator's restart, not the file: it is not counted
+                        job.tries -= 1
+                        with contextlib.suppress(OSError):
+                            job.write_tries()
+                    raise
             try:
                 if outcome == "ended":
                     await asyncio.to_thread(remove_files, job.audio_path, job.tries_path, job.meta_path)
@@ -319,6 +338,18 @@ class UploadQueue:
             except OSError:
                 logger.exception("upload %s: its files could not be removed or set aside", job.id)
             return outcome
+
+    def _settle(self, job: UploadJob):
+        """The job's call as it stands, called with the job's lock held: a call still ``processing`` is one no
+        process is transcribing (a process holds the lock while it transcribes, and a process that dies lets go of
+        it), so it is marked interrupted here rather than waiting for its owner's heartbeat to go stale."""
+        store = self.runtime.pipeline.store
+        call = store.get_call(job.call_id)
+        if call is not None and call.source == "upload" and call.status in ("processing", "streaming"):
+            if store.release_upload(job.call_id):
+                logger.warning("upload %s (call %s) was left open by a process that is gone", job.id, job.call_id)
+            call = store.get_call(job.call_id)
+        return call
 
     # ------------------------------------------------------------------ files
     @contextlib.contextmanager

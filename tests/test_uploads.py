@@ -356,8 +356,9 @@ async def test_uploads_cut_short_or_queued_are_transcribed_after_a_restart(runti
                     r = await _post(up, cid, call_wav, "call.wav")
                     assert r.status_code == 202 and r.json()["status"] == state
         srv.config.app.state.runtime.close()  # as the process would at its end: A's call is interrupted
-        # stopped: A was cut short on its first try, B never started
+        # stopped: A was cut short on its first try, B never started; a stop of the service is not counted
         assert _spool(tmp_path) == [".audio", ".audio", ".json", ".json", ".tries"]
+        assert [p.read_text() for p in (tmp_path / "uploads").glob("*.tries")] == ["0"]
         gate.set()
         with serve_with(runtime, settings) as srv:
             async with httpx.AsyncClient(base_url=srv.http, timeout=60,
@@ -376,35 +377,43 @@ async def test_uploads_cut_short_or_queued_are_transcribed_after_a_restart(runti
         gate.set()
 
 
-async def test_an_upload_cut_short_every_time_is_set_aside(runtime, tmp_path, monkeypatch, call_wav):
-    """A recording whose transcription is cut short MAX_TRIES times (a file that brings the process down would
-    bring down every restart) is set aside for an operator, its call left interrupted; while it waits to be
-    transcribed again it is shown as queued."""
-    settings = make_settings(tmp_path, stream={"max_concurrent_uploads": 1})
-    gate = _gate(monkeypatch)
-    try:
-        for attempt in range(uploads.MAX_TRIES):
-            with serve_with(runtime, settings) as srv:
-                async with httpx.AsyncClient(base_url=srv.http, timeout=60,
-                                             headers={"Authorization": f"Bearer {SUP}"}) as http:
-                    if attempt == 0:  # (_post sends the telephony token)
-                        r = await _post(http, "t-x", call_wav, "call.wav")
-                        assert r.status_code == 202 and r.json()["status"] == "processing"
-                    else:  # transcribed again: reopened, processing once more, and held by the gate again
-                        got = await _wait_for(http, "t-x", "processing")
-                        assert got["status"] == "processing" and got["segments"] == []
-            srv.config.app.state.runtime.close()
-            tries = (tmp_path / "uploads").glob("*.tries")
-            assert [p.read_text() for p in tries] == [str(attempt + 1)]
-        with serve_with(runtime, settings) as srv:
-            async with httpx.AsyncClient(base_url=srv.http, timeout=60,
+async def test_an_upload_cut_short_every_time_is_set_aside(tmp_path, call_audio):
+    """A recording whose transcription dies with the process MAX_TRIES times (a file that brings the process down
+    would bring down every restart) is set aside for an operator, its call left interrupted. kill -9 each time: the
+    next process finds the call still "processing" (its owner's heartbeat may look alive: a container restarted
+    with new process ids) and, holding the file's lock, knows nobody is transcribing it."""
+    long_call = wav_bytes(np.tile(call_audio, (8, 1)))  # 5 minutes: still being transcribed when the process dies
+    port = free_port()
+    tries = tmp_path / "uploads"
+    for attempt in range(uploads.MAX_TRIES):
+        proc = serve_process(tmp_path, port)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
                                          headers={"Authorization": f"Bearer {SUP}"}) as http:
-                assert (await http.get("/v1/calls/t-x")).json()["status"] == "interrupted"
-        assert _spool(tmp_path) == []
-        kept = sorted(p.suffix for p in (tmp_path / "uploads" / "unprocessed").iterdir())
-        assert kept == [".audio", ".json", ".tries"], "the recording is kept for an operator"
+                if attempt == 0:
+                    assert (await _post(http, "t-x", long_call, "long.wav")).json()["status"] == "processing"
+                deadline = time.monotonic() + 120
+                while [p.read_text() for p in tries.glob("*.tries")] != [str(attempt + 1)]:
+                    assert time.monotonic() < deadline, "the try was not counted"
+                    await asyncio.sleep(0.2)
+                got = await _wait_for(http, "t-x", "processing")
+                assert got["status"] == "processing"
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    proc = serve_process(tmp_path, port)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                     headers={"Authorization": f"Bearer {SUP}"}) as http:
+            assert (await http.get("/v1/calls/t-x")).json()["status"] == "interrupted"
     finally:
-        gate.set()
+        proc.terminate()
+        proc.wait(30)
+    assert _spool(tmp_path) == []
+    kept = sorted(p.suffix for p in (tmp_path / "uploads" / "unprocessed").iterdir())
+    assert kept == [".audio", ".json", ".tries"], "the recording is kept for an operator"
 
 
 async def test_an_upload_waiting_to_be_transcribed_again_is_queued(runtime, tmp_path, monkeypatch, call_wav):

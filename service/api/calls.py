@@ -150,8 +150,11 @@ def _waiting_again(out: dict, q: UploadQueue) -> dict:
     """A recorded upload that a restart cut short and that waits to be transcribed again: ``queued``, with its
     ``queue_position``, rather than ``interrupted``."""
     position = q.position(out["call_id"])
-    if position and out["status"] == "interrupted":
-        out.update(status="queued", queue_position=position)
+    if position is not None and out["status"] == "interrupted":
+        if position:
+            out.update(status="queued", queue_position=position)
+        else:  # taken from the queue, its call about to be reopened
+            out["status"] = "processing"
     return out
 
 

@@ -324,14 +324,16 @@ def write_model_card(out: Path, m: dict) -> Path:
         "passive ideation by the Beijing criteria and to the lexicon now. The target is still missed by two rows.",
         "",
         "## Lexicon 1.12 (2026-12-07, session 16)",
-        "The model is unchanged. Lexicon 1.12 reads a caller's words cut into pieces or written with a pause inside "
-        "(\"我……\" | \"把药……\" | \"全吃了。\", \"我不想……活了\") as one utterance too, adding what that reading finds "
-        "in the segment's own words (never taking a label away); an attempt told without a time as the present state "
-        "of things is 紧急; a yes to the counselor's restated plan and near time is that plan (README.md, \"How risk "
-        "is found\"). The lexicon-only labels of all 1,480 PsyGUARD rows and the 296 CPsyCoun client turns are the "
-        "same as with 1.11, and a PsyGUARD row is one segment (no pieces to join; the new rules add labels only), so "
-        "the engine's held-out figures stand: **P 0.804 / R 0.894** (tp 278, fp 68). The target is still missed by "
-        "two rows.",
+        "The model is unchanged (the training command run again gave byte-identical files). Lexicon 1.12 reads a "
+        "caller's words cut into pieces or written with a pause inside (\"我……\" | \"把药……\" | \"全吃了。\", \"我不想"
+        "……活了\") as one utterance too, short pieces before a segment judging its words as the head of its clause; "
+        "an attempt told without a time as the present state of things is 紧急; a yes to the counselor's restated "
+        "plan and near time is that plan; and words two reviews' own cases found (README.md, \"How risk is "
+        "found\"). Of the 1,480 PsyGUARD rows one changes its lexicon-only labels, a no-risk row that loses a "
+        "false plan (\"我股票不好，我不想跳楼。\": \"不想\" right before a method negates it); the CPsyCoun client "
+        "turns do not change. On the same held-out scores and fold thresholds the engine stands at **P 0.804 / R "
+        "0.894** (tp 278, fp 68; the classifier flags that row all the same); at the recall point 0.715 / 0.929. "
+        "The target is still missed by two rows.",
         "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "

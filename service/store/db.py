@@ -246,16 +246,31 @@ class Store:
             s.commit()
         self._start_heartbeat()
 
-    def reopen_upload(self, call_id: str) -> list[str]:
+    def release_upload(self, call_id: str) -> bool:
+        """An upload's call left ``processing`` that no process is transcribing (the caller holds the lock on its
+        file, which a process that dies lets go of, whatever its heartbeat says: a container restarted with new
+        process ids): marked interrupted. True when it was."""
+        with self.session() as s:
+            res = s.execute(update(CallRow).where(
+                CallRow.call_id == call_id, CallRow.source == "upload", CallRow.status.in_(OPEN_STATES),
+            ).values(status="interrupted", ended_at=utcnow()))
+            s.execute(delete(CallOwnerRow).where(CallOwnerRow.call_id == call_id))
+            s.commit()
+            return bool(res.rowcount)
+
+    def reopen_upload(self, call_id: str, asr: dict | None = None) -> list[str]:
         """An upload cut short by a restart, to be transcribed again from its start: its segments (and their risk)
         are removed and the call is ``processing`` again, owned by this process; its alerts stay (they were raised
         and may be acknowledged), and their levels are returned so that the new run does not raise them twice. The
-        stored risk level is kept (it is never lowered). Raises CallExists unless the call is an interrupted upload
-        (another process reopened it first, or a live call has that id)."""
+        stored risk level is kept (it is never lowered); ``asr``, the recognizer that hears it now. Raises CallExists
+        unless the call is an interrupted upload (another process reopened it first, or a live call has that id)."""
+        values = dict(status="processing", ended_at=None, audio_seconds=0.0, error=None)
+        if asr is not None:
+            values["asr"] = asr
         with self.session() as s:
             res = s.execute(update(CallRow).where(
                 CallRow.call_id == call_id, CallRow.status == "interrupted", CallRow.source == "upload",
-            ).values(status="processing", ended_at=None, audio_seconds=0.0, error=None))
+            ).values(**values))
             if not res.rowcount:
                 s.rollback()
                 raise CallExists(call_id)
