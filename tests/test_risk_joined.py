@@ -297,3 +297,19 @@ def test_a_head_piece_keeps_the_classifiers_labels(engine):
     assert headed.labels == alone.labels and alone.labels
     _, risks = run(engine, [OPENING, (C, "我不会"), (C, "把药全吃了的。")])
     assert risks[-1].labels == [] and risks[-1].score <= 0.1
+
+
+# --- what a third review found (120 cases, run once on the final rules before these fixes: 94 as it expected) -----
+
+
+@pytest.mark.parametrize("turns,level", [
+    ([(C, "我现在在楼顶上", 2.5), (C, "风好大", 0.3), (C, "我不想活了", 2.5), (C, "我想跳下去", 0.3)], "紧急"),
+    ([(C, "我现在在江边的大桥上", 2.5), (C, "已经翻过栏杆了", 0.3), (K, "你是想跳下去吗", 2.5), (C, "嗯", 2.5)], "紧急"),
+    ([(K, "你现在是在江边吗", 2.5), (C, "是", 2.5), (K, "你想跳下去吗", 2.5), (C, "嗯", 2.5)], "紧急"),
+    ([(K, "你两周内有没有尝试过自杀", 2.5), (C, "有", 2.5), (K, "哪天", 2.5), (C, "上周三", 2.5)], "高"),
+    ([(K, "你以前有没有自杀过", 2.5), (C, "有过一次", 2.5), (C, "大概三年前", 0.3)], "中"),
+    ([(C, "我昨天看了个电影", 2.5), (C, "里面那个女的", 0.3), (C, "吞了一瓶安眠药", 0.3), (C, "我哭了一晚上", 0.3)], "无"),
+    ([(C, "我昨晚梦见", 2.5), (C, "自己从楼上", 0.3), (C, "跳下去了", 0.3), (C, "吓醒了", 0.3)], "无"),
+])
+def test_third_review(engine, turns, level):
+    assert timed(engine, turns).state.level == level

@@ -308,9 +308,10 @@ def last_counselor(context: Sequence[FinalSegment]) -> FinalSegment | None:
 
 
 def asks_after_act(lex: Lexicon, asked: str) -> bool:
-    """A question (normalised) whether the act is done ("是不是已经吃了药", ``attempt_yes_question``) or that restates
-    it ("你是说你上周六吃了一瓶安眠药", ``restatement``), not after prescribed medicine ("你今天吃了药没有？")."""
-    return bool(lex.cue_re("attempt_yes_question").search(asked) or lex.cue_re("restatement").search(asked))
+    """A question (normalised) whether the act is done ("是不是已经吃了药", ``attempt_yes_question``), whether the
+    caller ever tried ("你两周内有没有尝试过自杀", ``attempt_ever_question``) or that restates the act ("你是说你上周六
+    吃了一瓶安眠药", ``restatement``), not after prescribed medicine ("你今天吃了药没有？")."""
+    return any(lex.cue_re(cue).search(asked) for cue in ("attempt_yes_question", "attempt_ever_question", "restatement"))
 
 
 def confirmed_question(lex: Lexicon, seg: FinalSegment,

@@ -283,6 +283,8 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
             when = attempt_when(lex, [said])
             if when == "unknown" and lex.cue_re("attempt_yes_question").search(said):
                 when = "now"
+            elif when == "unknown" and lex.cue_re("attempt_ever_question").search(said):
+                when = "earlier"  # "你以前有没有自杀过？" → "有过一次": an earlier attempt until a date comes
         # the caller's pieces before this segment ("我上次" | "把药全吃了")
         prior = lex.corrected(reading[:len(reading) - len(unpaused(seg.text, 0, keep_end=True)[0])]) if reading else ""
         current = attempt_current(lex, text, starts) or (prior and attempt_current(lex, whole, [len(prior)]))
@@ -408,7 +410,8 @@ class CallRiskState:
         edge = at_the_edge(lex, whole, bare=True) or self._confirms_edge(lex, seg, context)
         if edge and not voiced:
             self._edge_seg = seg  # "我现在在楼顶": 紧急 once the caller voices intent (below)
-        elif self._edge_seg is not None and reading and at_the_edge(lex, whole):
+        elif (self._edge_seg is not None and reading and at_the_edge(lex, whole)
+                and lex.cue_re("edge_errand").search(lex.corrected(unpaused(seg.text, None)[0]))):
             self._edge_seg = None  # the piece after it says what the place was for: "我在楼顶" | "晒被子呢"
         if (not own_words and voiced and level_rank(self.level) < level_rank("紧急")
                 and (edge or self._symptom_after_attempt(lex, whole))):
@@ -519,7 +522,9 @@ class CallRiskState:
         """A caller's yes to the counselor's question whether they are at the edge now, the place the question's
         point ("你现在是在楼顶吗？" → "是"; not "你现在是在天台上晾衣服吗？")."""
         found = confirmed_question(lex, seg, context)
-        return found is not None and at_the_edge(lex, lex.corrected(found[0].text), bare=True)
+        # asked of "你/您", said as the caller would: "你现在是在江边吗？" → "现在在江边吗？"
+        asked = re.sub(r"^[，,]*(你|您)(现在|已经)?是?", r"\2", lex.corrected(found[0].text)) if found else ""
+        return found is not None and at_the_edge(lex, asked, bare=True)
 
     def _dates_attempt(self, lex: Lexicon, text: str, at: int) -> bool:
         """The caller's next piece of the turn that told an attempt without a time, and not as history, is that
