@@ -313,3 +313,17 @@ def test_a_head_piece_keeps_the_classifiers_labels(engine):
 ])
 def test_third_review(engine, turns, level):
     assert timed(engine, turns).state.level == level
+
+
+@pytest.mark.parametrize("turns,level", [
+    ([(K, "你现在在哪里", 2.5), (C, "楼顶", 2.5), (K, "做什么", 2.5), (C, "想跳", 2.5)], "紧急"),    # bare answers
+    ([(K, "你现在在哪里", 2.5), (C, "楼顶", 2.5), (K, "做什么", 2.5), (C, "晒被子", 2.5)], "无"),
+    ([(K, "你现在在哪里", 2.5), (C, "在家", 2.5), (K, "做什么", 2.5), (C, "想跳舞", 2.5)], "无"),
+    ([(C, "吃了", 2.5), (C, "五十片", 0.3), (K, "你刚才说吃了五十片 是真的吗", 2.5), (C, "嗯", 2.5), (C, "想睡", 2.5)],
+     "紧急"),                                                                       # an amount of pills, no name
+    ([(C, "对不起所有人", 2.5), (K, "你吃了药吗 吃了多少", 2.5), (C, "一瓶", 2.5), (K, "什么时候吃的", 2.5),
+      (C, "刚才", 2.5)], "紧急"),                                                  # a farewell, then the answers
+    ([(C, "我今天吃了三十片薯片。", 2.5)], "无"), ([(C, "毕业了，永别了我的大学。", 2.5)], "无"),
+])
+def test_third_review_answers_and_amounts(engine, turns, level):
+    assert timed(engine, turns).state.level == level

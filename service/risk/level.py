@@ -36,7 +36,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.risk.context import INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, risk_question
+from service.risk.context import (INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, last_counselor,
+                                  risk_question)
 from service.risk.lexicon import Lexicon, load_lexicon, unpaused
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
 
@@ -413,6 +414,11 @@ class CallRiskState:
         elif (self._edge_seg is not None and reading and at_the_edge(lex, whole)
                 and lex.cue_re("edge_errand").search(lex.corrected(unpaused(seg.text, None)[0]))):
             self._edge_seg = None  # the piece after it says what the place was for: "我在楼顶" | "晒被子呢"
+        if (self._edge_seg is not None and lex.cue_re("jump_wish").search(text)
+                and seg.start - self._edge_seg.start <= EDGE_WINDOW_S and level_rank(self.level) < level_rank("紧急")):
+            # "想跳" from a caller who said they are at the edge ("你现在在哪里？" → "楼顶" … "想跳")
+            self._key(self._edge_seg)
+            return self._raise_on(seg, "紧急")
         if (not own_words and voiced and level_rank(self.level) < level_rank("紧急")
                 and (edge or self._symptom_after_attempt(lex, whole))):
             # "我在楼顶。" (or "是" to "你现在是在楼顶吗？") from a caller who spoke of suicidal intent: at the edge now;
@@ -519,8 +525,13 @@ class CallRiskState:
         return False
 
     def _confirms_edge(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
-        """A caller's yes to the counselor's question whether they are at the edge now, the place the question's
-        point ("你现在是在楼顶吗？" → "是"; not "你现在是在天台上晾衣服吗？")."""
+        """A caller's answer that puts them at the edge now: a yes to the counselor's question whether they are, the
+        place the question's point ("你现在是在楼顶吗？" → "是"; not "你现在是在天台上晾衣服吗？"), or the place
+        alone answering where they are ("你现在在哪里？" → "楼顶")."""
+        question = last_counselor(context)
+        if (question is not None and lex.cue_re("where_question").search(lex.corrected(question.text))
+                and lex.cue_re("edge_place_answer").search(lex.corrected(seg.text))):
+            return True
         found = confirmed_question(lex, seg, context)
         # asked of "你/您", said as the caller would: "你现在是在江边吗？" → "现在在江边吗？"
         asked = re.sub(r"^[，,]*(你|您)(现在|已经)?是?", r"\2", lex.corrected(found[0].text)) if found else ""
