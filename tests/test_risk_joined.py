@@ -327,3 +327,12 @@ def test_third_review(engine, turns, level):
 ])
 def test_third_review_answers_and_amounts(engine, turns, level):
     assert timed(engine, turns).state.level == level
+
+
+@pytest.mark.parametrize("turns,level", [
+    ([(C, "我朋友最近老说", 2.5), (C, "不想活了", 0.3)], "无"),          # reported: the friend's words
+    ([(C, "我跟你说", 2.5), (C, "我不想活了", 0.3)], "中"),              # said to the counselor: the caller's own
+    ([(C, "我就是想跟你说", 2.5), (C, "我把药全吃了", 0.3)], "紧急"),
+])
+def test_a_piece_ending_on_a_verb_of_saying_heads_what_follows(engine, turns, level):
+    assert timed(engine, turns).state.level == level

@@ -13,6 +13,7 @@ spoken decision its topic ("我已经决定了" in a flagged segment is active i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,10 @@ class RiskEngine:
         reading found none. The classifier is not asked again (it read the segment already; its labels carry no
         words)."""
         head = joined_reading(seg, context, max_piece_chars=HEAD_PIECE_CHARS) if reading.fragments else None
+        if (head is None or not head.fragments) and reading.fragments and REPORTED.search(context[-1].text.strip()):
+            # a piece that ends on a verb of saying, however long, heads what follows: "我朋友最近老说" | "不想活了"
+            # is the friend's words
+            head = joined_reading(seg, list(context)[-1:])
         if head is not None and head.fragments:
             self._rejudge(risk, seg, head, risk_context, acts_context)
         whole = FinalSegment(seg.call_id, seg.segment_id, seg.speaker, reading.start, seg.end, reading.text)
@@ -318,6 +323,8 @@ MAX_FRAGMENT_CHARS = 40
 #: the piece right before a segment, when this short (letters after its pauses are taken out), is the head of the
 #: segment's own clause: "我同学" | "割腕了", "如果" | "我把药全吃了" (RiskEngine._rejudge)
 HEAD_PIECE_CHARS = 6
+#: a piece that ends on a verb of saying: what follows is what was said (``_add_joined``)
+REPORTED = re.compile(r"(说|讲|告诉我|问我|跟我说|跟我讲|写着|写道)[，,：:]?$")
 #: what ends an utterance: a piece that ends otherwise (no mark, a comma, a trailing-off "……") goes on in the next
 _FINISHED = "。！？!?；;"
 @dataclass(frozen=True)
