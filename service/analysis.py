@@ -86,7 +86,7 @@ class RiskAnalysis(CallAnalysis):
             self._counselor_named = any(m.label in RISK_TOPIC_LABELS for m in self.engine.lexicon.find(seg.text))
             if self._counselor_named:
                 self._risk_since = min(self._risk_since, seg.start)
-        alerts = self.state.update(seg, risk, about_risk, reading.text if reading else None)
+        alerts = self.state.update(seg, risk, about_risk, reading)
         bisect.insort(self.context, seg, key=lambda s: s.start)
         self.risks.append(risk)
         if any(k.label in RISK_TOPIC_LABELS for k in risk.keywords):

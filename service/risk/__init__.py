@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from service.risk.classifier import Classifier
 from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, denied_question,
                                   judge, referred_ideation)
 from service.risk.level import CallRiskState, confirms_dated_plan, segment_level
-from service.risk.lexicon import Lexicon, load_lexicon, unpaused
+from service.risk.lexicon import Lexicon, load_lexicon
+from service.risk.pieces import (FRAGMENT_GAP_S, MAX_FRAGMENT_CHARS, MAX_FRAGMENTS, JoinedReading,
+                                 joined_reading)
 from service.types import SUICIDE_LABELS, FinalSegment, KeywordHit, SegmentRisk
 
-__all__ = ["RiskEngine", "CallRiskState", "JoinedReading", "joined_reading", "segment_level"]
+__all__ = ["RiskEngine", "CallRiskState", "JoinedReading", "joined_reading", "segment_level", "FRAGMENT_GAP_S",
+           "MAX_FRAGMENTS", "MAX_FRAGMENT_CHARS"]
 
 #: labels the classifier may add on its own; plan/preparation/attempt have 2–15 training examples, so only the
 #: lexicon gives those
@@ -41,6 +43,11 @@ VETOED_SCORE = 0.1
 MIN_CLASSIFIER_CHARS = 6
 #: most characters between a decision ("我想好了") and the near time it names ("，这周六") for a dated plan
 DECISION_TO_TIME_CHARS = 4
+#: the piece right before a segment, when this short (letters after its pauses are taken out), is the head of the
+#: segment's own clause: "我同学" | "割腕了", "如果" | "我把药全吃了" (RiskEngine._rejudge)
+HEAD_PIECE_CHARS = 6
+#: a piece that ends on a verb of saying: what follows is what was said (``_add_joined``)
+REPORTED = re.compile(r"(说|讲|告诉我|问我|跟我说|跟我讲|写着|写道)[，,：:]?$")
 #: the classifier's any_suicide probability at which it speaks on words the context rules judged (negated,
 #: hypothetical, third party, hyperbole) all the same; above 1: never. A denial of the counselor's question stays a
 #: veto. Set before the tuned part's held-out scores were seen, from clf-2026-12-06's: on PsyGUARD's folds, 0.7
@@ -109,22 +116,21 @@ class RiskEngine:
             head = joined_reading(seg, list(context)[-1:])
         if head is not None and head.fragments:
             self._rejudge(risk, seg, head, risk_context, acts_context)
+        earlier = list(context)[:len(context) - reading.fragments]  # what came before the first piece
         whole = FinalSegment(seg.call_id, seg.segment_id, seg.speaker, reading.start, seg.end, reading.text)
-        joined = self._read(whole, list(context)[:len(context) - reading.fragments], risk_context, acts_context,
-                            classify=False)
+        joined = self._read(whole, earlier, risk_context, acts_context, classify=False)
         have = {k.label for k in risk.keywords}
         spans = [(k.char_start, k.char_end) for k in risk.keywords]
         trigger = next((k for k in risk.keywords if k.label in SUICIDE_LABELS), None)
         before: set[str] | None = None  # what the pieces before say on their own
         for k in joined.keywords:
-            own = [i for i in reading.positions[k.char_start:k.char_end] if i is not None]
-            if not own and k.label in SUICIDE_LABELS and trigger is not None and k.label not in have:
+            own = reading.own_span(k.char_start, k.char_end)
+            if own is None and k.label in SUICIDE_LABELS and trigger is not None and k.label not in have:
                 if before is None:
-                    n = reading.positions.count(None)
                     alone = FinalSegment(seg.call_id, seg.segment_id, seg.speaker, reading.start, seg.start,
-                                         reading.text[:n])
-                    before = {x.label for x in self._read(alone, list(context)[:len(context) - reading.fragments],
-                                                          risk_context, acts_context, classify=False).keywords}
+                                         reading.before)
+                    before = {x.label for x in self._read(alone, earlier, risk_context, acts_context,
+                                                          classify=False).keywords}
                 if k.label not in before:
                     # what the pieces before say only in the light of this segment's words: a dated decision is a
                     # plan ("我已经" | "想好了" | "这周六" | "一了百了"), an everyday act is the act ("我已经" | "把煤气"
@@ -133,9 +139,9 @@ class RiskEngine:
                     risk.labels.append(k.label)
                     risk.keywords.append(self._hit(seg, trigger.text, k.label, trigger.char_start, trigger.char_end))
                 continue
-            if not own or k.label in have:
+            if own is None or k.label in have:
                 continue  # all of it in earlier pieces (read there), or this segment's words already carry it
-            a, b = min(own), max(own) + 1
+            a, b = own
             if any(x < b and a < y for x, y in spans):
                 continue  # words the segment's own reading already judged ("存折…转到他那里了" after "给我老婆写的信")
             have.add(k.label)
@@ -155,11 +161,9 @@ class RiskEngine:
         a plan) or dropped (negated); keywords the lexicon did not match (a yes, a decision) stay as they are."""
         acts = acts_context or any(k.label in INTENT_LABELS for k in risk.keywords)
         lex = self.lexicon.view(heard=risk_context, acts=acts)
-        judged = []  # the clause's judgements of matches that reach into this segment, on its own characters
-        for j in judge(lex, head.text, lex.find(head.text)):
-            own = [i for i in head.positions[j.match.char_start:j.match.char_end] if i is not None]
-            if own:
-                judged.append((min(own), max(own) + 1, j.label))
+        # the clause's judgements of matches that reach into this segment, on its own characters
+        judged = [(*own, j.label) for j in judge(lex, head.text, lex.find(head.text))
+                  if (own := head.own_span(j.match.char_start, j.match.char_end)) is not None]
         removed: list[str] = []
         for k in list(risk.keywords):
             over = [(a, b, lb) for a, b, lb in judged if a < k.char_end and k.char_start < b]
@@ -246,8 +250,8 @@ class RiskEngine:
         worded_suicide = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         risk.labels = labels
         # the classifier's own probability where it alone speaks; words count as LEXICON_SCORE at least
-        risk.score = round(max(p_any, LEXICON_SCORE) if worded_suicide else (min(p_any, VETOED_SCORE) if vetoed else p_any),
-                           4)
+        score = max(p_any, LEXICON_SCORE) if worded_suicide else (min(p_any, VETOED_SCORE) if vetoed else p_any)
+        risk.score = round(score, 4)
         return risk
 
     def _decided(self, seg: FinalSegment, probs: dict[str, float], have: list[str]) -> KeywordHit | None:
@@ -313,61 +317,3 @@ class RiskEngine:
 def content_chars(text: str) -> int:
     """Letters and digits in a segment (what the classifier's featurizer keeps)."""
     return sum(ch.isalnum() for ch in text)
-
-
-#: a caller's pieces of one utterance: the gap between them (the recognizer cuts after about 0.6 s of silence) and
-#: how many pieces, and characters before the segment, are read with it
-FRAGMENT_GAP_S = 1.5
-MAX_FRAGMENTS = 3
-MAX_FRAGMENT_CHARS = 40
-#: the piece right before a segment, when this short (letters after its pauses are taken out), is the head of the
-#: segment's own clause: "我同学" | "割腕了", "如果" | "我把药全吃了" (RiskEngine._rejudge)
-HEAD_PIECE_CHARS = 6
-#: a piece that ends on a verb of saying: what follows is what was said (``_add_joined``)
-REPORTED = re.compile(r"(说|讲|告诉我|问我|跟我说|跟我讲|写着|写道)[，,：:]?$")
-#: what ends an utterance: a piece that ends otherwise (no mark, a comma, a trailing-off "……") goes on in the next
-_FINISHED = "。！？!?；;"
-@dataclass(frozen=True)
-class JoinedReading:
-    """A caller segment read with the unfinished pieces before it and its own pauses taken out: ``text``;
-    ``positions[i]``, the index in the segment's own text of ``text[i]`` (None for an earlier piece's character);
-    ``fragments``, how many earlier segments it takes in; ``start``, when the first of them starts."""
-
-    text: str
-    positions: tuple[int | None, ...]
-    fragments: int
-    start: float
-
-
-def joined_reading(seg: FinalSegment, context: Sequence[FinalSegment],
-                   max_piece_chars: int = MAX_FRAGMENT_CHARS) -> JoinedReading | None:
-    """The caller's words as one utterance where the recognizer cut it into pieces or wrote a pause inside it:
-    the caller's segments right before ``seg`` in call time (``context``, most recent last) that end unfinished
-    (no full stop, question or exclamation mark) with at most FRAGMENT_GAP_S of silence between them and no
-    counselor segment, up to MAX_FRAGMENTS of them and MAX_FRAGMENT_CHARS characters, then ``seg``; the pauses
-    inside ("……") taken out; ``max_piece_chars``: only pieces this short (the run of short heads before ``seg``:
-    "我朋友" | "昨天" | "把药全吃了"). None when there is nothing to join: no such piece and no pause inside ``seg``.
-    Only a caller's segments: one-channel speech ("mixed") has both speakers in it."""
-    if seg.speaker != "caller":
-        return None
-    pieces: list[FinalSegment] = []
-    after = seg
-    for prev in reversed(list(context)):
-        text = prev.text.strip()
-        if (prev.speaker != "caller" or not text or text[-1] in _FINISHED or after.start - prev.end > FRAGMENT_GAP_S
-                or len(pieces) == MAX_FRAGMENTS or len(unpaused(text, None)[0]) > max_piece_chars
-                or sum(len(p.text) for p in pieces) + len(text) > MAX_FRAGMENT_CHARS):
-            break
-        pieces.insert(0, prev)
-        after = prev
-    own, own_pos = unpaused(seg.text, 0, keep_end=True)
-    if not pieces and own == seg.text:
-        return None
-    text, positions = [], []
-    for p in pieces:
-        t, pos = unpaused(p.text.strip(), None)
-        text.append(t)
-        positions.extend(pos)
-    text.append(own)
-    positions.extend(own_pos)
-    return JoinedReading("".join(text), tuple(positions), len(pieces), pieces[0].start if pieces else seg.start)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from service.risk.context import (INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, last_counselor,
                                   risk_question)
 from service.risk.lexicon import Lexicon, load_lexicon, unpaused
+from service.risk.pieces import JoinedReading
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
 
 #: earlier segments searched for when an attempt happened ("上周五做了一件事" two turns before "我割了手腕")
@@ -253,14 +254,14 @@ def current_plan(lex: Lexicon, text: str, risk: SegmentRisk) -> bool:
 
 
 def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], context: Sequence[FinalSegment] = (),
-                  keywords: Sequence = (), voiced_intent: bool = True, reading: str | None = None) -> str:
+                  keywords: Sequence = (), voiced_intent: bool = True, reading: JoinedReading | None = None) -> str:
     """The level this one segment shows on its own (the call-level rules in CallRiskState add plan + near time).
-    ``reading``: the segment read with the caller's unfinished pieces before it (``service.risk.joined_reading``):
+    ``reading``: the segment read with the caller's unfinished pieces before it (:func:`~service.risk.pieces.joined_reading`):
     when the act happened and where the caller is are read there too ("我刚" | "割了手腕", "我在" | "楼顶")."""
     labels = set(labels)
     suicidal = labels & set(SUICIDE_LABELS)
     text = lex.corrected(seg.text)
-    whole = lex.corrected(reading) if reading else text
+    whole = lex.corrected(reading.text) if reading else text
     level = "无"
 
     def raise_to(lv: str) -> None:
@@ -287,7 +288,7 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
             elif when == "unknown" and lex.cue_re("attempt_ever_question").search(said):
                 when = "earlier"  # "你以前有没有自杀过？" → "有过一次": an earlier attempt until a date comes
         # the caller's pieces before this segment ("我上次" | "把药全吃了")
-        prior = lex.corrected(reading[:len(reading) - len(unpaused(seg.text, 0, keep_end=True)[0])]) if reading else ""
+        prior = lex.corrected(reading.before) if reading else ""
         current = attempt_current(lex, text, starts) or (prior and attempt_current(lex, whole, [len(prior)]))
         if when == "unknown" and current and not lex.cue_re("plan_not_current").search(prior):
             # told without a time but as the state things are in now: "我把药全吃了", "我割腕了" (the sentence-final
@@ -345,7 +346,7 @@ class CallRiskState:
             self.lexicon = load_lexicon()
 
     def update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool = False,
-               reading: str | None = None) -> list[AlertEvent]:
+               reading: JoinedReading | None = None) -> list[AlertEvent]:
         """Take one segment and its risk; return the alerts to raise now (0, 1 or 2). ``risk_context``: as the
         engine analysed the segment (the call was already about risk), so the cues see the same corrected text.
         ``reading``: the caller's segment read with the unfinished pieces before it (``joined_reading``), where the
@@ -358,7 +359,7 @@ class CallRiskState:
             del self._history[:-HISTORY_SEGMENTS]
 
     def _update(self, seg: FinalSegment, risk: SegmentRisk, risk_context: bool,
-                reading: str | None) -> list[AlertEvent]:
+                reading: JoinedReading | None) -> list[AlertEvent]:
         lex = self.lexicon.in_risk_context() if risk_context else self.lexicon
         # finals of the two channels arrive in decoding order; what came before is decided by call time
         at = bisect.bisect_left(self._history, seg.start, key=lambda h: h[0].start)
@@ -393,7 +394,7 @@ class CallRiskState:
         # call has suicidal content ("我已经决定了，这周六")
         own_words = any(k.label in SUICIDE_LABELS for k in risk.keywords)
         text = lex.corrected(seg.text)
-        whole = lex.corrected(reading) if reading else text
+        whole = lex.corrected(reading.text) if reading else text
         decided = bool(self.labels & set(SUICIDE_LABELS)) and lex.cue_re("plan_intent").search(text)
         # a yes to the counselor's restated plan and its time ("你是说你打算这周六去跳楼，是吗？" → "嗯。") says both
         # (the question read as the engine read it: from a caller who voiced intent, "买了炭" is preparation)
@@ -412,7 +413,7 @@ class CallRiskState:
         if edge and not voiced:
             self._edge_seg = seg  # "我现在在楼顶": 紧急 once the caller voices intent (below)
         elif (self._edge_seg is not None and reading and at_the_edge(lex, whole)
-                and lex.cue_re("edge_errand").search(lex.corrected(unpaused(seg.text, None)[0]))):
+                and lex.cue_re("edge_errand").search(lex.corrected(reading.own))):
             self._edge_seg = None  # the piece after it says what the place was for: "我在楼顶" | "晒被子呢"
         if (self._edge_seg is not None and lex.cue_re("jump_wish").search(text)
                 and seg.start - self._edge_seg.start <= EDGE_WINDOW_S and level_rank(self.level) < level_rank("紧急")):
@@ -442,7 +443,7 @@ class CallRiskState:
         if "suicide_attempt" in worded and not self._undated_attempt:
             when = attempt_when_said(lex, text, context)
             self._undated_attempt = when == "unknown"
-            self._attempt_history = bool(re.search(r"(割|吃|吞|喝|跳|试|做)过", text)
+            self._attempt_history = bool(lex.cue_re("attempt_told_as_history").search(text)
                                          or lex.cue_re("plan_not_current").search(whole))
             self._dated_attempt = self._dated_attempt or when != "unknown"
             self._attempt_when = when
@@ -544,10 +545,10 @@ class CallRiskState:
         if not self._undated_attempt or self._attempt_history or not any(words for words, _ in self._turn(at)):
             return False
         said = unpaused(text, None)[0].strip("，,。.！!？? ")
-        m = re.match(r"(就|大概|大约|差不多|是)?", said)
         when = attempt_when(lex, [said]) if len(said) <= DATING_PIECE_CHARS else "unknown"
-        if when not in ("now", "recent") or not re.match(
-                "|".join(f"(?:{p})" for p in (*lex.cues["just_now"], *lex.cues["recent_past"])), said[m.end():]):
+        rest = said[re.match(r"(就|大概|大约|差不多|是)?", said).end():]
+        if when not in ("now", "recent") or not (lex.cue_re("just_now").match(rest)
+                                                 or lex.cue_re("recent_past").match(rest)):
             return False
         self._attempt_when = when
         return level_rank(self.level) < level_rank("紧急" if when == "now" else "高")
