@@ -19,7 +19,8 @@ from pathlib import Path
 from service.audio.files import AudioInfo, FileAudio
 from service.recorded import complete_recording, open_recording
 from service.runtime import Runtime
-from service.store.db import CallExists
+from service.store.db import OPEN_STATES, CallExists
+from service.store.tables import CallRow
 
 logger = logging.getLogger(__name__)
 UPLOADS_DIR = "uploads"
@@ -220,19 +221,15 @@ class UploadQueue:
             with self._lock(job) as locked:
                 if not locked:
                     continue  # another service on this data directory is transcribing it
-                call = self._settle(job)
-                if call is not None and call.status == "ended" and call.source == "upload":
-                    # done; the process stopped before removing it
-                    remove_files(job.audio_path, job.tries_path, job.meta_path)
-                    continue
-                job.tries = job.read_tries()
-                if job.tries < MAX_TRIES and call is None:
+                verdict, call = self._verdict(job)
+                if verdict == "done":
+                    remove_files(job.audio_path, job.tries_path, job.meta_path)  # the process stopped before
+                elif verdict in ("new", "again"):
+                    if verdict == "again":
+                        logger.warning("upload %s (call %s) was cut short: it is transcribed again (try %d of %d)",
+                                       job.id, job.call_id, job.tries + 1, MAX_TRIES)
+                    job.resume = verdict == "again"
                     jobs.append(job)  # waiting (or stopped before its call was recorded)
-                elif job.tries < MAX_TRIES and call.status == "interrupted" and call.source == "upload":
-                    logger.warning("upload %s (call %s) was cut short: it is transcribed again (try %d of %d)",
-                                   job.id, job.call_id, job.tries + 1, MAX_TRIES)
-                    job.resume = True
-                    jobs.append(job)
                 else:
                     logger.warning("upload %s (call %s) was cut short (%s, %d tries): its recording is kept in %s/%s",
                                    job.id, job.call_id, call.status if call else "not recorded", job.tries,
@@ -295,16 +292,16 @@ class UploadQueue:
             if not locked or not job.audio_path.exists():
                 return "taken"
             # decided again under the lock: another service on this data directory may have tried it meanwhile
-            call = await asyncio.to_thread(self._settle, job)
-            if call is not None and call.status == "ended" and call.source == "upload":
+            verdict, call = await asyncio.to_thread(self._verdict, job)
+            if verdict == "done":
                 await asyncio.to_thread(remove_files, job.audio_path, job.tries_path, job.meta_path)
                 return "taken"
-            job.tries = await asyncio.to_thread(job.read_tries)
             if job.tries >= MAX_TRIES:
                 logger.warning("upload %s (call %s) was cut short %d times: its recording is kept in %s/%s",
                                job.id, job.call_id, job.tries, UPLOADS_DIR, UNPROCESSED_DIR)
                 await asyncio.to_thread(self._set_aside, job)
                 return "failed"
+            # (a call of another kind under this id: opening it says so, CallExists, and the job is a conflict)
             job.resume = call is not None
             try:
                 job.tries += 1
@@ -339,17 +336,27 @@ class UploadQueue:
                 logger.exception("upload %s: its files could not be removed or set aside", job.id)
             return outcome
 
-    def _settle(self, job: UploadJob):
-        """The job's call as it stands, called with the job's lock held: a call still ``processing`` is one no
-        process is transcribing (a process holds the lock while it transcribes, and a process that dies lets go of
-        it), so it is marked interrupted here rather than waiting for its owner's heartbeat to go stale."""
+    def _verdict(self, job: UploadJob) -> tuple[str, CallRow | None]:
+        """What to do with a job, called with its lock held, and its call as it stands: ``done`` (the call ended:
+        only the files are left), ``new`` (no call yet), ``again`` (its call was cut short: transcribe it again) or
+        ``aside`` (tried MAX_TRIES times, or the call under its id is no interrupted upload). Reads ``job.tries``.
+        A call still ``processing`` is one no process is transcribing (a process holds the lock while it
+        transcribes, and a process that dies lets go of it), so it is marked interrupted here rather than waiting
+        for its owner's heartbeat to go stale."""
         store = self.runtime.pipeline.store
         call = store.get_call(job.call_id)
-        if call is not None and call.source == "upload" and call.status in ("processing", "streaming"):
+        if call is not None and call.source == "upload" and call.status in OPEN_STATES:
             if store.release_upload(job.call_id):
                 logger.warning("upload %s (call %s) was left open by a process that is gone", job.id, job.call_id)
             call = store.get_call(job.call_id)
-        return call
+        if call is not None and call.status == "ended" and call.source == "upload":
+            return "done", call
+        job.tries = job.read_tries()
+        if job.tries >= MAX_TRIES:
+            return "aside", call
+        if call is None:
+            return "new", call
+        return ("again" if call.status == "interrupted" and call.source == "upload" else "aside"), call
 
     # ------------------------------------------------------------------ files
     @contextlib.contextmanager
