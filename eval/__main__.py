@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from eval.data import RISK_LEVELS, DataError, load_calls, load_utterances
-from eval.report import build_report, html_name_problem, make_meta, markdown_summary, progress, write_report
+from eval.report import CostClock, build_report, html_name_problem, make_meta, markdown_summary, progress, write_report
 
 
 def _settings():
@@ -56,13 +56,16 @@ def cmd_utterances(args) -> int:
     utts = load_utterances(args.file)
     engine = _risk_engine()
     refs, hyps = [], []
+    cost = CostClock()
     for i, u in enumerate(progress(utts, "utterances", unit="utt", enabled=args.progress)):
         analysis = RiskAnalysis(engine, f"utt-{i}", None)
-        risk, _ = analysis.analyze(FinalSegment(f"utt-{i}", 0, "caller", 0.0, 1.0, u.text))
+        with cost.time("risk_caller_segment"):
+            risk, _ = analysis.analyze(FinalSegment(f"utt-{i}", 0, "caller", 0.0, 1.0, u.text))
         refs.append([Span(0.0, 1.0, frozenset(u.risk))])
         hyps.append([Span(0.0, 1.0, frozenset(risk.labels))])
     report = build_report("utterances", meta=make_meta(args.file, command=_command(args),
-                          engine_versions={"risk": engine.version}), risk_segment=score_segment_risk(refs, hyps))
+                          engine_versions={"risk": engine.version}), risk_segment=score_segment_risk(refs, hyps),
+                          cost=cost.summary())
     return _emit(report, args.out)
 
 
@@ -97,6 +100,7 @@ def cmd_calls(args) -> int:
         if not calls:
             return _fail(f"no call in {args.file} has a reference risk_level in {','.join(wanted)}")
     engine = _risk_engine()
+    cost = CostClock()  # what risk and drafting cost where they run here (not with --audio: there the service does)
     ref_spans, hyp_spans, outcomes, pairs, finals_lat, alerts = [], [], [], [], [], []
     asr_desc = None
     recorded = None
@@ -124,19 +128,23 @@ def cmd_calls(args) -> int:
             # finals a recognizer heard in an earlier run, analysed in the order that run's analysis read them
             analysis = RiskAnalysis(engine, c.call_id, None, alert_threshold)
             for seg in recorded.calls[c.call_id]:
-                analysis.analyze(seg)
+                with cost.time(f"risk_{seg.speaker}_segment"):
+                    analysis.analyze(seg)
             hyp = sorted(recorded.calls[c.call_id], key=lambda s: (s.start, s.segment_id))
             pairs.extend(transcript_pairs(c.segments, hyp))
         else:
             analysis = RiskAnalysis(engine, c.call_id, None, _settings().risk.alert_threshold)
             hyp = [FinalSegment(c.call_id, s.id, s.speaker, s.start, s.end, s.text) for s in c.segments]
             for seg in hyp:
-                analysis.analyze(seg)
+                with cost.time(f"risk_{seg.speaker}_segment"):
+                    analysis.analyze(seg)
         labels = {r.segment_id: r.labels for r in analysis.risks}
         hyp_spans.append([Span(s.start, s.end, frozenset(labels.get(s.segment_id, []))) for s in hyp])
         outcomes.append(CallOutcome(c.call_id, c.risk_level, analysis.state.level, len(analysis.alerts)))
         ws_refs.append(c.worksheet)
-        ws_hyps.append(drafter.draft(hyp, analysis.risks, analysis.state.level).values())
+        with cost.time("worksheet_draft"):
+            draft = drafter.draft(hyp, analysis.risks, analysis.state.level)
+        ws_hyps.append(draft.values())
     settings = {"asr": asr_desc, "speed": args.speed if args.audio and not windows else None, "audio": args.audio,
                 "asr_path": (args.asr if args.audio else None), "levels": args.levels}
     extra = {}
@@ -170,7 +178,8 @@ def cmd_calls(args) -> int:
     report = build_report(
         "calls", meta=meta, asr=score_asr(pairs) if args.audio or recorded is not None else None,
         risk_segment=score_segment_risk(ref_spans, hyp_spans), risk_call=score_calls(outcomes),
-        worksheet=score_worksheets(ws_refs, ws_hyps, [c.call_id for c in calls]), latency=latency)
+        worksheet=score_worksheets(ws_refs, ws_hyps, [c.call_id for c in calls]), latency=latency,
+        cost=None if args.audio else cost.summary())
     return _emit(report, args.out)
 
 

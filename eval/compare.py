@@ -1,8 +1,8 @@
 """Compare two eval reports: every numeric leaf, old → new, delta, and whether it improved or regressed.
 
-Direction per metric (:func:`direction`): lower is better for CER and its error counts, latencies, CPU, realtime
-factor, dropped frames, false and unjustified alerts, missing worksheet fields and the share of draft fields
-counselors changed; higher is better for precision, recall, F1, accuracies, worksheet scores and hits; everything
+Direction per metric (:func:`direction`): lower is better for CER and its error counts, latencies, the cost
+section's milliseconds, CPU, realtime factor, dropped frames, false and unjustified alerts, missing worksheet fields
+and the share of draft fields counselors changed; higher is better for precision, recall, F1, accuracies, worksheet scores and hits; everything
 else (supports, counts of calls, characters or worksheets, concurrency) is shown as changed without a verdict.
 Lists (per-call rows, raw latencies, confusion matrices) and ``meta`` are not diffed number by number; differing
 data, model, normaliser or settings are called out first, since numbers from different data are not comparable.
@@ -53,7 +53,7 @@ def direction(path: str) -> str | None:
         return "lower"
     if leaf in NEUTRAL:
         return None
-    if parts[0] == "latency" or leaf.endswith("_s") or leaf in LOWER_BETTER:
+    if parts[0] in ("latency", "cost") or leaf.endswith("_s") or leaf in LOWER_BETTER:
         return "lower"
     if leaf in HIGHER_BETTER:
         return "higher"

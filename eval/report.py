@@ -14,7 +14,9 @@ import io
 import json
 import platform
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -43,6 +45,43 @@ CONTRACT_KEYS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED_SECTIONS = {"calls": ("risk.segment", "risk.call", "worksheet"), "utterances": ("risk.segment",),
                      "bench": ("bench",), "corrections": ("worksheet",)}
+
+
+class CostClock:
+    """Wall time of each step an eval command runs in its own process, by kind of step (``risk_caller_segment``,
+    ``risk_counselor_segment``, ``worksheet_draft``…): the ``cost`` section of a report.
+
+    The steps run one at a time, as the service runs them for one call: a segment's risk analysis includes the
+    lexicon's passes, the context and level rules and, for a caller segment the rules leave open, the classifier
+    (onnxruntime, one thread). A benchmark figure, not a test: it says what this machine took on this data."""
+
+    def __init__(self) -> None:
+        self._ms: dict[str, list[float]] = {}
+
+    @contextmanager
+    def time(self, step: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._ms.setdefault(step, []).append((time.perf_counter() - start) * 1000.0)
+
+    def summary(self) -> dict[str, Any]:
+        """Per step: n, p50, p95, mean and max in milliseconds (numpy's percentiles, as for latencies)."""
+        import numpy as np
+
+        out: dict[str, Any] = {"unit": "ms", "machine": f"{platform.machine()}, {_cpu_count()} CPUs"}
+        for step, values in sorted(self._ms.items()):
+            v = np.asarray(values, dtype=float)
+            out[step] = {"n": int(v.size), "p50": float(np.percentile(v, 50)), "p95": float(np.percentile(v, 95)),
+                         "mean": float(v.mean()), "max": float(v.max())}
+        return out
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _get(report: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
@@ -104,10 +143,12 @@ def make_meta(data_path: Path | str, *, command: str, model: str | None = None,
 def build_report(kind: str, *, meta: Mapping[str, Any], asr: Mapping | None = None,
                  risk_segment: Mapping | None = None, risk_call: Mapping | None = None,
                  worksheet: Mapping | None = None, latency: Mapping | None = None,
-                 bench: Mapping | None = None, corrections: Mapping | None = None) -> dict[str, Any]:
+                 bench: Mapping | None = None, corrections: Mapping | None = None,
+                 cost: Mapping | None = None) -> dict[str, Any]:
     """Assemble a report from the outputs of ``eval.scoring`` (``score_asr``, ``score_segment_risk``,
     ``score_calls``, ``score_worksheets``, ``latency_block``), a bench dict and ``eval.corrections``'
-    ``corrections`` section; leave out what the run did not measure. Raises ``ValueError`` naming any contract key
+    ``corrections`` section and a :class:`CostClock` summary (``cost``, beyond the contract); leave out what the run
+    did not measure. Raises ``ValueError`` naming any contract key
     that is missing."""
     report: dict[str, Any] = {"kind": kind}
     if asr is not None:
@@ -119,7 +160,7 @@ def build_report(kind: str, *, meta: Mapping[str, Any], asr: Mapping | None = No
         if risk_call is not None:
             report["risk"]["call"] = dict(risk_call)
     for name, section in (("worksheet", worksheet), ("latency", latency), ("bench", bench),
-                          ("corrections", corrections)):
+                          ("corrections", corrections), ("cost", cost)):
         if section is not None:
             report[name] = dict(section)
     report["meta"] = dict(meta)
@@ -223,6 +264,12 @@ def tables(report: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[st
                     [[fmt(lat["final_p50_s"]), fmt(lat["final_p95_s"]), fmt(lat["alert_p95_s"]),
                       fmt(lat.get("alert_pipeline_p95_s")), fmt(lat.get("final", {}).get("n")),
                       fmt(lat.get("alerts")), fmt(lat.get("alerts_timed")), fmt(lat.get("alerts_unjustified"))]]))
+    if "cost" in report:
+        c = report["cost"]
+        steps = [k for k, v in c.items() if isinstance(v, Mapping)]
+        out.append((f"Cost per step (ms; this process, one at a time; {c.get('machine', '')})",
+                    ["step", "n", "p50", "p95", "mean", "max"],
+                    [[k, fmt(c[k]["n"]), *(fmt(c[k][q], 2) for q in ("p50", "p95", "mean", "max"))] for k in steps]))
     if "bench" in report:
         b = report["bench"]
         keys = [k for k, v in b.items() if not isinstance(v, (dict, list))]

@@ -33,6 +33,16 @@ def test_calls_transcript_mode(tmp_path):
     assert out.with_suffix(".html").read_text().startswith("<!DOCTYPE html>") or "<html" in out.with_suffix(".html").read_text()
     assert "Risk per call" in r.stdout
     assert "latency" not in report and report["meta"]["settings"]["audio"] is False
+    # what risk analysis and drafting cost here, per segment by speaker and per call (a benchmark, not a test)
+    calls = [json.loads(line) for line in (FIXTURES / "eval" / "calls.jsonl").read_text().splitlines() if line.strip()]
+    speakers = [s["speaker"] for c in calls for s in c["segments"]]
+    cost = report["cost"]
+    assert cost["unit"] == "ms" and cost["worksheet_draft"]["n"] == len(calls)
+    for who in ("caller", "counselor"):
+        step = cost[f"risk_{who}_segment"]
+        assert step["n"] == speakers.count(who) > 0
+        assert 0 < step["p50"] <= step["p95"] <= step["max"]
+    assert "Cost per step" in r.stdout
 
 
 def test_calls_audio_mode_runs_the_live_session(tmp_path):
@@ -82,6 +92,8 @@ def test_saved_finals_replay_the_run_that_heard_them(tmp_path):
     a, b = json.loads(heard.read_text()), json.loads(replayed.read_text())
     assert b["risk"] == a["risk"] and b["worksheet"] == a["worksheet"] and b["asr"] == a["asr"]
     assert sum(row["alerts"] for row in b["risk"]["call"]["rows"]) >= 1, "the risky call alerts at 中"
+    assert "cost" not in a, "with --audio the service analyses the finals; its cost is not this process's"
+    assert b["cost"]["risk_caller_segment"]["n"] == sum(s["speaker"] == "caller" for x in lines for s in x["segments"])
     assert "latency" not in b and b["meta"]["finals_sha256"] and b["meta"]["settings"]["asr"]["model"] == "base"
     # the same words through another classifier (SCRIBE_RISK__CLASSIFIER_DIR): its id names the engine
     import shutil
@@ -121,6 +133,8 @@ def test_utterances_and_compare(tmp_path):
     assert run_eval("utterances", str(FIXTURES / "eval" / "utterances.jsonl"), "--out", str(a)).returncode == 0
     assert run_eval("utterances", str(FIXTURES / "eval" / "utterances.jsonl"), "--out", str(b)).returncode == 0
     assert "any_suicide" in json.loads(a.read_text())["risk"]["segment"]
+    utterances = (FIXTURES / "eval" / "utterances.jsonl").read_text().splitlines()
+    assert json.loads(a.read_text())["cost"]["risk_caller_segment"]["n"] == sum(bool(u.strip()) for u in utterances)
     r = run_eval("compare", str(a), str(b))
     assert r.returncode == 0 and r.stdout.strip()
 
