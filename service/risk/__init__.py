@@ -21,7 +21,7 @@ from service.risk.classifier import Classifier
 from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, denied_question,
                                   judge, referred_ideation)
 from service.risk.level import CallRiskState, confirms_dated_plan, segment_level
-from service.risk.lexicon import Lexicon, load_lexicon
+from service.risk.lexicon import Lexicon, load_lexicon, normalize
 from service.risk.pieces import (FRAGMENT_GAP_S, MAX_FRAGMENT_CHARS, MAX_FRAGMENTS, JoinedReading,
                                  joined_reading)
 from service.types import SUICIDE_LABELS, FinalSegment, KeywordHit, SegmentRisk
@@ -110,9 +110,10 @@ class RiskEngine:
         reading found none. The classifier is not asked again (it read the segment already; its labels carry no
         words)."""
         head = joined_reading(seg, context, max_piece_chars=HEAD_PIECE_CHARS) if reading.fragments else None
-        if (head is None or not head.fragments) and reading.fragments and REPORTED.search(context[-1].text.strip()):
+        if (head is None or not head.fragments) and reading.fragments and (
+                REPORTED.search(context[-1].text.strip()) or self._ends_on_someone(context[-1].text)):
             # a piece that ends on a verb of saying, however long, heads what follows: "我朋友最近老说" | "不想活了"
-            # is the friend's words
+            # is the friend's words; so does one that ends on who it is about: "电影里的那个女孩" | "吞了安眠药"
             head = joined_reading(seg, list(context)[-1:])
         if head is not None and head.fragments:
             self._rejudge(risk, seg, head, risk_context, acts_context)
@@ -254,6 +255,17 @@ class RiskEngine:
         risk.score = round(score, 4)
         return risk
 
+    def _ends_on_someone(self, text: str) -> bool:
+        """A piece that ends on someone else as the subject of what follows ("电影里的那个女孩", "我们班有个男生"): a
+        third-party word at its very end, not the object of a verb or preposition right before it ("我跟我妈")."""
+        lex = self.lexicon
+        text = normalize(text).rstrip("，,、…. ")
+        last = None
+        for m in lex.cue_re("third_party").finditer(text):
+            last = m
+        return (last is not None and last.end() == len(text)
+                and not (last.start() > 0 and text[last.start() - 1] in lex.cues["third_party_not_subject_before"]))
+
     def _decided(self, seg: FinalSegment, probs: dict[str, float], have: list[str]) -> KeywordHit | None:
         """"我已经决定了" where the classifier suspects suicidal content (its recall point): the words give the intent
         the classifier cannot, so the segment is active ideation carried by those words. ASR that garbles the method
@@ -261,8 +273,9 @@ class RiskEngine:
         if probs["any_suicide"] < self.threshold or any(lb in SUICIDE_LABELS for lb in have):
             return None
         m = self.lexicon.cue_re("plan_intent").search(seg.text)
-        if m is None or self.lexicon.cue_re("safety_action").search(seg.text):
-            return None
+        if (m is None or self.lexicon.cue_re("safety_action").search(seg.text)
+                or self.lexicon.cue_re("decision_not_death").search(seg.text)):
+            return None  # "我想结束这段婚姻，我已经决定了" decides something else
         return self._hit(seg, m.group(0), "active_ideation", m.start(), m.end())
 
     def _dated_plan(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment], risk_context: bool,

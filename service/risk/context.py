@@ -53,6 +53,10 @@ ATTEMPT_QA_LOOKBACK = 12
 BARE_YES = re.compile(r"\s*嗯(嗯)?\s*[。.!！]?\s*")
 #: "是这样" as the whole reply is a yes; opening a reply ("是这样的，我最近工作压力很大") it begins a story
 WHOLE_YES = re.compile(r"\s*(嗯[，,]?)?是这样(的)?(吧|啊)?\s*[。.!！]?\s*")
+#: "嗯，" opening a reply that goes on to tell what the question asked: "你是不是已经割了？" → "嗯，流了好多血。" (a
+#: comma after it, not a hesitant "嗯……"); what follows must not deny, hedge or turn it into medicine taken as told
+YES_THEN = re.compile(r"\s*嗯{1,2}[，,]\s*")
+YES_THEN_NOT = re.compile(r"不|没|别|未|怎么说|说不好|可能|也许|大概|想想|这个|那个|其实|但|可是|不过|医生|大夫|按时|每天|平时|吗|？|\?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,9 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
             out.append(Judged(m, None, "hyperbole"))
         elif mixed and m.label in RISK_TOPIC_LABELS and addressed_question(lex, norm, m.char_start):
             out.append(Judged(m, None, "question"))
+        elif m.label in RISK_TOPIC_LABELS and (said := _reported_question(lex, norm, m, c_start)) is not None:
+            # "医生问我有没有想过自杀，我说没有": someone's question retold; the caller's answer after it decides
+            out.append(Judged(m, m.label, "kept") if said else Judged(m, None, "question"))
         elif _negated(lex, norm, m, c_start):
             out.append(Judged(m, None, "negation"))
         elif (ordered := _death_ordered(lex, norm, m, c_start)) is not None:
@@ -194,6 +201,19 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
         else:
             out.append(Judged(m, m.label, "kept"))
     return out
+
+
+def _reported_question(lex: Lexicon, text: str, m: Match, c_start: int) -> bool | None:
+    """None when ``m`` is not in a question someone put to the caller and the caller retells ("医生问我有没有想过自
+    杀"); else whether the caller's answer told right after it is a yes ("，我说有" / "我说想过": True; "我说没有",
+    or no answer told: False)."""
+    if lex.cue_re("reported_question").search(text[c_start:m.char_start]) is None:
+        return None
+    ends = lex.cues["sentence_ends"]
+    end = next((i + 1 for i in range(m.char_end, len(text)) if text[i] in ends), len(text))
+    rest = text[m.char_end:]
+    clause_end = min((i for i, ch in enumerate(rest) if ch in "，,。！？!?；;"), default=len(rest))
+    return bool(lex.cue_re("reported_answer_yes").search(text[m.char_end + clause_end:end]))
 
 
 def addressed_question(lex: Lexicon, text: str, pos: int) -> bool:
@@ -348,7 +368,8 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
 
     A clause that is only an answer word ("想过", "有") is one; so is a clause that opens with an unambiguous one and
     goes on (``answer_affirmative_lead``: "想过不光是想过", as the recognizer writes "想过。不光是想过" without the
-    stop), but not a word that merely starts with it ("想过去看看", "有过不去的坎")."""
+    stop), but not a word that merely starts with it ("想过去看看", "有过不去的坎"). "嗯，" with a comma opens a yes
+    when what follows neither denies nor hedges (``YES_THEN``: "嗯，流了好多血"; not "嗯，不过没割深", "嗯，医生开的")."""
     text = normalize(raw)
     bounds = clause_bounds(text, lex.cues["clause_breaks"])
     fillers = re.compile(lex.cues["answer_fillers"])
@@ -372,6 +393,9 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
         opening = affirm_lead.match(core)
         if opening:
             return "yes", (start, start + opening.end())
+    then = YES_THEN.match(text)
+    if then and bounds and not YES_THEN_NOT.search(text, then.end()) and text[then.end():].strip("。.!！ "):
+        return "yes", (0, re.match(r"\s*嗯+", text).end())
     return None, None
 
 

@@ -62,6 +62,8 @@ PLAN_TIME_WINDOW_S = 1200.0
 WHEN_CONTEXT_SEGMENTS = 6
 #: the longest piece that can be just the time of an attempt told without one ("大概半小时前", "就昨天晚上")
 DATING_PIECE_CHARS = 8
+#: what a counselor's question that only restates a time may hold besides the time (CallRiskState._confirms_time)
+TIME_QUESTION_REST = re.compile(r"[\s，,。.？?！!…]|也就是|就是|是说|是指|指的是|你说的|您说的|的|是|吗|吧|呢|对|那|就|晚上|早上|中午|下午|夜里")
 #: call time within which a caller's "我现在在楼顶" and the intent voiced after it make the call 紧急
 EDGE_WINDOW_S = 600.0
 #: the highest level a segment reaches on classifier-only labels (no keyword in the caller's words carries them)
@@ -213,12 +215,17 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
 def near_time(lex: Lexicon, text: str) -> bool:
     """A near time (今晚, 明天, 这周六) that can be a plan's: not in a clause that is an errand for help ("明天我打算
     去看心理医生") or the obligations set against the wish ("我想过跳楼，但是明天还得送孩子上学": ``time_not_plan``)."""
+    return near_time_clause(lex, text) is not None
+
+
+def near_time_clause(lex: Lexicon, text: str) -> str | None:
+    """The first clause of ``text`` that says a near time as :func:`near_time` reads it, else None."""
     for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
         clause = text[a:b]
         if (lex.cue_re("time_near").search(clause) and not lex.cue_re("safety_action").search(clause)
                 and not lex.cue_re("time_not_plan").search(clause)):
-            return True
-    return False
+            return clause
+    return None
 
 
 def confirms_dated_plan(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> tuple[int, int] | None:
@@ -404,10 +411,20 @@ class CallRiskState:
         turn = self._turn(at)
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
             self._near_seg = seg
+        if (near and not own_words and self.has_plan
+                and lex.cue_re("time_go").search(near_time_clause(lex, text) or "")):
+            # "明天下班就去。" from a caller who told the plan or its preparation before: the plan's time
+            self._near_seg = seg
+        if not near and (voiced or self.has_plan) and self._confirms_time(lex, seg, context):
+            # "今天是周四，也就是后天是吗？" → "对": the counselor's restated time of the plan the caller told
+            near = True
+            self._history[at] = (seg, own_words, True)
+            self._near_seg = seg
         if (near and voiced and self._asked_when(at)
-                and not lex.cue_re("third_party").search(text)):
+                and not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)):
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
-            # to act within 72 h, the answer its evidence
+            # to act within 72 h, the answer its evidence; whose time it is, is read in the time's own clause
+            # ("今天晚上，等他们睡了": the caller's; "明天我爸要来": not)
             self._plan_seg = self._near_seg = seg
         edge = at_the_edge(lex, whole, bare=True) or self._confirms_edge(lex, seg, context)
         if edge and not voiced:
@@ -538,16 +555,35 @@ class CallRiskState:
         asked = re.sub(r"^[，,]*(你|您)(现在|已经)?是?", r"\2", lex.corrected(found[0].text)) if found else ""
         return found is not None and at_the_edge(lex, asked, bare=True)
 
+    def _confirms_time(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
+        """A caller's yes to a counselor's question that only restates a near time ("这周末，是后天吗？", "也就是后
+        天是吗？", "明天晚上？"): the clause with the time holds nothing else but 是/就是/吗 and the like, so "明天你会去
+        上班吗？" or "明天你愿意去医院吗？" confirm no time of a plan."""
+        found = confirmed_question(lex, seg, context)
+        if found is None:
+            return False
+        said = lex.corrected(found[0].text)
+        clause = near_time_clause(lex, said)
+        if clause is None or lex.cue_re("third_party").search(said) or lex.cue_re("safety_action").search(said):
+            return False
+        rest = lex.cue_re("time_near").sub("", clause)
+        return not TIME_QUESTION_REST.sub("", rest)
+
     def _dates_attempt(self, lex: Lexicon, text: str, at: int) -> bool:
         """The caller's next piece of the turn that told an attempt without a time, and not as history, is that
         time ("我用美工刀割了手腕" | "就刚才", "大概半小时前", "昨天晚上"): a short piece that opens with it. A time
-        further into a longer piece is another matter's ("刚刚我妈又骂我了" after "我割过腕")."""
-        if not self._undated_attempt or self._attempt_history or not any(words for words, _ in self._turn(at)):
+        further into a longer piece is another matter's ("刚刚我妈又骂我了" after "我割过腕"). So is a short answer to
+        the counselor's question when (:meth:`_asked_when`: "你以前有没有尝试过自杀？" → "有过。", "什么时候？" →
+        "上个礼拜六。"); "这个念头是什么时候开始有的？" asks about the thoughts, not the act."""
+        if not self._undated_attempt or self._attempt_history:
+            return False
+        asked = self._asked_when(at)  # or the answer to "什么时候？" asked after it ("有过。" … "上个礼拜六。")
+        if not asked and not any(words for words, _ in self._turn(at)):
             return False
         said = unpaused(text, None)[0].strip("，,。.！!？? ")
         when = attempt_when(lex, [said]) if len(said) <= DATING_PIECE_CHARS else "unknown"
         rest = said[re.match(r"(就|大概|大约|差不多|是)?", said).end():]
-        if when not in ("now", "recent") or not (lex.cue_re("just_now").match(rest)
+        if when not in ("now", "recent") or not (asked or lex.cue_re("just_now").match(rest)
                                                  or lex.cue_re("recent_past").match(rest)):
             return False
         self._attempt_when = when

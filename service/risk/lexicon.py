@@ -71,13 +71,23 @@ def all_chinese(text: str) -> bool:
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width → half-width) and lower case; keeps the length of Chinese text unchanged."""
+    """NFKC (full-width → half-width), lower case and Simplified characters (OpenCC, as the recognizer's output is:
+    "活著好累" → "活着好累", from a transcript or an utterance typed in Traditional); keeps the length of Chinese text
+    unchanged."""
     out = unicodedata.normalize("NFKC", text).lower()
     if len(out) == len(text):
-        return out
+        simplified = _simplified(out)
+        return simplified if len(simplified) == len(out) else out
     # NFKC or lower case changed the length (a ligature; "İ" lowers to two characters): character by character
     # where that keeps it, else the character as it is, so keyword spans stay on the raw text
     return "".join(o if len(o := unicodedata.normalize("NFKC", ch).lower()) == 1 else ch for ch in text)
+
+
+@lru_cache(maxsize=4096)
+def _simplified(text: str) -> str:
+    from service.asr.text import to_simplified
+
+    return to_simplified(text)
 
 
 #: a pause written inside the words ("我不想……活了"): ellipsis characters, two or more dots or full stops, or spaces

@@ -335,6 +335,16 @@ def write_model_card(out: Path, m: dict) -> Path:
         "0.894** (tp 278, fp 68; the classifier flags that row all the same); at the recall point 0.715 / 0.929. "
         "The target is still missed by two rows.",
         "",
+        "## Lexicon 1.13 (2026-12-07, session 17)",
+        "The model is unchanged (the same files; not trained again this session). Lexicon 1.13 and the level rules "
+        "were written from a fourth review's own conversations (120, none from PsyGUARD or the annotated calls): "
+        "answers to the counselor's assessment that date an attempt or restate a plan's time, a yes that goes on, "
+        "near misses and an act's aftermath as no act in progress, story characters as someone else, a scouted site "
+        "as preparation, passive wishes, retold questions and Traditional characters (README.md, \"How risk is "
+        "found\"). No lexicon-only label of the 1,480 PsyGUARD rows or the CPsyCoun client turns changes. On the "
+        "held-out scores and fold thresholds saved by the training command in session 16 (`--save-oof`) the engine "
+        "stands at **P 0.804 / R 0.894** (tp 278, fp 68), unchanged. The target is still missed by two rows.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "
