@@ -192,9 +192,12 @@ def test_passive_wishes(engine, pieces):
     assert ra.state.level == "低"
 
 
-def test_traditional_characters_are_read_as_simplified_with_spans_kept():
+def test_traditional_characters_are_read_as_simplified_with_spans_kept(engine):
     assert normalize("活著真沒意思") == "活着真没意思"
-    assert len(normalize("我會去跳樓")) == len("我會去跳樓")
+    said = "他們都說我沒用，活著真沒意思。"
+    _, risks = run(engine, [(C, said)])
+    hit = next(k for k in risks[1].keywords if k.label == "passive_ideation")
+    assert said[hit.char_start:hit.char_end] == hit.text == "活著真沒意思"  # the span is on the words as written
 
 
 def test_dying_to_spite_someone_is_active_ideation(engine):
@@ -205,8 +208,11 @@ def test_dying_to_spite_someone_is_active_ideation(engine):
 
 @pytest.mark.parametrize("said,level", [
     ("心理老师问我有没有想过自杀，我说没有。", "无"),
-    ("医生问过我是不是想死，我没回答。", "无"),
+    ("医生问我有没有想过自杀，我摇了摇头。", "无"),
     ("医生问我有没有想过自杀，我说想过。", "中"),
+    ("医生问我有没有想过自杀？我说有。", "中"),      # the answer after the question's own "？"
+    ("医生问我有没有想过自杀，我点了点头。", "中"),
+    ("医生问过我是不是想死，我没回答。", "中"),      # no no told: the words count, as they did
 ])
 def test_a_retold_question_is_answered_by_what_the_caller_said(engine, said, level):
     ra, _ = run(engine, [(C, said)])
@@ -221,3 +227,101 @@ def test_ideation_in_the_past_that_got_better(engine):
 def test_a_decision_about_something_else_gives_no_intent(engine):
     _, risks = run(engine, [(C, "我想结束这段婚姻，我已经决定了，下周就去办手续。")])
     assert "决定了" not in [k.text for k in risks[1].keywords]
+
+
+def test_a_yes_run_into_the_decision_and_after_this_call(engine):
+    # the recognizer wrote no stop after "是"; "挂完这个电话就去" is a near time, as "打完这个电话就吃" is imminent
+    ra, risks = run(engine, [(K, "你是不是在想结束自己的生命？"), (C, "是我想好了挂完这个电话就去")])
+    assert {"active_ideation", "suicide_plan"} <= set(worded(risks[-1]))
+    assert ra.state.level == "高"
+
+
+def test_after_this_call_is_no_plan_by_itself(engine):
+    ra, _ = run(engine, [(C, "打完这个电话我就去吃饭。")])
+    assert ra.state.level == "无"
+
+
+
+def test_a_retold_question_answered_in_the_next_piece(engine):
+    ra, _ = run(engine, [(C, "医生问我有没有想过自杀"), (C, "我说有")])
+    assert ra.state.level == "中"
+
+
+# --- what a code review of these rules found they must not do ------------------------------------------------------
+
+
+@pytest.mark.parametrize("question,answer", [
+    ("你是不是已经吃了药？", "嗯，饭后吃的。"),            # medicine as told
+    ("你刚才是不是吃了安眠药？", "嗯，吃了一片，想睡个觉。"),
+    ("你现在是在江边吗？", "嗯，散步呢。"),                 # an errand after the "嗯，"
+    ("你现在是在天台上吗？", "嗯，在晒被子。"),
+])
+def test_a_yes_that_goes_on_to_something_ordinary_is_no_emergency(engine, question, answer):
+    ra, _ = run(engine, [(C, "我不想活了。"), (K, question), (C, answer)])
+    assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("question,answer", [
+    ("你明天能去医院看看医生吗？", "好，明天就去。"),   # the counselor's suggestion, not the plan
+    ("你晚饭吃了吗？", "还没，等会就吃。"),
+    ("你愿意试试放松练习吗？", "好，今晚就做。"),
+    ("今天是周四，对吧？", "对。"),                     # today, stated: no time to come
+    ("那明天呢？明天有什么安排？", "嗯，要上班。"),
+    ("明天早上呢？", "对，要送孩子上学。"),             # the yes goes on to something else
+])
+def test_times_that_are_not_the_plans(engine, question, answer):
+    ra, _ = run(engine, [(C, "我不想活了，药都攒够了。"), (K, question), (C, answer)])
+    assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("question", ["你男朋友是什么时候跟你提分手的？", "你是哪天被公司辞退的？"])
+def test_a_date_of_another_event_dates_no_attempt(engine, question):
+    ra, _ = run(engine, [(C, "我用刀割了手腕。"), (K, question), (C, "前天。")])
+    assert ra.state.level == "中"
+
+
+def test_a_bare_when_after_an_attempt_dates_it(engine):
+    ra, _ = run(engine, [(C, "我用刀割了手腕。"), (K, "那是什么时候的事？"), (C, "前天。")])
+    assert ra.state.level == "高"
+
+
+@pytest.mark.parametrize("pieces,level", [
+    (["我昨天写了封信给我女儿", "然后吃了一整瓶安眠药"], "高"),   # the caller is the subject of the piece
+    (["我再也不想见到他", "不想活了"], "中"),
+    (["我就像电影里的那个女孩", "不想活了"], "中"),
+    (["我最对不起的就是我妈", "真的不想活了"], "中"),
+])
+def test_a_person_the_caller_speaks_of_heads_nothing(engine, pieces, level):
+    ra, _ = run(engine, [(C, p) for p in pieces])
+    assert ra.state.level == level
+
+
+@pytest.mark.parametrize("said", [
+    "我把药全吃了，我不想被送医院。",      # the aftermath refused: the act is now
+    "我把药全吃了，不要给我洗胃。",
+    "我割腕了，这次不想再被救回来了。",
+    "我差点就没打这个电话。我把药全吃了。",  # a near miss of something else, in another sentence
+    "差点就挺过去了，可我还是把药全吃了。",
+])
+def test_refused_aftermath_and_other_near_misses_leave_the_act_now(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "紧急"
+
+
+def test_a_near_miss_cut_into_pieces(engine):
+    ra, _ = run(engine, [(C, "差点"), (C, "把药全吃了")])
+    assert ra.state.level == "中"
+
+
+def test_a_cause_told_before_the_decision_does_not_cancel_it(engine):
+    ra, _ = run(engine, [(C, "我不想活了。"), (C, "分手以后我想了很久，我已经决定了，这周六。")])
+    assert ra.state.level == "高"
+
+
+@pytest.mark.parametrize("turns", [
+    [(C, "我不想活了。"), (C, "拿了点感冒药，准备今晚吃了早点睡。")],
+    [(C, "我不想活了。"), (K, "你去看过医生吗？"), (C, "医院三楼的心理科我去看过了，明天还要去。")],
+])
+def test_medicine_and_a_clinic_visited_are_no_preparation(engine, turns):
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "中"

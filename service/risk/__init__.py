@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from service.risk.classifier import Classifier
-from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, denied_question,
-                                  judge, referred_ideation)
+from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, clause_bounds,
+                                  denied_question, judge, referred_ideation)
 from service.risk.level import CallRiskState, confirms_dated_plan, segment_level
 from service.risk.lexicon import Lexicon, load_lexicon, normalize
 from service.risk.pieces import (FRAGMENT_GAP_S, MAX_FRAGMENT_CHARS, MAX_FRAGMENTS, JoinedReading,
@@ -257,14 +257,21 @@ class RiskEngine:
 
     def _ends_on_someone(self, text: str) -> bool:
         """A piece that ends on someone else as the subject of what follows ("电影里的那个女孩", "我们班有个男生"): a
-        third-party word at its very end, not the object of a verb or preposition right before it ("我跟我妈")."""
+        third-party word at its very end, not the object of a verb or preposition right before it ("我跟我妈"), in a
+        piece where the caller is no subject."""
         lex = self.lexicon
         text = normalize(text).rstrip("，,、…. ")
         last = None
         for m in lex.cue_re("third_party").finditer(text):
             last = m
-        return (last is not None and last.end() == len(text)
-                and not (last.start() > 0 and text[last.start() - 1] in lex.cues["third_party_not_subject_before"]))
+        if last is None or last.end() != len(text) or (
+                last.start() > 0 and text[last.start() - 1] in lex.cues["third_party_not_subject_before"]):
+            return False
+        # the caller as the subject anywhere in the piece makes the person at its end an object: "我再也不想见到他",
+        # "我昨天写了封信给我女儿", "我就像电影里的那个女孩" (我们, 我妈, 我同学 are no such subject)
+        not_after = re.compile(r"们|" + lex.cues["first_person_not_subject_after"])
+        return not any(ch == lex.cues["first_person"] and not not_after.match(text, i + 1)
+                       for i, ch in enumerate(text))
 
     def _decided(self, seg: FinalSegment, probs: dict[str, float], have: list[str]) -> KeywordHit | None:
         """"我已经决定了" where the classifier suspects suicidal content (its recall point): the words give the intent
@@ -273,9 +280,16 @@ class RiskEngine:
         if probs["any_suicide"] < self.threshold or any(lb in SUICIDE_LABELS for lb in have):
             return None
         m = self.lexicon.cue_re("plan_intent").search(seg.text)
-        if (m is None or self.lexicon.cue_re("safety_action").search(seg.text)
-                or self.lexicon.cue_re("decision_not_death").search(seg.text)):
-            return None  # "我想结束这段婚姻，我已经决定了" decides something else
+        if m is None or self.lexicon.cue_re("safety_action").search(seg.text):
+            return None
+        # the decision's own clause and its neighbours name something else decided: "我想结束这段婚姻，我已经决定
+        # 了", "我决定了，下个月就辞职" (not a cause told before: "分手以后我想了很久，我已经决定了，这周六")
+        text = normalize(seg.text)
+        bounds = clause_bounds(text, self.lexicon.cues["clause_breaks"]) or [(0, len(text))]
+        k = next((i for i, (a, b) in enumerate(bounds) if a <= m.start() < b), 0)
+        window = text[bounds[max(0, k - 1)][0]:bounds[min(len(bounds) - 1, k + 1)][1]]
+        if self.lexicon.cue_re("decision_not_death").search(window):
+            return None
         return self._hit(seg, m.group(0), "active_ideation", m.start(), m.end())
 
     def _dated_plan(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment], risk_context: bool,

@@ -56,7 +56,12 @@ WHOLE_YES = re.compile(r"\s*(嗯[，,]?)?是这样(的)?(吧|啊)?\s*[。.!！]?
 #: "嗯，" opening a reply that goes on to tell what the question asked: "你是不是已经割了？" → "嗯，流了好多血。" (a
 #: comma after it, not a hesitant "嗯……"); what follows must not deny, hedge or turn it into medicine taken as told
 YES_THEN = re.compile(r"\s*嗯{1,2}[，,]\s*")
-YES_THEN_NOT = re.compile(r"不|没|别|未|怎么说|说不好|可能|也许|大概|想想|这个|那个|其实|但|可是|不过|医生|大夫|按时|每天|平时|吗|？|\?")
+YES_THEN_NOT = re.compile(r"不|没|别|未|怎么说|说不好|可能|也许|大概|想想|这个|那个|其实|但|可是|不过|医生|大夫|按时|每天|"
+                          r"平时|饭[前后]|一[片粒颗]|[两俩][片粒颗]|睡个?觉|降压|维生素|感冒|退烧|吗|？|\?")
+#: what must follow "嗯，" for it to be that yes: the act's state now (bleeding, dizzy: ``symptom_now``; "刚才",
+#: "都吃了", an amount beyond one pill)
+YES_THEN_ACT = re.compile(r"刚才|刚刚|全|都(吃|吞|喝|割)|一整|整[瓶板盒]|好多|很多|一大把|[一半][瓶板盒]|"
+                          r"([二三四五六七八九十几两]|[1-9][0-9]?)[十几]?[片粒颗]|血")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +186,7 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
         elif mixed and m.label in RISK_TOPIC_LABELS and addressed_question(lex, norm, m.char_start):
             out.append(Judged(m, None, "question"))
         elif m.label in RISK_TOPIC_LABELS and (said := _reported_question(lex, norm, m, c_start)) is not None:
-            # "医生问我有没有想过自杀，我说没有": someone's question retold; the caller's answer after it decides
+            # "医生问我有没有想过自杀，我说没有": someone's question retold, and the caller's no to it
             out.append(Judged(m, m.label, "kept") if said else Judged(m, None, "question"))
         elif _negated(lex, norm, m, c_start):
             out.append(Judged(m, None, "negation"))
@@ -205,15 +210,12 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
 
 def _reported_question(lex: Lexicon, text: str, m: Match, c_start: int) -> bool | None:
     """None when ``m`` is not in a question someone put to the caller and the caller retells ("医生问我有没有想过自
-    杀"); else whether the caller's answer told right after it is a yes ("，我说有" / "我说想过": True; "我说没有",
-    or no answer told: False)."""
+    杀"); else False when the caller retells a no after it ("…，我说没有", "…？我摇了摇头": the words are the question's,
+    not the caller's state), True otherwise: a yes told ("我说想过") or no answer told in the segment (the next piece
+    may give it: "医生问我有没有想过自杀" | "我说有"), as any words of risk count."""
     if lex.cue_re("reported_question").search(text[c_start:m.char_start]) is None:
         return None
-    ends = lex.cues["sentence_ends"]
-    end = next((i + 1 for i in range(m.char_end, len(text)) if text[i] in ends), len(text))
-    rest = text[m.char_end:]
-    clause_end = min((i for i, ch in enumerate(rest) if ch in "，,。！？!?；;"), default=len(rest))
-    return bool(lex.cue_re("reported_answer_yes").search(text[m.char_end + clause_end:end]))
+    return not lex.cue_re("reported_answer_no").search(text, m.char_end)
 
 
 def addressed_question(lex: Lexicon, text: str, pos: int) -> bool:
@@ -369,12 +371,14 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
     A clause that is only an answer word ("想过", "有") is one; so is a clause that opens with an unambiguous one and
     goes on (``answer_affirmative_lead``: "想过不光是想过", as the recognizer writes "想过。不光是想过" without the
     stop), but not a word that merely starts with it ("想过去看看", "有过不去的坎"). "嗯，" with a comma opens a yes
-    when what follows neither denies nor hedges (``YES_THEN``: "嗯，流了好多血"; not "嗯，不过没割深", "嗯，医生开的")."""
+    when what follows tells the act's state (``YES_THEN_ACT`` or ``symptom_now``: "嗯，流了好多血", "嗯，刚才全吃了")
+    and neither denies, hedges nor names medicine taken as told ("嗯，不过没割深", "嗯，饭后吃的", "嗯，吃了一片"); an
+    errand after it ("嗯，散步呢") is no yes."""
     text = normalize(raw)
     bounds = clause_bounds(text, lex.cues["clause_breaks"])
     fillers = re.compile(lex.cues["answer_fillers"])
     affirm = re.compile(lex.cues["answer_affirmative"])
-    affirm_lead = re.compile(lex.cues["answer_affirmative_lead"])
+    affirm_lead = lex.cue_re("answer_affirmative_lead")
     negative = re.compile(lex.cues["answer_negative"])
     if BARE_YES.fullmatch(text) or WHOLE_YES.fullmatch(text):
         # "嗯。" alone answering a yes/no question is assent (a hesitant "嗯……" is not taken for one)
@@ -394,7 +398,9 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
         if opening:
             return "yes", (start, start + opening.end())
     then = YES_THEN.match(text)
-    if then and bounds and not YES_THEN_NOT.search(text, then.end()) and text[then.end():].strip("。.!！ "):
+    rest = text[then.end():] if then else ""
+    if (then and bounds and not YES_THEN_NOT.search(rest)
+            and (YES_THEN_ACT.search(rest) or lex.cue_re("symptom_now").search(rest))):
         return "yes", (0, re.match(r"\s*嗯+", text).end())
     return None, None
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from service.risk.context import (INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, last_counselor,
                                   risk_question)
-from service.risk.lexicon import Lexicon, load_lexicon, unpaused
+from service.risk.lexicon import Lexicon, load_lexicon, normalize, unpaused
 from service.risk.pieces import JoinedReading
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
 
@@ -62,6 +62,10 @@ PLAN_TIME_WINDOW_S = 1200.0
 WHEN_CONTEXT_SEGMENTS = 6
 #: the longest piece that can be just the time of an attempt told without one ("大概半小时前", "就昨天晚上")
 DATING_PIECE_CHARS = 8
+#: a counselor's when-question that names the act (CallRiskState._asks_about_the_act)
+ACT_WORDS = re.compile(r"自杀|尝试|轻生|那次|这件事|这事|那件事|那事|傻事|割|(吃|吞|喝)(的|了)?(药|农药)|跳|上吊|烧炭|做的")
+#: what a bare when-question may hold besides the when
+WHEN_REST = re.compile(r"[\s，,。.？?！!…]|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
 #: what a counselor's question that only restates a time may hold besides the time (CallRiskState._confirms_time)
 TIME_QUESTION_REST = re.compile(r"[\s，,。.？?！!…]|也就是|就是|是说|是指|指的是|你说的|您说的|的|是|吗|吧|呢|对|那|就|晚上|早上|中午|下午|夜里")
 #: call time within which a caller's "我现在在楼顶" and the intent voiced after it make the call 紧急
@@ -171,9 +175,11 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
     that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), read from the clause of the act's words
     (``starts``) to the end of its sentence (a pause, "……", ends none), with nothing there that makes it history
     (``plan_not_current``: 过, 之前, 去年, 那次, 当时, 读高中那会儿; "读高中那会儿我吃了一瓶安眠药，被我妈发现送医院了" is
-    history), and no course of medicine taken as prescribed there (``attempt_not_current``: "药我全吃了，医生开的感冒
-    药", "抗抑郁的药我全吃了，这个疗程结束了"; not with an amount or where the act's own clause names lethal means:
-    "我把安眠药全吃了，家里的感冒药也吃了")."""
+    history), no near miss in the act's own clause before it (``near_miss``: "我差点把药全吃了"), and no course of
+    medicine taken as prescribed nor what was done about the act after it there (``attempt_not_current``: "药我全吃了，
+    医生开的感冒药", "抗抑郁的药我全吃了，这个疗程结束了"; ``attempt_aftermath``: "…被送去洗胃了", unless refused: "我不
+    想被送医院"; neither with an amount or where the act's own clause names lethal means: "我把安眠药全吃了，家里的感冒
+    药也吃了")."""
     current = lex.cue_re("attempt_current")
     # a pause written inside the words is no sentence end: "我……把药……全吃了。" reads as "我把药全吃了。"
     text, kept = unpaused(text, 0, keep_end=True)
@@ -185,9 +191,16 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
         b = next((i for i in range(start, len(text)) if text[i] in ends), len(text))
         if lex.cue_re("plan_not_current").search(text[:b]):
             continue
+        if lex.cue_re("near_miss").search(text[a:start]):
+            continue  # "我差点把药全吃了": a near miss in the act's own clause, nothing taken
         own = next((text[x:y] for x, y in bounds if x <= start < y), text[a:b])
-        if (lex.cue_re("attempt_not_current").search(text[a:b]) and not lex.cue_re("attempt_amount").search(text[a:b])
-                and not lex.cue_re("lethal_means").search(own)):
+        refused = lex.cue_re("aftermath_refused")
+        aftermath = any(not refused.search(text[max(a, m.start() - 6):m.start()])
+                        for m in lex.cue_re("attempt_aftermath").finditer(text, a, b))
+        if ((aftermath or lex.cue_re("attempt_not_current").search(text[a:b]))
+                and not lex.cue_re("attempt_amount").search(text[a:b]) and not lex.cue_re("lethal_means").search(own)):
+            # medicine as prescribed, or what was done about the act after it ("洗胃了", "被送到医院缝了五针"; not
+            # refused: "我不想被送医院", "不要给我洗胃")
             continue
         # clauses never run past a sentence end (its marks are clause breaks too)
         if any(current.search(text[x:y]) for x, y in bounds if a <= x < b):
@@ -297,7 +310,8 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
         # the caller's pieces before this segment ("我上次" | "把药全吃了")
         prior = lex.corrected(reading.before) if reading else ""
         current = attempt_current(lex, text, starts) or (prior and attempt_current(lex, whole, [len(prior)]))
-        if when == "unknown" and current and not lex.cue_re("plan_not_current").search(prior):
+        if (when == "unknown" and current and not lex.cue_re("plan_not_current").search(prior)
+                and not lex.cue_re("near_miss").search(prior[-4:])):  # "差点" | "把药全吃了": nothing taken
             # told without a time but as the state things are in now: "我把药全吃了", "我割腕了" (the sentence-final
             # 了 of a changed situation): the act has just happened (the spec's 紧急: "pills taken"), until the caller
             # or the counselor says when; "我用美工刀割了手腕" narrates, "我割过腕" and "我上次" | "把药全吃了" are
@@ -412,10 +426,12 @@ class CallRiskState:
         if (decided and near) or (any(w for w, _ in turn) and any(t for _, t in turn)):
             self._near_seg = seg
         if (near and not own_words and self.has_plan
-                and lex.cue_re("time_go").search(near_time_clause(lex, text) or "")):
-            # "明天下班就去。" from a caller who told the plan or its preparation before: the plan's time
+                and lex.cue_re("time_go").search(near_time_clause(lex, text) or "")
+                and not self._go_was_asked(lex, context)):
+            # "明天下班就去。" from a caller who told the plan or its preparation before: the plan's time (not an
+            # answer to the counselor's suggestion: "你明天能去医院看看吗？" → "好，明天就去。")
             self._near_seg = seg
-        if not near and (voiced or self.has_plan) and self._confirms_time(lex, seg, context):
+        if self._near_seg is not seg and (voiced or self.has_plan) and self._confirms_time(lex, seg, context):
             # "今天是周四，也就是后天是吗？" → "对": the counselor's restated time of the plan the caller told
             near = True
             self._history[at] = (seg, own_words, True)
@@ -461,7 +477,8 @@ class CallRiskState:
             when = attempt_when_said(lex, text, context)
             self._undated_attempt = when == "unknown"
             self._attempt_history = bool(lex.cue_re("attempt_told_as_history").search(text)
-                                         or lex.cue_re("plan_not_current").search(whole))
+                                         or lex.cue_re("plan_not_current").search(whole)
+                                         or lex.cue_re("near_miss").search(text))
             self._dated_attempt = self._dated_attempt or when != "unknown"
             self._attempt_when = when
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
@@ -555,19 +572,45 @@ class CallRiskState:
         asked = re.sub(r"^[，,]*(你|您)(现在|已经)?是?", r"\2", lex.corrected(found[0].text)) if found else ""
         return found is not None and at_the_edge(lex, asked, bare=True)
 
+    def _asks_about_the_act(self, lex: Lexicon, at: int) -> bool:
+        """The counselor's question before ``_history[at]`` is about the act: nothing but the when ("什么时候？",
+        "那是哪天的事？") or it names the act ("自杀", "那次", "割", "吃的药"), and no one else in it."""
+        question = next((h[0] for h in self._history[max(0, at - 3):at][::-1] if h[0].speaker == "counselor"), None)
+        if question is None:
+            return False
+        said = lex.corrected(question.text)
+        if lex.cue_re("third_party").search(said):
+            return False
+        if ACT_WORDS.search(said):
+            return True
+        return not WHEN_REST.sub("", lex.cue_re("when_question").sub("", said))
+
+    @staticmethod
+    def _go_was_asked(lex: Lexicon, context: Sequence[FinalSegment]) -> bool:
+        """The counselor's segment just before asks or suggests where to go or what to do (``time_go_asked``: "你明天
+        能去医院看看吗？", "你愿意试试放松练习吗？"): a "就去" answers that, not the plan."""
+        question = last_counselor(context)
+        return question is not None and bool(lex.cue_re("time_go_asked").search(lex.corrected(question.text)))
+
     def _confirms_time(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
-        """A caller's yes to a counselor's question that only restates a near time ("这周末，是后天吗？", "也就是后
-        天是吗？", "明天晚上？"): the clause with the time holds nothing else but 是/就是/吗 and the like, so "明天你会去
-        上班吗？" or "明天你愿意去医院吗？" confirm no time of a plan."""
+        """A caller's bare yes to a counselor's question that only restates a near time ("这周末，是后天吗？", "也就是
+        后天，是吗？", "是明天晚上吗？"): the whole question holds nothing but times, 是/就是/吗 and the like, and a time
+        to come (not "今天是周四，对吧？", a statement of today); the answer is the yes alone ("对，要送孩子上学" answers
+        something else). "明天你会去上班吗？", "那明天呢？明天有什么安排？" confirm no time of a plan."""
         found = confirmed_question(lex, seg, context)
         if found is None:
             return False
-        said = lex.corrected(found[0].text)
-        clause = near_time_clause(lex, said)
-        if clause is None or lex.cue_re("third_party").search(said) or lex.cue_re("safety_action").search(said):
+        question, span = found
+        answer = normalize(seg.text)
+        if TIME_QUESTION_REST.sub("", lex.cue_re("time_near").sub("", answer[span[1]:])):
+            return False  # the yes alone, or with the time again ("对，周六。")
+        said = lex.corrected(question.text)
+        if (near_time_clause(lex, said) is None or lex.cue_re("third_party").search(said)
+                or lex.cue_re("safety_action").search(said)):
             return False
-        rest = lex.cue_re("time_near").sub("", clause)
-        return not TIME_QUESTION_REST.sub("", rest)
+        times = [m.group(0) for m in lex.cue_re("time_near").finditer(said)]
+        to_come = [t for t in times if not re.fullmatch(r"今天|周[一二三四五六日]|礼拜[一二三四五六日天]|星期[一二三四五六日天]", t)]
+        return bool(to_come) and not TIME_QUESTION_REST.sub("", lex.cue_re("time_near").sub("", said))
 
     def _dates_attempt(self, lex: Lexicon, text: str, at: int) -> bool:
         """The caller's next piece of the turn that told an attempt without a time, and not as history, is that
@@ -577,7 +620,9 @@ class CallRiskState:
         "上个礼拜六。"); "这个念头是什么时候开始有的？" asks about the thoughts, not the act."""
         if not self._undated_attempt or self._attempt_history:
             return False
-        asked = self._asked_when(at)  # or the answer to "什么时候？" asked after it ("有过。" … "上个礼拜六。")
+        # or the answer to "什么时候？" asked after it ("有过。" … "上个礼拜六。"), a question about the act, not
+        # another event ("你男朋友是什么时候跟你提分手的？")
+        asked = self._asked_when(at) and self._asks_about_the_act(lex, at)
         if not asked and not any(words for words, _ in self._turn(at)):
             return False
         said = unpaused(text, None)[0].strip("，,。.！!？? ")
