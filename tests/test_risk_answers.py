@@ -325,3 +325,75 @@ def test_a_cause_told_before_the_decision_does_not_cancel_it(engine):
 def test_medicine_and_a_clinic_visited_are_no_preparation(engine, turns):
     ra, _ = run(engine, turns)
     assert ra.state.level == "中"
+
+
+# --- a fifth review (held out for the rules above) found these ------------------------------------------------------
+
+
+@pytest.mark.parametrize("said", [
+    "我们班一个女生上周在宿舍割腕了，还好发现得早。",        # someone told as a noun phrase, no pronoun
+    "昨天夜班送来一个小伙子，吃了一瓶安眠药，我们给他洗胃。",  # a nurse's patient, the treatment given to him
+])
+def test_someone_else_named_by_a_noun_phrase(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level in ("无", "低")
+
+
+def test_a_sports_jump_is_no_plan(engine):
+    ra, _ = run(engine, [(C, "我是跳水运动员，后天比赛要从十米台跳下去，紧张得睡不着。")])
+    assert ra.state.level == "无"
+
+
+def test_a_place_of_someone_elses_is_no_subject(engine):
+    # "她家楼下", "他们酒店": places; the caller is who acts
+    ra, risks = run(engine, [(C, "我想好了，他生日那天，我就去他们公司楼顶跳下去。")])
+    assert "suicide_plan" in worded(risks[1])
+    assert ra.state.level == "中"
+
+
+def test_a_corrected_time_is_the_plans(engine):
+    ra, _ = run(engine, [(C, "我想好了，她订婚那天，我就在她家楼下喝农药。"), (K, "你说她订婚那天，是下个月吗？"),
+                         (C, "不是下个月，就是后天。")])
+    assert ra.state.level == "高"
+
+
+def test_a_time_denied_is_no_near_time(engine):
+    ra, _ = run(engine, [(C, "我打算从楼上跳下去。"), (K, "你说的是今天晚上吗？"), (C, "不是今天晚上，是下个月。")])
+    assert ra.state.level == "中"
+
+
+def test_a_thanks_before_the_when_question(engine):
+    ra, _ = run(engine, [(C, "那天晚上我吞了好多药。"), (K, "谢谢您告诉我。您说的那天，是哪天？"), (C, "就上周六。")])
+    assert ra.state.level == "高"
+
+
+def test_at_the_edge_with_words_between(engine):
+    ra, _ = run(engine, [(C, "我在我们单位楼顶上，坐在边上，脚悬在外面。"), (K, "您是想跳下去吗？"), (C, "嗯，我不想活了。")])
+    assert ra.state.level == "紧急"
+
+
+def test_gas_turned_on_said_plainly(engine):
+    ra, _ = run(engine, [(C, "我"), (C, "不想活了"), (C, "我已经"), (C, "把煤气"), (C, "开了")])
+    assert ra.state.level == "紧急"
+
+
+def test_a_bottle_eaten_just_now(engine):
+    ra, _ = run(engine, [(C, "我刚吃的，吃了大半瓶。")])
+    assert ra.state.level == "紧急"
+
+
+@pytest.mark.parametrize("said,level", [
+    ("一觉睡过去，不要再醒了。", "低"),
+    ("每天早上醒过来，我都想还不如别醒过来。", "低"),
+    ("真希望自己从来没出生过。", "低"),
+    ("我家那只猫死了也挺好，省得天天叫。", "无"),   # an animal
+])
+def test_more_passive_wishes(engine, said, level):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == level
+
+
+def test_the_counselors_dispatch_cut_into_pieces(engine):
+    pieces = ["我们", "同事", "已经", "在联系", "一一零", "和", "一二零"]
+    ra, _ = run(engine, [(C, "我不想活了。"), (C, "我现在头好晕。"), *((K, p) for p in pieces)])
+    assert ra.state.level == "紧急"

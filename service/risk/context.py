@@ -126,9 +126,12 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     before = text[:pos]
     last_third = -1
     not_subject = lex.cues["third_party_not_subject_before"]
+    place = re.compile(lex.cues["third_party_place_after"])
     for m in lex.cue_re("third_party").finditer(before):
         if m.start() > 0 and before[m.start() - 1] in not_subject:
-            continue  # 陪她, 跟他说, 被他打 — an object, not who is speaking of dying
+            continue  # 陪她, 跟他说, 被他打, 拖累他们 — an object, not who is speaking of dying
+        if place.match(text, m.end()):
+            continue  # 她家楼下, 他们酒店 — a place, not a person acting
         if "被" in before[max(0, m.start() - 2):m.start()]:
             continue  # 被我老公打了这么多年 — the agent of what the speaker suffered
         if m.end() < len(before) and before[m.end()] in lex.cues["sentence_ends"]:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from service.risk.context import (INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, last_counselor,
                                   risk_question)
 from service.risk.lexicon import Lexicon, load_lexicon, normalize, unpaused
-from service.risk.pieces import JoinedReading
+from service.risk.pieces import FRAGMENT_GAP_S, JoinedReading
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
 
 #: earlier segments searched for when an attempt happened ("上周五做了一件事" two turns before "我割了手腕")
@@ -62,10 +62,12 @@ PLAN_TIME_WINDOW_S = 1200.0
 WHEN_CONTEXT_SEGMENTS = 6
 #: the longest piece that can be just the time of an attempt told without one ("大概半小时前", "就昨天晚上")
 DATING_PIECE_CHARS = 8
+#: most counselor pieces read together for the emergency plan (CallRiskState._counselor_run)
+COUNSELOR_RUN_PIECES = 8
 #: a counselor's when-question that names the act (CallRiskState._asks_about_the_act)
 ACT_WORDS = re.compile(r"自杀|尝试|轻生|那次|这件事|这事|那件事|那事|傻事|割|(吃|吞|喝)(的|了)?(药|农药)|跳|上吊|烧炭|做的")
 #: what a bare when-question may hold besides the when
-WHEN_REST = re.compile(r"[\s，,。.？?！!…]|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
+WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
 #: what a counselor's question that only restates a time may hold besides the time (CallRiskState._confirms_time)
 TIME_QUESTION_REST = re.compile(r"[\s，,。.？?！!…]|也就是|就是|是说|是指|指的是|你说的|您说的|的|是|吗|吧|呢|对|那|就|晚上|早上|中午|下午|夜里")
 #: call time within which a caller's "我现在在楼顶" and the intent voiced after it make the call 紧急
@@ -388,11 +390,15 @@ class CallRiskState:
         if seg.speaker == "counselor":
             self._remember(at, seg, False, False)
             said = lex.corrected(seg.text)
+            # the counselor's words cut into pieces are read together for the emergency plan: "我们" | "同事" |
+            # "已经" | "在联系" | "一一零" | "和" | "一二零"
+            pieces = self._counselor_run(at)
+            joined = lex.corrected("".join(p.text for p in pieces)) if len(pieces) > 1 else said
             raised = None
             # the caller's labels that make a dispatch 紧急: intent in words, not passive ideation alone ("活着太累了"
             # in a call where police are sent to a violent husband is no act in progress)
             if (self.worded & INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
-                    and counselor_dispatches(lex, said)):
+                    and (counselor_dispatches(lex, said) or counselor_dispatches(lex, joined))):
                 # the counselor started the emergency plan for a caller who spoke of suicidal intent in words: "我同事
                 # 已经在联系120" (a classifier-only label anywhere in a long call, "最近真的累死了", is not that intent)
                 raised = "紧急"
@@ -572,6 +578,17 @@ class CallRiskState:
         asked = re.sub(r"^[，,]*(你|您)(现在|已经)?是?", r"\2", lex.corrected(found[0].text)) if found else ""
         return found is not None and at_the_edge(lex, asked, bare=True)
 
+    def _counselor_run(self, at: int) -> list[FinalSegment]:
+        """The counselor's pieces ending with ``_history[at]``: the ones right before it with no caller segment and
+        at most FRAGMENT_GAP_S of silence between them, up to COUNSELOR_RUN_PIECES, in call order."""
+        run = [self._history[at][0]]
+        for k in range(at - 1, max(-1, at - COUNSELOR_RUN_PIECES), -1):
+            prev = self._history[k][0]
+            if prev.speaker != "counselor" or run[0].start - prev.end > FRAGMENT_GAP_S:
+                break
+            run.insert(0, prev)
+        return run
+
     def _asks_about_the_act(self, lex: Lexicon, at: int) -> bool:
         """The counselor's question before ``_history[at]`` is about the act: nothing but the when ("什么时候？",
         "那是哪天的事？") or it names the act ("自杀", "那次", "割", "吃的药"), and no one else in it."""
@@ -579,6 +596,14 @@ class CallRiskState:
         if question is None:
             return False
         said = lex.corrected(question.text)
+        asked = lex.cue_re("when_question").search(said)
+        if asked is None:
+            return False
+        # the sentence that asks ("谢谢您告诉我。您说的那天，是哪天？": the second)
+        ends = lex.cues["sentence_ends"]
+        start = max((i + 1 for i, ch in enumerate(said[:asked.start()]) if ch in ends), default=0)
+        stop = next((i + 1 for i in range(asked.end(), len(said)) if said[i] in ends), len(said))
+        said = said[start:stop]
         if lex.cue_re("third_party").search(said):
             return False
         if ACT_WORDS.search(said):

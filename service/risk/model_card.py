@@ -337,7 +337,7 @@ def write_model_card(out: Path, m: dict) -> Path:
         "",
         "## Lexicon 1.13 (2026-12-07, session 17)",
         "The model is unchanged (the same files; not trained again this session). Lexicon 1.13 and the level rules "
-        "were written from a fourth review's own conversations (120, none from PsyGUARD or the annotated calls): "
+        "were written from a fourth and a fifth review's own conversations (240, none from PsyGUARD or the annotated calls): "
         "answers to the counselor's assessment that date an attempt or restate a plan's time, a yes that goes on, "
         "near misses and an act's aftermath as no act in progress, story characters as someone else, a scouted site "
         "as preparation, passive wishes, retold questions and Traditional characters (README.md, \"How risk is "
