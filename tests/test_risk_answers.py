@@ -346,7 +346,7 @@ def test_a_sports_jump_is_no_plan(engine):
 
 def test_a_place_of_someone_elses_is_no_subject(engine):
     # "她家楼下", "他们酒店": places; the caller is who acts
-    ra, risks = run(engine, [(C, "我想好了，他生日那天，我就去他们公司楼顶跳下去。")])
+    ra, risks = run(engine, [(C, "我想好了，他生日那天，我就去他们小区楼顶跳下去。")])
     assert "suicide_plan" in worded(risks[1])
     assert ra.state.level == "中"
 
@@ -386,7 +386,6 @@ def test_a_bottle_eaten_just_now(engine):
     ("一觉睡过去，不要再醒了。", "低"),
     ("每天早上醒过来，我都想还不如别醒过来。", "低"),
     ("真希望自己从来没出生过。", "低"),
-    ("我家那只猫死了也挺好，省得天天叫。", "无"),   # an animal
 ])
 def test_more_passive_wishes(engine, said, level):
     ra, _ = run(engine, [(C, said)])
@@ -397,3 +396,63 @@ def test_the_counselors_dispatch_cut_into_pieces(engine):
     pieces = ["我们", "同事", "已经", "在联系", "一一零", "和", "一二零"]
     ra, _ = run(engine, [(C, "我不想活了。"), (C, "我现在头好晕。"), *((K, p) for p in pieces)])
     assert ra.state.level == "紧急"
+
+
+# --- what a second code review found the fifth review's fixes must not do -----------------------------------------
+
+
+@pytest.mark.parametrize("turns", [
+    [(C, "我心情特别差，晚上一个人吃了一整盒蛋糕。")],                         # food, not pills
+    [(C, "我这个月吃了好几盒抗抑郁药，感觉没什么用。")],                       # a course of treatment
+    [(C, "我真的不想活了。"), (K, "那天他们吵架的时候，你在做什么？"), (C, "我就站在边上。")],  # no high place
+    [(C, "我不想活了。"), (K, "你现在在哪里？"), (C, "我在家，我在犹豫要不要去楼顶。")],       # thinking of it
+    [(C, "我想死，有时候想开煤气。"), (K, "你现在家里是什么情况？"), (C, "我现在煤气都不敢开了。")],
+    [(C, "我有时候想死。"), (K, "晚上睡得怎么样？"), (C, "太热了，睡觉的时候脚都伸在外面。")],
+    [(C, "我想死，你们会报警吗？"), (K, "不会的"), (K, "我不会"), (K, "打110的"), (K, "你放心")],
+])
+def test_no_emergency_from_everyday_words(engine, turns):
+    ra, _ = run(engine, turns)
+    assert ra.state.level in ("低", "中", "无"), ra.state.level
+
+
+@pytest.mark.parametrize("question,answer", [
+    ("今天是周末吧？家里有人陪你吗？", "对，今天周末，我老公在家。"),
+    ("你说的那个考试是明天吗？", "对，明天。"),
+])
+def test_a_yes_or_no_about_an_events_day_is_no_plan_time(engine, question, answer):
+    ra, _ = run(engine, [(C, "我真的想死。"), (K, question), (C, answer)])
+    assert ra.state.level == "中"
+
+
+def test_a_when_question_about_someone_else_in_an_earlier_sentence(engine):
+    ra, _ = run(engine, [(C, "我用美工刀割了手腕。"), (K, "你说你妈妈也自杀过。那是哪天的事？"), (C, "上个星期。")])
+    assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("turns", [
+    [(C, "我不想活了，药我已经攒好了。"), (K, "你打算什么时候？"), (C, "不是今天就是明天。")],   # either: near
+    [(C, "我想死，炭我已经买好了，明天以后我就不在这个世界上了。")],
+])
+def test_either_day_and_not_in_this_world_are_near_times(engine, turns):
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "高"
+
+
+@pytest.mark.parametrize("said", [
+    "我一个女生，在外地打工，真的撑不下去了。",   # the caller describing herself
+    "股票跳水，我真想跳楼。",                     # 跳水 of a market, then the caller's own wish
+])
+def test_the_callers_own_words_stay_the_callers(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("said", [
+    "我女儿学校压力太大，天天在家说不想活了。",   # the daughter's words
+    "我最近睡着了总是叫不醒，闹钟都没用。",
+    "我怀孕了，希望没有出生缺陷。",
+    "宝宝刚睡着，希望别醒。",
+])
+def test_no_risk_of_the_callers_own(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"

@@ -130,7 +130,7 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     for m in lex.cue_re("third_party").finditer(before):
         if m.start() > 0 and before[m.start() - 1] in not_subject:
             continue  # 陪她, 跟他说, 被他打, 拖累他们 — an object, not who is speaking of dying
-        if place.match(text, m.end()):
+        if m.group(0) in ("他", "她", "他们", "她们") and place.match(text, m.end()):
             continue  # 她家楼下, 他们酒店 — a place, not a person acting
         if "被" in before[max(0, m.start() - 2):m.start()]:
             continue  # 被我老公打了这么多年 — the agent of what the speaker suffered

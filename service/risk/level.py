@@ -597,15 +597,13 @@ class CallRiskState:
             return False
         said = lex.corrected(question.text)
         asked = lex.cue_re("when_question").search(said)
-        if asked is None:
-            return False
+        if asked is None or lex.cue_re("third_party").search(said):
+            return False  # "你说你妈妈也自杀过。那是哪天的事？" asks about her
         # the sentence that asks ("谢谢您告诉我。您说的那天，是哪天？": the second)
         ends = lex.cues["sentence_ends"]
         start = max((i + 1 for i, ch in enumerate(said[:asked.start()]) if ch in ends), default=0)
         stop = next((i + 1 for i in range(asked.end(), len(said)) if said[i] in ends), len(said))
         said = said[start:stop]
-        if lex.cue_re("third_party").search(said):
-            return False
         if ACT_WORDS.search(said):
             return True
         return not WHEN_REST.sub("", lex.cue_re("when_question").sub("", said))
