@@ -68,6 +68,8 @@ COUNSELOR_RUN_PIECES = 8
 ACT_WORDS = re.compile(r"自杀|尝试|轻生|那次|这件事|这事|那件事|那事|傻事|割|(吃|吞|喝)(的|了)?(药|农药)|跳|上吊|烧炭|做的")
 #: what a bare when-question may hold besides the when
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
+#: near times that name today rather than a time to come ("今天是周四，对吧？" restates no plan's time)
+TODAY = re.compile(r"今天|周[一二三四五六日]|礼拜[一二三四五六日天]|星期[一二三四五六日天]")
 #: what a counselor's question that only restates a time may hold besides the time (CallRiskState._confirms_time)
 TIME_QUESTION_REST = re.compile(r"[\s，,。.？?！!…]|也就是|就是|是说|是指|指的是|你说的|您说的|的|是|吗|吧|呢|对|那|就|晚上|早上|中午|下午|夜里")
 #: call time within which a caller's "我现在在楼顶" and the intent voiced after it make the call 紧急
@@ -390,15 +392,11 @@ class CallRiskState:
         if seg.speaker == "counselor":
             self._remember(at, seg, False, False)
             said = lex.corrected(seg.text)
-            # the counselor's words cut into pieces are read together for the emergency plan: "我们" | "同事" |
-            # "已经" | "在联系" | "一一零" | "和" | "一二零"
-            pieces = self._counselor_run(at)
-            joined = lex.corrected("".join(p.text for p in pieces)) if len(pieces) > 1 else said
             raised = None
             # the caller's labels that make a dispatch 紧急: intent in words, not passive ideation alone ("活着太累了"
             # in a call where police are sent to a violent husband is no act in progress)
             if (self.worded & INTENT_LABELS and level_rank(self.level) < level_rank("紧急")
-                    and (counselor_dispatches(lex, said) or counselor_dispatches(lex, joined))):
+                    and self._dispatched(lex, said, at)):
                 # the counselor started the emergency plan for a caller who spoke of suicidal intent in words: "我同事
                 # 已经在联系120" (a classifier-only label anywhere in a long call, "最近真的累死了", is not that intent)
                 raised = "紧急"
@@ -442,7 +440,7 @@ class CallRiskState:
             near = True
             self._history[at] = (seg, own_words, True)
             self._near_seg = seg
-        if (near and voiced and self._asked_when(at)
+        if (near and voiced and self._when_question(at) is not None
                 and not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)):
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
             # to act within 72 h, the answer its evidence; whose time it is, is read in the time's own clause
@@ -549,10 +547,11 @@ class CallRiskState:
         self._key(seg)
         return self._alerts(before)
 
-    def _asked_when(self, at: int) -> bool:
-        """The counselor's segment just before ``_history[at]`` asks when the caller means to act: a ``when_question``
-        within WHEN_CONTEXT_SEGMENTS of the caller's own words of risk, not one about when the thoughts began,
-        an appointment or an errand (``when_not_plan``: "这个念头是什么时候开始有的？", "下次复诊是什么时候？")."""
+    def _when_question(self, at: int) -> FinalSegment | None:
+        """The counselor's segment just before ``_history[at]`` when it asks when the caller means to act: a
+        ``when_question`` within WHEN_CONTEXT_SEGMENTS of the caller's own words of risk, not one about when the
+        thoughts began, an appointment or an errand (``when_not_plan``: "这个念头是什么时候开始有的？", "下次复诊是什么
+        时候？"); else None."""
         lex = self.lexicon
         for k in range(at - 1, max(-1, at - 3), -1):
             prev = self._history[k][0]
@@ -560,10 +559,11 @@ class CallRiskState:
                 continue
             said = lex.corrected(prev.text)
             if not lex.cue_re("when_question").search(said) or lex.cue_re("when_not_plan").search(said):
-                return False
-            return any(words for h, words, _ in self._history[max(0, k - WHEN_CONTEXT_SEGMENTS):k]
-                       if h.speaker != "counselor")
-        return False
+                return None
+            words = any(words for h, words, _ in self._history[max(0, k - WHEN_CONTEXT_SEGMENTS):k]
+                        if h.speaker != "counselor")
+            return prev if words else None
+        return None
 
     def _confirms_edge(self, lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]) -> bool:
         """A caller's answer that puts them at the edge now: a yes to the counselor's question whether they are, the
@@ -578,6 +578,15 @@ class CallRiskState:
         asked = re.sub(r"^[，,]*(你|您)(现在|已经)?是?", r"\2", lex.corrected(found[0].text)) if found else ""
         return found is not None and at_the_edge(lex, asked, bare=True)
 
+    def _dispatched(self, lex: Lexicon, said: str, at: int) -> bool:
+        """:func:`counselor_dispatches` in the counselor's segment ``said`` (corrected), or in the counselor's words
+        cut into pieces and read together, read only when the segment alone says none: "我们" | "同事" | "已经" |
+        "在联系" | "一一零" | "和" | "一二零"."""
+        if counselor_dispatches(lex, said):
+            return True
+        pieces = self._counselor_run(at)
+        return len(pieces) > 1 and counselor_dispatches(lex, lex.corrected("".join(p.text for p in pieces)))
+
     def _counselor_run(self, at: int) -> list[FinalSegment]:
         """The counselor's pieces ending with ``_history[at]``: the ones right before it with no caller segment and
         at most FRAGMENT_GAP_S of silence between them, up to COUNSELOR_RUN_PIECES, in call order."""
@@ -589,12 +598,10 @@ class CallRiskState:
             run.insert(0, prev)
         return run
 
-    def _asks_about_the_act(self, lex: Lexicon, at: int) -> bool:
-        """The counselor's question before ``_history[at]`` is about the act: nothing but the when ("什么时候？",
+    @staticmethod
+    def _asks_about_the_act(lex: Lexicon, question: FinalSegment) -> bool:
+        """The counselor's when-question (:meth:`_when_question`) is about the act: nothing but the when ("什么时候？",
         "那是哪天的事？") or it names the act ("自杀", "那次", "割", "吃的药"), and no one else in it."""
-        question = next((h[0] for h in self._history[max(0, at - 3):at][::-1] if h[0].speaker == "counselor"), None)
-        if question is None:
-            return False
         said = lex.corrected(question.text)
         asked = lex.cue_re("when_question").search(said)
         if asked is None or lex.cue_re("third_party").search(said):
@@ -632,20 +639,21 @@ class CallRiskState:
                 or lex.cue_re("safety_action").search(said)):
             return False
         times = [m.group(0) for m in lex.cue_re("time_near").finditer(said)]
-        to_come = [t for t in times if not re.fullmatch(r"今天|周[一二三四五六日]|礼拜[一二三四五六日天]|星期[一二三四五六日天]", t)]
+        to_come = [t for t in times if not TODAY.fullmatch(t)]
         return bool(to_come) and not TIME_QUESTION_REST.sub("", lex.cue_re("time_near").sub("", said))
 
     def _dates_attempt(self, lex: Lexicon, text: str, at: int) -> bool:
         """The caller's next piece of the turn that told an attempt without a time, and not as history, is that
         time ("我用美工刀割了手腕" | "就刚才", "大概半小时前", "昨天晚上"): a short piece that opens with it. A time
         further into a longer piece is another matter's ("刚刚我妈又骂我了" after "我割过腕"). So is a short answer to
-        the counselor's question when (:meth:`_asked_when`: "你以前有没有尝试过自杀？" → "有过。", "什么时候？" →
+        the counselor's question when (:meth:`_when_question`: "你以前有没有尝试过自杀？" → "有过。", "什么时候？" →
         "上个礼拜六。"); "这个念头是什么时候开始有的？" asks about the thoughts, not the act."""
         if not self._undated_attempt or self._attempt_history:
             return False
         # or the answer to "什么时候？" asked after it ("有过。" … "上个礼拜六。"), a question about the act, not
         # another event ("你男朋友是什么时候跟你提分手的？")
-        asked = self._asked_when(at) and self._asks_about_the_act(lex, at)
+        question = self._when_question(at)
+        asked = question is not None and self._asks_about_the_act(lex, question)
         if not asked and not any(words for words, _ in self._turn(at)):
             return False
         said = unpaused(text, None)[0].strip("，,。.！!？? ")
