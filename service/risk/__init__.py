@@ -19,7 +19,7 @@ from pathlib import Path
 
 from service.risk.classifier import Classifier
 from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, clause_bounds,
-                                  denied_question, judge, referred_ideation)
+                                  denied_question, judge, referred_ideation, speaker_mentions)
 from service.risk.level import CallRiskState, confirms_dated_plan, segment_level
 from service.risk.lexicon import Lexicon, load_lexicon, normalize
 from service.risk.pieces import (FRAGMENT_GAP_S, MAX_FRAGMENT_CHARS, MAX_FRAGMENTS, JoinedReading,
@@ -269,9 +269,7 @@ class RiskEngine:
             return False
         # the caller as the subject anywhere in the piece makes the person at its end an object: "我再也不想见到他",
         # "我昨天写了封信给我女儿", "我就像电影里的那个女孩" (我们, 我妈, 我同学 are no such subject)
-        not_after = re.compile(r"们|" + lex.cues["first_person_not_subject_after"])
-        return not any(ch == lex.cues["first_person"] and not not_after.match(text, i + 1)
-                       for i, ch in enumerate(text))
+        return not speaker_mentions(lex, text, plural=False)
 
     def _decided(self, seg: FinalSegment, probs: dict[str, float], have: list[str]) -> KeywordHit | None:
         """"我已经决定了" where the classifier suspects suicidal content (its recall point): the words give the intent

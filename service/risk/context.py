@@ -64,6 +64,10 @@ YES_THEN_ACT = re.compile(r"刚才|刚刚|全|都(吃|吞|喝|割)|一整|整[�
                           r"([二三四五六七八九十几两]|[1-9][0-9]?)[十几]?[片粒颗]|血")
 
 
+#: a count or a demonstrative before a person ("带两个孩子", "陪这个朋友"): the verb before it governs the person
+QUANTIFIED = re.compile(r"[一二两三四五六七八九几这那]个$")
+
+
 @dataclass(frozen=True, slots=True)
 class Judged:
     """A lexicon match after the context rules: ``label`` is None when a rule dropped it."""
@@ -117,8 +121,23 @@ def _negated(lex: Lexicon, text: str, m: Match, clause_start: int) -> bool:
 
 
 def _a_not_a(text: str, at: int) -> bool:
-    """The 没/不 at ``at`` is the middle of an A-not-A question (有没有, 会不会, 是不是): no negation."""
-    return (text[at] in "没不" and 0 < at < len(text) - 1 and text[at - 1] == text[at + 1])
+    """The 没/不 at ``at`` is the middle of an A-not-A question (有没有, 会不会, 是不是): no negation. Not when the
+    first A is itself negated: "不是不是想死" says no twice (a stutter, or two pieces joined), it asks nothing."""
+    return (text[at] in "没不" and 0 < at < len(text) - 1 and text[at - 1] == text[at + 1]
+            and not (at > 1 and text[at - 2] == text[at]))
+
+
+def speaker_mentions(lex: Lexicon, text: str, end: int | None = None, *, objects: bool = True,
+                     plural: bool = True) -> list[int]:
+    """Where the speaker (我) is mentioned in ``text[:end]`` (what follows is read to tell a possessive), not as a possessive (我妈, 我同学: the third-party list has
+    those). ``objects=False`` leaves out the speaker as an object (跟我说, 逼我): where the subject is looked for.
+    ``plural=False`` leaves out 我们: where the speaker alone is looked for."""
+    not_before = "" if objects else lex.cues["first_person_not_subject_before"]
+    not_after = re.compile(("" if plural else "们|") + lex.cues["first_person_not_subject_after"])
+    return [i for i, ch in enumerate(text[:end])
+            if ch == lex.cues["first_person"]
+            and not (i > 0 and text[i - 1] in not_before)
+            and not not_after.match(text, i + 1)]
 
 
 def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
@@ -128,8 +147,9 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     not_subject = lex.cues["third_party_not_subject_before"]
     place = re.compile(lex.cues["third_party_place_after"])
     for m in lex.cue_re("third_party").finditer(before):
-        if m.start() > 0 and before[m.start() - 1] in not_subject:
-            continue  # 陪她, 跟他说, 被他打, 拖累他们 — an object, not who is speaking of dying
+        lead = m.start() - 2 if QUANTIFIED.match(before, max(m.start() - 2, 0), m.start()) else m.start()
+        if lead > 0 and before[lead - 1] in not_subject:
+            continue  # 陪她, 跟他说, 被他打, 拖累他们, 带两个孩子 — an object, not who is speaking of dying
         if m.group(0) in ("他", "她", "他们", "她们") and place.match(text, m.end()):
             continue  # 她家楼下, 他们酒店 — a place, not a person acting
         if "被" in before[max(0, m.start() - 2):m.start()]:
@@ -137,17 +157,7 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
         if m.end() < len(before) and before[m.end()] in lex.cues["sentence_ends"]:
             continue  # "躺下就想他。" — a pronoun that ends its sentence is an object
         last_third = max(last_third, m.start())
-    last_first = -1
-    not_before = lex.cues["first_person_not_subject_before"]
-    not_after = re.compile(lex.cues["first_person_not_subject_after"])
-    for i, ch in enumerate(before):
-        if ch != lex.cues["first_person"]:
-            continue
-        if i > 0 and before[i - 1] in not_before:
-            continue  # 跟我说, 逼我 — object, not subject
-        if not_after.match(text, i + 1):
-            continue  # 我妈, 我同学 — a possessive, the third-party list has it
-        last_first = i
+    last_first = max(speaker_mentions(lex, text, pos, objects=False), default=-1)
     if last_third > last_first:
         # "我妈天天骂我，真想死": the speaker, who suffered what the clause before says, is who the next clause is
         # about (not after "她跟我说过一句，活着没意思", which reports her words)
@@ -155,7 +165,18 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
         suffered = lex.cue_re("first_person_suffered")
         if last_third < clause_start and suffered.search(before, last_third, clause_start):
             return False
+        # "我妈走了以后，活着没意思": the one left behind speaks of their own life after someone's death
+        if last_third < clause_start and lex.cue_re("third_party_gone").search(before[last_third:clause_start]):
+            return False
     return last_third > last_first
+
+
+def _names_a_doer(lex: Lexicon, text: str, m: Match, c_start: int) -> bool:
+    """The act names someone who did or means to do it, not the speaker's own: "我们昨天处置了一个跳河的", "那个跳楼
+    的女孩" (a noun phrase: a measure word before, 的 and a person or the clause's end after). Not "我是一个想死的人",
+    nor "一个想死的念头" (a thought is the speaker's)."""
+    return bool(re.search(lex.cues["doer_before"], text[c_start:m.char_start])
+                and re.match(lex.cues["doer_after"], text[m.char_end:]))
 
 
 def _death_ordered(lex: Lexicon, text: str, m: Match, c_start: int) -> str | None:
@@ -202,7 +223,8 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
             and lex.cue_re("past").search(norm[c_start:c_end])
         ):
             out.append(Judged(m, None, "resolved_past"))
-        elif m.label in SELF_LABELS and _third_party_subject(lex, norm, m.char_start):
+        elif m.label in SELF_LABELS and (_third_party_subject(lex, norm, m.char_start)
+                                         or _names_a_doer(lex, norm, m, c_start)):
             out.append(Judged(m, "suicide_exploration" if m.label in SUICIDE_LABELS else None, "third_party"))
         elif m.label in SELF_LABELS and not m.wish and _hypothetical(lex, norm, bounds, k, m.char_start):
             out.append(Judged(m, "suicide_exploration" if m.label in SUICIDE_LABELS else None, "hypothetical"))
