@@ -135,3 +135,204 @@ def test_following_someone_somewhere_is_no_intent(engine, said):
 def test_a_little_poison_is_a_method(engine):
     ra, out = run(engine, [(C, "我不想活了。"), (C, "我想喝点农药，一了百了。")])
     assert "suicide_plan" in worded(out[-1])
+
+
+# --- acts told plainly ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("said,level", [
+    ("我刚才把降压药和安眠药混在一起吃了，一整瓶。", "紧急"),
+    ("我把医生开的药一起吞了，大半瓶。", "紧急"),
+    ("我把降压药吃了。", "无"),                       # medicine taken, no amount
+])
+def test_a_bottle_of_pills_taken_at_once(engine, said, level):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == level
+
+
+@pytest.mark.parametrize("said,level", [
+    ("大前天晚上我在卧室里烧了炭，后来实在难受自己爬出来了。", "高"),
+    ("前天我在车里烧炭，被我姐发现了。", "高"),
+    ("我前两天从桥上跳下去了，被路过的人拉上来了。", "高"),
+])
+def test_an_attempt_told_with_its_rescue(engine, said, level):
+    ra, out = run(engine, [(C, said)])
+    assert "suicide_attempt" in worded(out[-1])
+    assert ra.state.level == level
+
+
+def test_a_barbecue_is_no_attempt(engine):
+    ra, _ = run(engine, [(C, "周末我们在院子里烧炭烤肉，孩子们可高兴了。")])
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("said,level", [
+    ("我刚在左手腕上割了两刀，血一直在流。", "紧急"),
+    ("我把煤气打开了，窗户也都关死了。", "紧急"),
+    ("门窗我都关严了，燃气也开着。", "紧急"),
+])
+def test_an_act_in_progress_told_plainly(engine, said, level):
+    ra, out = run(engine, [(C, said)])
+    assert "suicide_attempt" in worded(out[-1])
+    assert ra.state.level == level
+
+
+@pytest.mark.parametrize("said", ["我把煤气打开了，准备炖排骨。", "我在胳膊上划了几道，不想死，就是难受。"])
+def test_everyday_gas_and_self_harm_are_not_attempts(engine, said):
+    ra, out = run(engine, [(C, said)])
+    assert "suicide_attempt" not in out[-1].labels
+    assert ra.state.level in ("无", "低")
+
+
+@pytest.mark.parametrize("said", [
+    "我想好了，周六爸妈出门以后，我就在家把攒的安眠药全吃了。",
+    "等他们下周一去上班了，我就把那些药都吃了。",
+])
+def test_an_act_told_as_what_the_caller_will_do_is_a_plan(engine, said):
+    ra, out = run(engine, [(C, "我不想活了。"), (C, said)])
+    assert "suicide_plan" in worded(out[-1])
+    assert "suicide_attempt" not in out[-1].labels
+    assert ra.state.level != "紧急"
+
+
+def test_an_act_told_after_owning_up_is_still_done(engine):
+    ra, out = run(engine, [(C, "我打算跟你说实话，我刚才把药全吃了。")])
+    assert "suicide_attempt" in worded(out[-1])
+    assert ra.state.level == "紧急"
+
+
+def test_talking_just_now_does_not_date_the_act(engine):
+    # "刚才没说实话" is the conversation; the attempt is dated 上周六 (within two weeks): 高, not 紧急
+    ra, _ = run(engine, [(C, "我刚才没说实话。上周六我在出租屋烧了炭，后来自己打开窗户跑出来了。"),
+                         (K, "现在身体怎么样？"), (C, "没事了，就是头还有点疼。")])
+    assert ra.state.level == "高"
+
+
+def test_the_aftermath_told_in_pieces_is_no_act_now(engine):
+    turns = [(C, "上周四"), (C, "我吃了"), (C, "二十多片"), (C, "安眠药"), (C, "后来"), (C, "我爸发现了"),
+             (C, "送医院抢救过来了")]
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "高"
+
+
+# --- where the caller is ----------------------------------------------------------------------------------------
+
+
+def test_sitting_at_the_roof_edge_after_intent(engine):
+    ra, _ = run(engine, [(C, "我真的不想活了。"), (C, "我在楼顶边上坐着呢。")])
+    assert ra.state.level == "紧急"
+
+
+def test_the_roof_edge_for_chores_is_no_edge(engine):
+    ra, _ = run(engine, [(C, "我在楼顶边上晾被子呢。")])
+    assert ra.state.level == "无"
+
+
+def test_the_rope_hung_and_the_stool(engine):
+    ra, out = run(engine, [(C, "绳子"), (C, "已经系好了"), (C, "我现在"), (C, "站在凳子上")])
+    assert ra.state.level == "紧急"
+
+
+@pytest.mark.parametrize("said", ["晾衣绳挂好了，你把衣服拿出来吧。", "我站在凳子上换灯泡呢。"])
+def test_a_clothesline_or_a_bulb_is_nothing(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+
+
+def test_i_want_to_jump_said_with_a_stutter_at_the_edge(engine):
+    ra, _ = run(engine, [(C, "我在天台"), (C, "我我想跳")])
+    assert ra.state.level == "紧急"
+
+
+# --- who it was -------------------------------------------------------------------------------------------------
+
+
+def test_the_friend_was_the_caller(engine):
+    ra, out = run(engine, [(C, "我想替一个朋友问问，她说想去跳河，我该怎么劝？"), (K, "她现在在哪儿？"),
+                           (C, "其实根本没有什么朋友，说的就是我。我现在就坐在河边上。")])
+    assert "suicide_plan" in worded(out[-1])
+    assert ra.state.level == "紧急"
+
+
+def test_a_relative_then_the_caller_tired_reveals_nothing(engine):
+    ra, _ = run(engine, [(C, "我妈说她不想活了。"), (C, "其实最累的是我。")])
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("said", [
+    "今天新闻说隔壁县有个高中生跳河了，我看了好难过。",
+    "热搜上说有个大学生在宿舍烧炭了。",
+])
+def test_news_retold_is_someone_else(engine, said):
+    ra, out = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+    assert not ra.alerts
+
+
+# --- the counselor's question in pieces, and how it is answered -------------------------------------------------
+
+
+def test_a_restated_plan_in_pieces_confirmed(engine):
+    turns = [(C, "我在网上买了炭"), (C, "后天就到"), (K, "你是打算"), (K, "后天用炭"), (K, "结束自己的生命"),
+             (K, "对吗"), (C, "嗯"), (C, "对")]
+    ra, out = run(engine, turns)
+    assert "suicide_plan" in out[-2].labels
+    assert ra.state.level == "高"
+
+
+def test_a_question_in_pieces_about_others_takes_no_yes(engine):
+    turns = [(K, "很多人压力大的时候"), (K, "都会有想死的念头"), (K, "你最近睡得怎么样"), (C, "嗯")]
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("yes", ["嗯呐", "对头"])
+def test_regional_yes(engine, yes):
+    ra, _ = run(engine, [(C, "我不想活了。"), (K, "你是说你打算明天去跳河，是吗？"), (C, yes)])
+    assert ra.state.level == "高"
+
+
+@pytest.mark.parametrize("when", ["明儿个晚上", "后儿个"])
+def test_regional_days_to_come_are_near(engine, when):
+    ra, _ = run(engine, [(C, "我不想活了。"), (C, f"{when}我就去跳河。")])
+    assert ra.state.level == "高"
+
+
+# --- words -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("said,label", [
+    ("有时候真想一死了之。", "active_ideation"),
+    ("我认真想过就这么死。", "active_ideation"),
+    ("活到这个岁数，两眼一闭就算了。", "passive_ideation"),
+    ("要是睡一觉再也不醒就好了。", "passive_ideation"),
+    ("等女儿结了婚，我就吃药走。", "suicide_plan"),
+    ("我会拿刀划手腕。", "self_harm_behavior"),
+])
+def test_more_ways_to_say_it(engine, said, label):
+    _, out = run(engine, [(C, said)])
+    assert label in worded(out[-1])
+
+
+@pytest.mark.parametrize("said", [
+    "你别老吊死在一棵树上，换个工作吧。",
+    "我们厂子快撑不下去了，老板说下个月可能停工。",
+])
+def test_sayings_and_businesses_are_nothing(engine, said):
+    ra, out = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+    assert not worded(out[-1])
+
+
+@pytest.mark.parametrize("said", [
+    "读大学那会儿我想过自杀，后来吃了一年药就好了。",
+    "二十岁的时候想过死，现在早就好了。",
+])
+def test_ideation_long_over(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+
+
+def test_no_longer_that_kind_of_wish(engine):
+    ra, out = run(engine, [(C, "最近心情一般，但没有从前那种想死的冲动了。")])
+    assert "active_ideation" not in worded(out[-1])

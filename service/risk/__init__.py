@@ -19,7 +19,8 @@ from pathlib import Path
 
 from service.risk.classifier import Classifier
 from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, clause_bounds,
-                                  denied_question, judge, referred_ideation, speaker_mentions)
+                                  denied_question, judge, referred_ideation, revealed_self,
+                                  speaker_mentions)
 from service.risk.level import CallRiskState, confirms_dated_plan, segment_level
 from service.risk.lexicon import Lexicon, load_lexicon, normalize
 from service.risk.pieces import (FRAGMENT_GAP_S, MAX_FRAGMENT_CHARS, MAX_FRAGMENTS, JoinedReading,
@@ -217,6 +218,11 @@ class RiskEngine:
             if found is None:
                 continue
             label, (a, b) = found
+            if label not in labels:
+                labels.append(label)
+            risk.keywords.append(self._hit(seg, seg.text[a:b], label, a, b))
+        for label, (a, b) in revealed_self(lex, seg, context):
+            # "其实没有朋友，就是我": what the caller told of "a friend" is the caller's own
             if label not in labels:
                 labels.append(label)
             risk.keywords.append(self._hit(seg, seg.text[a:b], label, a, b))

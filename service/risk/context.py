@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from collections.abc import Sequence
 
 from service.risk.lexicon import Lexicon, Match, normalize
+from service.risk.pieces import FRAGMENT_GAP_S
 from service.types import SUICIDE_LABELS, FinalSegment
 
 SELF_LABELS = frozenset(SUICIDE_LABELS) | {"self_harm_ideation", "self_harm_behavior"}
@@ -75,7 +76,7 @@ class Judged:
     match: Match
     label: str | None
     #: "kept", "hyperbole", "question", "negation", "resolved_past", "third_party", "hypothetical", "qa_answer",
-    #: "death_ordered"
+    #: "death_ordered", "future"
     rule: str
 
 
@@ -171,6 +172,15 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     return last_third > last_first
 
 
+def _told_as_future(lex: Lexicon, text: str, m: Match) -> bool:
+    """An act told in its sentence as what the speaker will do: a day to come and 就/要 before it ("明天我就把药全吃
+    了", "等他们都睡了我就…"), or a plan's words ("我已经想好了，…把攒的那些安眠药都吃了"); ``act_future`` read on the
+    sentence up to the act. Not a past day ("上礼拜三我吃了30多片安定")."""
+    start = max((i + 1 for i, ch in enumerate(text[:m.char_start]) if ch in lex.cues["sentence_ends"]), default=0)
+    before = text[start:m.char_start]
+    return bool(lex.cue_re("act_future").search(before)) and not lex.cue_re("just_now").search(before)
+
+
 def _names_a_doer(lex: Lexicon, text: str, m: Match, c_start: int) -> bool:
     """The act names someone who did or means to do it, not the speaker's own: "我们昨天处置了一个跳河的", "那个跳楼
     的女孩" (a noun phrase: a measure word before, 的 and a person or the clause's end after). Not "我是一个想死的人",
@@ -214,6 +224,9 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
             out.append(Judged(m, m.label, "kept") if said else Judged(m, None, "question"))
         elif _negated(lex, norm, m, c_start):
             out.append(Judged(m, None, "negation"))
+        elif m.label == "suicide_attempt" and _told_as_future(lex, norm, m):
+            # "后天室友都回家了，我就在宿舍把攒的药都吃了": what the caller will do, not what was done
+            out.append(Judged(m, "suicide_plan", "future"))
         elif (ordered := _death_ordered(lex, norm, m, c_start)) is not None:
             out.append(Judged(m, ordered, "death_ordered"))
         elif (
@@ -317,7 +330,8 @@ def denied_question(lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegm
 def risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
     """Labels named by the counselor's question just before (within QA_LOOKBACK segments); [] when none. A question
     whether the act is done ("你是不是已经把药吃了？") names the attempt once suicide was spoken of in the last
-    ATTEMPT_QA_LOOKBACK segments."""
+    ATTEMPT_QA_LOOKBACK segments. A question the recognizer cut into pieces ("你是打算明天用炭" | "结束自己的生命" |
+    "对吗") is read whole (:func:`counselor_turn`) where its last piece alone names nothing."""
     question = None
     for prev in list(context)[-QA_LOOKBACK:][::-1]:
         # in a one-channel call, the counselor's question is the segment that asks the listener about it
@@ -325,7 +339,40 @@ def risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
                 j.rule == "question" for j in judge(lex, prev.text, lex.find(prev.text), mixed=True))):
             question = prev
             break
-    if question is None or not any(q in question.text for q in lex.cues["question_markers"]):
+    if question is None:
+        return []
+    labels = _question_labels(lex, question, context)
+    if not labels and question.speaker == "counselor":
+        turn = counselor_turn(context, question)
+        if turn is not question:
+            labels = _question_labels(lex, turn, context)
+    return labels
+
+
+def counselor_turn(context: Sequence[FinalSegment], question: FinalSegment,
+                   max_pieces: int = 6) -> FinalSegment:
+    """``question`` with the counselor's pieces right before it in ``context`` that run into it (no caller between,
+    at most FRAGMENT_GAP_S of silence, no sentence end at a piece's end), up to ``max_pieces``, as one segment;
+    ``question`` itself when there are none."""
+    items = list(context)
+    at = next((k for k in range(len(items) - 1, -1, -1) if items[k] is question), None)
+    if at is None:
+        return question
+    run = [question]
+    for k in range(at - 1, max(-1, at - max_pieces), -1):
+        prev = items[k]
+        if (prev.speaker != "counselor" or run[0].start - prev.end > FRAGMENT_GAP_S
+                or prev.text.rstrip()[-1:] in "。！？!?；;"):
+            break
+        run.insert(0, prev)
+    if len(run) == 1:
+        return question
+    return FinalSegment(question.call_id, question.segment_id, question.speaker, run[0].start, question.end,
+                        "".join(p.text.strip() for p in run))
+
+
+def _question_labels(lex: Lexicon, question: FinalSegment, context: Sequence[FinalSegment]) -> list[str]:
+    if not any(q in question.text for q in lex.cues["question_markers"]):
         return []
     asked = normalize(question.text)
     labels = []
@@ -453,6 +500,33 @@ def answered_attempt_question(
     if given is None:
         return None
     return "suicide_attempt", (given.start(), given.end())
+
+
+def revealed_self(lex: Lexicon, seg: FinalSegment,
+                  context: Sequence[FinalSegment]) -> list[tuple[str, tuple[int, int]]]:
+    """The labels a caller's earlier words about "a friend" carry once the caller says the friend is themself
+    ("我有个朋友，她说想跳楼" … "其实没有朋友，就是我"): each risk the context rules gave someone else in the
+    caller's recent segments, now the caller's own; the span is the words that say so. Only after a friend,
+    classmate or someone unnamed was the subject (``reveal_framed``), not a relative: "我妈说她不想活了" …
+    "其实最累的是我" reveals nothing."""
+    if seg.speaker != "caller":
+        return []
+    text = normalize(seg.text)
+    said = lex.cue_re("self_reveal").search(text)
+    if said is None:
+        return []
+    found: list[tuple[str, tuple[int, int]]] = []
+    for prior in context:
+        if prior.speaker != "caller":
+            continue
+        prior_text = normalize(prior.text)
+        if not lex.cue_re("reveal_framed").search(prior_text):
+            continue
+        for j in judge(lex, prior.text, lex.find(prior.text)):
+            if j.rule == "third_party" and j.match.label in SELF_LABELS:
+                if all(label != j.match.label for label, _ in found):
+                    found.append((j.match.label, (said.start(), said.end())))
+    return found
 
 
 def referred_ideation(

@@ -36,8 +36,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.risk.context import (INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, last_counselor,
-                                  risk_question)
+from service.risk.context import (INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, counselor_turn,
+                                  last_counselor, risk_question)
 from service.risk.lexicon import Lexicon, load_lexicon, normalize, unpaused
 from service.risk.pieces import FRAGMENT_GAP_S, JoinedReading
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
@@ -105,6 +105,8 @@ def _days_ago(text: str) -> list[int]:
 def attempt_when(lex: Lexicon, texts: Sequence[str]) -> str:
     """'now', 'recent' (≤ 2 weeks), 'earlier' or 'unknown', from the first text that says (most relevant first)."""
     for text in texts:
+        # "我刚才没说实话", "你刚才问我…": the conversation just now, not when the act happened
+        text = lex.cue_re("talk_reference").sub("", text)
         if lex.cue_re("just_now").search(text):
             return "now"
         days = _days_ago(text)
@@ -199,6 +201,9 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
             continue  # "我差点把药全吃了": a near miss in the act's own clause, nothing taken
         own = next((text[x:y] for x, y in bounds if x <= start < y), text[a:b])
         refused = lex.cue_re("aftermath_refused")
+        told = lex.cue_re("attempt_aftermath").search(text, start, min(b, start + 6))
+        if told is not None and told.start() - start <= 2 and not refused.search(text[max(a, start - 6):start]):
+            continue  # the words are the aftermath itself ("安定" | "…送医院洗胃了"): what was done after the act
         aftermath = any(not refused.search(text[max(a, m.start() - 6):m.start()])
                         for m in lex.cue_re("attempt_aftermath").finditer(text, a, b))
         if ((aftermath or lex.cue_re("attempt_not_current").search(text[a:b]))
@@ -220,12 +225,15 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
         clause = text[a:b]
         if lex.cue_re("not_now").search(clause):
             continue
-        for m in lex.cue_re("at_the_edge").finditer(clause):
-            if not bare:
+        if not bare:
+            if lex.cue_re("at_the_edge").search(clause):
                 return True
-            rest = clause[m.end():]
-            if len(rest) <= 2 and not lex.cue_re("third_party").search(clause[:m.end()]):
-                return True
+            continue
+        # each pattern on its own, for the readings overlap: "我在天台" leaves "边上坐着呢", "在天台边上坐着呢" nothing
+        for pattern in lex.cues["at_the_edge"]:
+            for m in re.finditer(pattern, clause):
+                if len(clause) - m.end() <= 2 and not lex.cue_re("third_party").search(clause[:m.end()]):
+                    return True
     return False
 
 
@@ -256,7 +264,7 @@ def confirms_dated_plan(lex: Lexicon, seg: FinalSegment, context: Sequence[Final
     if found is None or not {"suicide_plan", "suicide_preparation"} & set(risk_question(lex, context)):
         return None
     question, span = found
-    said = lex.corrected(question.text)
+    said = lex.corrected(counselor_turn(context, question).text)
     if lex.cue_re("plan_not_current").search(said) or lex.cue_re("resolved").search(said):
         return None  # "你是说你原来打算今晚跳楼，后来打消了这个念头，是吗？": a plan given up is none
     return span if near_time(lex, said) else None
