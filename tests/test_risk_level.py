@@ -280,7 +280,7 @@ def test_a_long_call_keeps_its_risk_detection(engine):
 
 
 MIXED_CALL = [("您是不是在打算结束自己的生命？", [], "无"), ("嗯，是的。", ["active_ideation"], "中"),
-              ("你有伤害自己的想法吗？", [], "中"), ("你知道吗？想死的心都有了。", ["active_ideation"], "中"),
+              ("你有伤害自己的想法吗？", [], "中"), ("你知道吗？想死的心都有了。", ["passive_ideation"], "中"),
               ("你知道我有多想死吗？", ["active_ideation"], "中")]
 
 

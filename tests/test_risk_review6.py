@@ -9,7 +9,7 @@ import pytest
 
 from service.analysis import RiskAnalysis
 from service.risk import RiskEngine
-from service.types import FinalSegment
+from service.types import FinalSegment, level_rank
 
 C, K = "caller", "counselor"
 OPENING = (K, "您好，这里是心理援助热线，请问有什么可以帮到您？")
@@ -336,3 +336,101 @@ def test_ideation_long_over(engine, said):
 def test_no_longer_that_kind_of_wish(engine):
     ra, out = run(engine, [(C, "最近心情一般，但没有从前那种想死的冲动了。")])
     assert "active_ideation" not in worded(out[-1])
+
+
+# --- a code review's false alarms and misses, and a seventh review's kinds (new sentences) ---------------------
+
+
+@pytest.mark.parametrize("said", [
+    "我带了三个实习生，其中一个昨天吞了一瓶安眠药。",
+    "我中午吃了药被同事看见了，他们问我是不是病了。",
+    "窗户都关好了，燃气开着在煮粥。",
+    "我们在屋里烧了点炭烤栗子。",
+    "我把绳子系在两根杆子上晾衣服。",
+    "出门前我把狗的绳子拴在门把手上了。",
+    "今晚想吃点安眠药睡个好觉。",
+    "明天早上我要把降压药都吃了再去体检。",
+    "这周末我就把这盒消炎药都吃了，疗程就结束了。",
+    "我是装修工，天天站在楼顶边上刷防水。",
+    "老板天天骂人，烦得我想死。",
+])
+def test_everyday_words_raise_nothing(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert level_rank(ra.state.level) <= level_rank("低")
+    assert not ra.alerts
+
+
+def test_a_joke_told_as_one(engine):
+    ra, _ = run(engine, [(C, "我跟室友开玩笑说再挂科就去跳楼。")])
+    assert not ra.alerts
+    ra, out = run(engine, [(C, "我开玩笑说想死，其实是真的。")])
+    assert ra.state.level == "中"
+
+
+def test_on_a_stool_without_a_rope_is_no_emergency(engine):
+    ra, _ = run(engine, [(C, "我之前想过死。"), (K, "你现在在做什么？"), (C, "我站在凳子上擦窗户呢。")])
+    assert ra.state.level != "紧急"
+
+
+def test_the_last_piece_of_a_question_that_names_the_plan_alone(engine):
+    # "明天" belongs to the piece before, which arranges the next talk, not to the plan
+    turns = [(C, "我想过跳楼。"), (K, "我们明天下午再约个时间聊"), (K, "你刚才说你想跳楼，是吗？"), (C, "嗯。")]
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("said,level", [
+    ("本来打算好好过日子的，可我还是把一整瓶安眠药都吞了。", "紧急"),
+    ("我想好了，已经把药都吃了。", "紧急"),
+    ("考试前一天我吞过一瓶安眠药，那是五年前的事了。", "中"),
+    ("一个半月前我吞了一整瓶药。", "中"),
+    ("上个星期我从三楼阳台跳下来过。", "高"),
+])
+def test_when_an_act_was_told(engine, said, level):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == level
+
+
+@pytest.mark.parametrize("turns", [
+    [(C, "我差点就割腕了"), (C, "前天晚上")],
+    [(C, "前天晚上我差点把攒的药全吃了。")],
+])
+def test_a_recent_near_miss_is_high_not_an_emergency(engine, turns):
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "高"
+
+
+@pytest.mark.parametrize("said,label", [
+    ("我现在就是一个想死的人。", "active_ideation"),
+    ("我没有办法摆脱这种想死的念头。", "active_ideation"),
+    ("没有人能理解这种想自杀的感觉。", "active_ideation"),
+    ("活得连一条狗都不如，真想死。", "active_ideation"),
+    ("生意赔光了我撑不下去了。", "active_ideation"),
+    ("一个人在外面，活着有啥意思。", "passive_ideation"),
+    ("最近想死的心都有了。", "passive_ideation"),
+])
+def test_the_callers_own_words(engine, said, label):
+    _, out = run(engine, [(C, said)])
+    assert label in worded(out[-1])
+
+
+def test_a_classmate_who_wants_to_die_is_someone_else(engine):
+    ra, out = run(engine, [(C, "我们宿舍有个想自杀的室友，我该怎么帮她？")])
+    assert ra.state.level == "无"
+    assert "suicide_exploration" in out[-1].labels
+
+
+def test_she_is_me(engine):
+    ra, _ = run(engine, [(C, "我想帮一个朋友问问，她老说想死。"),
+                         (C, "唉，不绕弯子了，她就是我。")])
+    assert ra.state.level == "中"
+
+
+def test_ideation_over_told_across_clauses(engine):
+    ra, _ = run(engine, [(C, "我读研那会儿抑郁过，想过死，后来治好了，这几年都挺好。")])
+    assert ra.state.level == "无"
+
+
+def test_a_habit_at_the_river_is_no_edge(engine):
+    ra, _ = run(engine, [(C, "我最近老想死。"), (C, "每次走到江边就会想跳下去。")])
+    assert ra.state.level != "紧急"

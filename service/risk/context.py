@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from collections.abc import Sequence
 
 from service.risk.lexicon import Lexicon, Match, normalize
-from service.risk.pieces import FRAGMENT_GAP_S
+from service.risk.pieces import FINISHED, FRAGMENT_GAP_S
 from service.types import SUICIDE_LABELS, FinalSegment
 
 SELF_LABELS = frozenset(SUICIDE_LABELS) | {"self_harm_ideation", "self_harm_behavior"}
@@ -65,6 +66,14 @@ YES_THEN_ACT = re.compile(r"刚才|刚刚|全|都(吃|吞|喝|割)|一整|整[�
                           r"([二三四五六七八九十几两]|[1-9][0-9]?)[十几]?[片粒颗]|血")
 
 
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+#: how far before a method's words "差点" is looked for (``near_miss_before``: "我差点 就 跳下去了", pauses and all)
+NEAR_MISS_REACH = 16
+
 #: a count or a demonstrative before a person ("带两个孩子", "陪这个朋友"): the verb before it governs the person
 QUANTIFIED = re.compile(r"[一二两三四五六七八九几这那]个$")
 
@@ -76,7 +85,7 @@ class Judged:
     match: Match
     label: str | None
     #: "kept", "hyperbole", "question", "negation", "resolved_past", "third_party", "hypothetical", "qa_answer",
-    #: "death_ordered", "future"
+    #: "death_ordered", "future", "past", "near_miss", "medicine"
     rule: str
 
 
@@ -134,7 +143,7 @@ def speaker_mentions(lex: Lexicon, text: str, end: int | None = None, *, objects
     those). ``objects=False`` leaves out the speaker as an object (跟我说, 逼我): where the subject is looked for.
     ``plural=False`` leaves out 我们: where the speaker alone is looked for."""
     not_before = "" if objects else lex.cues["first_person_not_subject_before"]
-    not_after = re.compile(("" if plural else "们|") + lex.cues["first_person_not_subject_after"])
+    not_after = _compiled(("" if plural else "们|") + lex.cues["first_person_not_subject_after"])
     return [i for i, ch in enumerate(text[:end])
             if ch == lex.cues["first_person"]
             and not (i > 0 and text[i - 1] in not_before)
@@ -155,6 +164,8 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
             continue  # 她家楼下, 他们酒店 — a place, not a person acting
         if "被" in before[max(0, m.start() - 2):m.start()]:
             continue  # 被我老公打了这么多年 — the agent of what the speaker suffered
+        if lex.cue_re("speaker_is").search(before, 0, lead):
+            continue  # "我是个大学生", "我作为一个母亲" — the speaker, said to be one
         if m.end() < len(before) and before[m.end()] in lex.cues["sentence_ends"]:
             continue  # "躺下就想他。" — a pronoun that ends its sentence is an object
         last_third = max(last_third, m.start())
@@ -172,21 +183,65 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     return last_third > last_first
 
 
-def _told_as_future(lex: Lexicon, text: str, m: Match) -> bool:
-    """An act told in its sentence as what the speaker will do: a day to come and 就/要 before it ("明天我就把药全吃
-    了", "等他们都睡了我就…"), or a plan's words ("我已经想好了，…把攒的那些安眠药都吃了"); ``act_future`` read on the
-    sentence up to the act. Not a past day ("上礼拜三我吃了30多片安定")."""
-    start = max((i + 1 for i, ch in enumerate(text[:m.char_start]) if ch in lex.cues["sentence_ends"]), default=0)
-    before = text[start:m.char_start]
-    return bool(lex.cue_re("act_future").search(before)) and not lex.cue_re("just_now").search(before)
+def _told_as_future(lex: Lexicon, text: str, m: Match) -> str | None:
+    """The label of an act told in its sentence as what the speaker will do, None when it is not told so.
+
+    Told so: a day to come and 就/要 before it ("明天我就把药全吃了", "等他们都睡了，我就…"), or a plan's words ("我已经
+    想好了，…把攒的那些安眠药都吃了"): ``act_future`` on the sentence up to the act, with nothing between the two that
+    tells it done (``act_future_undone``: "本来打算好好活下去的，可我还是把一整瓶安眠药都吃了", 已经, 刚才) and no day
+    gone by in the sentence ("我打算跟我妈说，我昨天…"). Then it is a plan ("suicide_plan"), unless the sentence tells
+    medicine as prescribed (:func:`_medicine_as_told`: "", no label)."""
+    start, stop = _sentence_of(lex, text, m)
+    marker = lex.cue_re("act_future").search(text, start, m.char_start)
+    if marker is None:
+        return None
+    if any(lex.cue_re(cue).search(text, marker.start(), m.char_end) for cue in ("act_future_undone", "just_now")):
+        return None
+    if any(lex.cue_re(cue).search(text, start, m.char_end) for cue in ("recent_past", "distant_past")):
+        return None  # "昨天晚上等我妈睡了，我就把一整瓶安眠药都吃了": a day gone by
+    return "" if _medicine_as_told(lex, text[start:stop]) else "suicide_plan"
+
+
+def _told_as_done(lex: Lexicon, text: str, m: Match) -> bool:
+    """A "就把…吃了" the plan patterns take for what the caller will do, told with a day gone by or "刚才" before it in
+    its sentence and no day to come between ("昨天晚上等我妈睡了，我就把一整瓶安眠药都吃了", "我刚才说完那些话，就把药全
+    吃了"): done, not planned."""
+    if not (m.text.startswith("就") and m.text.endswith("了")):
+        return False
+    start, _ = _sentence_of(lex, text, m)
+    day = None
+    for cue in ("recent_past", "distant_past", "just_now"):
+        found = lex.cue_re(cue).search(text, start, m.char_start)
+        if found is not None and (day is None or found.start() < day):
+            day = found.start()
+    return day is not None and not lex.cue_re("time_near").search(text, day, m.char_start)
+
+
+def _sentence_of(lex: Lexicon, text: str, m: Match) -> tuple[int, int]:
+    ends = lex.cues["sentence_ends"]
+    start = max((i + 1 for i, ch in enumerate(text[:m.char_start]) if ch in ends), default=0)
+    stop = next((i for i in range(m.char_end, len(text)) if text[i] in ends), len(text))
+    return start, stop
+
+
+def _medicine_as_told(lex: Lexicon, sentence: str) -> bool:
+    """A sentence about medicine taken as prescribed ("明天我就把剩下的感冒药都吃了，省得浪费", "这周末我就把这盒药都吃
+    了，疗程就结束了": ``attempt_not_current``, ``medicine_routine``) that names no lethal means, amount or hoard, from a
+    caller who voiced no suicidal intent before (``lex.acts``)."""
+    if lex.acts or any(lex.cue_re(cue).search(sentence) for cue in ("lethal_means", "attempt_amount", "hoard")):
+        return False
+    return bool(lex.cue_re("attempt_not_current").search(sentence) or lex.cue_re("medicine_routine").search(sentence))
 
 
 def _names_a_doer(lex: Lexicon, text: str, m: Match, c_start: int) -> bool:
     """The act names someone who did or means to do it, not the speaker's own: "我们昨天处置了一个跳河的", "那个跳楼
-    的女孩" (a noun phrase: a measure word before, 的 and a person or the clause's end after). Not "我是一个想死的人",
-    nor "一个想死的念头" (a thought is the speaker's)."""
-    return bool(re.search(lex.cues["doer_before"], text[c_start:m.char_start])
-                and re.match(lex.cues["doer_after"], text[m.char_end:]))
+    的女孩" (a noun phrase: a measure word before, 的 and a person or the clause's end after). Not the speaker said to
+    be one ("我也是一个想死的人", "我又变成那个想死的人了": ``speaker_is``), nor "一个想死的念头" (a thought is the
+    speaker's)."""
+    head = text[c_start:m.char_start]
+    measure = lex.cue_re("doer_before").search(head)
+    return bool(measure and lex.cue_re("doer_after").match(text, m.char_end)
+                and not lex.cue_re("speaker_is").search(head, 0, measure.start()))
 
 
 def _death_ordered(lex: Lexicon, text: str, m: Match, c_start: int) -> str | None:
@@ -224,16 +279,27 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
             out.append(Judged(m, m.label, "kept") if said else Judged(m, None, "question"))
         elif _negated(lex, norm, m, c_start):
             out.append(Judged(m, None, "negation"))
-        elif m.label == "suicide_attempt" and _told_as_future(lex, norm, m):
+        elif m.label == "suicide_attempt" and (future := _told_as_future(lex, norm, m)) is not None:
             # "后天室友都回家了，我就在宿舍把攒的药都吃了": what the caller will do, not what was done
-            out.append(Judged(m, "suicide_plan", "future"))
+            out.append(Judged(m, future or None, "future"))
+        elif m.label == "suicide_plan" and m.kind == "method" and lex.cue_re("near_miss_before").search(
+                norm, max(0, m.char_start - NEAR_MISS_REACH), m.char_start):
+            # "我差点就跳下去了", "我差点把攒的药全吃了": an act stopped short is an attempt that nearly happened (its
+            # level follows the date, as for "我差点把药全吃了" read as an attempt: never in progress)
+            out.append(Judged(m, "suicide_attempt", "near_miss"))
+        elif m.label == "suicide_plan" and _told_as_done(lex, norm, m):
+            # "昨天晚上等我妈睡了，我就把一整瓶安眠药都吃了": what the caller did, told with its day
+            out.append(Judged(m, "suicide_attempt", "past"))
+        elif m.label == "suicide_plan" and "药" in m.text and _medicine_as_told(lex, norm[slice(*_sentence_of(lex, norm, m))]):
+            # "明天早上我要把降压药都吃了再出门": the day's medicine, not a plan
+            out.append(Judged(m, None, "medicine"))
         elif (ordered := _death_ordered(lex, norm, m, c_start)) is not None:
             out.append(Judged(m, ordered, "death_ordered"))
         elif (
             resolved_at is not None
             and resolved_at >= m.char_end
             and m.label in IDEATION_LABELS
-            and lex.cue_re("past").search(norm[c_start:c_end])
+            and lex.cue_re("past").search(norm, _sentence_of(lex, norm, m)[0], c_end)
         ):
             out.append(Judged(m, None, "resolved_past"))
         elif m.label in SELF_LABELS and (_third_party_subject(lex, norm, m.char_start)
@@ -341,11 +407,11 @@ def risk_question(lex: Lexicon, context: Sequence[FinalSegment]) -> list[str]:
             break
     if question is None:
         return []
-    labels = _question_labels(lex, question, context)
+    labels = question_labels(lex, question, context)
     if not labels and question.speaker == "counselor":
         turn = counselor_turn(context, question)
         if turn is not question:
-            labels = _question_labels(lex, turn, context)
+            labels = question_labels(lex, turn, context)
     return labels
 
 
@@ -353,7 +419,8 @@ def counselor_turn(context: Sequence[FinalSegment], question: FinalSegment,
                    max_pieces: int = 6) -> FinalSegment:
     """``question`` with the counselor's pieces right before it in ``context`` that run into it (no caller between,
     at most FRAGMENT_GAP_S of silence, no sentence end at a piece's end), up to ``max_pieces``, as one segment;
-    ``question`` itself when there are none."""
+    ``question`` itself when there are none. The joined segment keeps the last piece's id and end: it stands for the
+    question the caller answers."""
     items = list(context)
     at = next((k for k in range(len(items) - 1, -1, -1) if items[k] is question), None)
     if at is None:
@@ -362,7 +429,7 @@ def counselor_turn(context: Sequence[FinalSegment], question: FinalSegment,
     for k in range(at - 1, max(-1, at - max_pieces), -1):
         prev = items[k]
         if (prev.speaker != "counselor" or run[0].start - prev.end > FRAGMENT_GAP_S
-                or prev.text.rstrip()[-1:] in "。！？!?；;"):
+                or prev.text.rstrip()[-1:] in FINISHED):
             break
         run.insert(0, prev)
     if len(run) == 1:
@@ -371,7 +438,8 @@ def counselor_turn(context: Sequence[FinalSegment], question: FinalSegment,
                         "".join(p.text.strip() for p in run))
 
 
-def _question_labels(lex: Lexicon, question: FinalSegment, context: Sequence[FinalSegment]) -> list[str]:
+def question_labels(lex: Lexicon, question: FinalSegment, context: Sequence[FinalSegment]) -> list[str]:
+    """The labels the counselor's segment ``question`` asks about (see :func:`risk_question`)."""
     if not any(q in question.text for q in lex.cues["question_markers"]):
         return []
     asked = normalize(question.text)

@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from service.risk.context import (INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, counselor_turn,
-                                  last_counselor, risk_question)
+                                  last_counselor, question_labels, risk_question)
 from service.risk.lexicon import Lexicon, load_lexicon, normalize, unpaused
 from service.risk.pieces import FRAGMENT_GAP_S, JoinedReading
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
@@ -176,6 +177,12 @@ def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) 
     return attempt_when(lex, [text, *earlier])
 
 
+#: how far after an act's words its aftermath may start and still be those words ("送医院洗胃了": 送 at 0, 洗胃 at 3
+#: is the aftermath cue's own start), and how far around it a refusal ("不要给我…") is looked for
+AFTERMATH_LEAD = 2
+AFTERMATH_REACH = 6
+
+
 def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bool:
     """An act told as the present state of things (``attempt_current``): all of it taken ("把药全吃了"), or a clause
     that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), read from the clause of the act's words
@@ -201,8 +208,9 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
             continue  # "我差点把药全吃了": a near miss in the act's own clause, nothing taken
         own = next((text[x:y] for x, y in bounds if x <= start < y), text[a:b])
         refused = lex.cue_re("aftermath_refused")
-        told = lex.cue_re("attempt_aftermath").search(text, start, min(b, start + 6))
-        if told is not None and told.start() - start <= 2 and not refused.search(text[max(a, start - 6):start]):
+        told = lex.cue_re("attempt_aftermath").search(text, start, min(b, start + AFTERMATH_REACH))
+        if (told is not None and told.start() - start <= AFTERMATH_LEAD
+                and not refused.search(text[max(a, start - AFTERMATH_REACH):start])):
             continue  # the words are the aftermath itself ("安定" | "…送医院洗胃了"): what was done after the act
         aftermath = any(not refused.search(text[max(a, m.start() - 6):m.start()])
                         for m in lex.cue_re("attempt_aftermath").finditer(text, a, b))
@@ -215,6 +223,16 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
         if any(current.search(text[x:y]) for x, y in bounds if a <= x < b):
             return True
     return False
+
+
+@lru_cache(maxsize=16)
+def _patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    return tuple(re.compile(p) for p in patterns)
+
+
+def _each_pattern(lex: Lexicon, name: str) -> tuple[re.Pattern, ...]:
+    """The cue list ``name`` compiled one pattern at a time (``Lexicon.cue_re`` joins them into one alternation)."""
+    return _patterns(tuple(lex.cues[name]))
 
 
 def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
@@ -230,8 +248,8 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
                 return True
             continue
         # each pattern on its own, for the readings overlap: "我在天台" leaves "边上坐着呢", "在天台边上坐着呢" nothing
-        for pattern in lex.cues["at_the_edge"]:
-            for m in re.finditer(pattern, clause):
+        for pattern in _each_pattern(lex, "at_the_edge"):
+            for m in pattern.finditer(clause):
                 if len(clause) - m.end() <= 2 and not lex.cue_re("third_party").search(clause[:m.end()]):
                     return True
     return False
@@ -264,7 +282,9 @@ def confirms_dated_plan(lex: Lexicon, seg: FinalSegment, context: Sequence[Final
     if found is None or not {"suicide_plan", "suicide_preparation"} & set(risk_question(lex, context)):
         return None
     question, span = found
-    said = lex.corrected(counselor_turn(context, question).text)
+    if not {"suicide_plan", "suicide_preparation"} & set(question_labels(lex, question, context)):
+        question = counselor_turn(context, question)  # the question in pieces: "你是打算" | "明天用炭" | "…对吗"
+    said = lex.corrected(question.text)
     if lex.cue_re("plan_not_current").search(said) or lex.cue_re("resolved").search(said):
         return None  # "你是说你原来打算今晚跳楼，后来打消了这个念头，是吗？": a plan given up is none
     return span if near_time(lex, said) else None
@@ -332,8 +352,12 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
         raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
     # at the edge is an emergency from a caller who voiced suicidal intent, before or here ("我现在就坐在江边上" alone
     # is preparation, 中, until the words of intent come)
-    edge = at_the_edge(lex, whole) and (voiced_intent or bool(labels & {"active_ideation", "suicide_plan",
-                                                                         "suicide_attempt"}))
+    intent = voiced_intent or bool(labels & {"active_ideation", "suicide_plan", "suicide_attempt"})
+    # on the stool under a rope the caller hung in the same words: "绳子挂好了，我已经站在凳子上了"
+    rope = lex.cue_re("rope_words")
+    on_the_stool = ("suicide_preparation" in {k.label for k in keywords} and bool(rope.search(whole))
+                    and bool(lex.cue_re("on_the_stool").search(whole)))
+    edge = (at_the_edge(lex, whole) and intent) or on_the_stool
     if suicidal and (edge or lex.cue_re("time_imminent").search(whole)):
         raise_to("紧急")
     return level
@@ -369,6 +393,10 @@ class CallRiskState:
     _attempt_when: str = "unknown"
     #: the caller said they are at the edge now before voicing any intent ("我现在在楼顶")
     _edge_seg: FinalSegment | None = None
+    #: the undated attempt the caller told was a near miss ("我差点就跳下去了"): dated by a time after it, never now
+    _near_miss: bool = False
+    #: the caller told of a rope hung or tied ("绳子已经挂好了"): "我现在站在凳子上" is then the act under way
+    _rope: bool = False
     #: the undated attempt was told as history ("我割过腕", "我之前吃过一瓶安眠药"): a time said after it is not its
     _attempt_history: bool = False
 
@@ -454,7 +482,12 @@ class CallRiskState:
             # to act within 72 h, the answer its evidence; whose time it is, is read in the time's own clause
             # ("今天晚上，等他们睡了": the caller's; "明天我爸要来": not)
             self._plan_seg = self._near_seg = seg
-        edge = at_the_edge(lex, whole, bare=True) or self._confirms_edge(lex, seg, context)
+        # the rope hung or tied, in the words that carry the preparation (or the pieces they end: "绳子" | "已经挂好了")
+        self._rope = self._rope or (any(k.label in ("suicide_plan", "suicide_preparation", "suicide_attempt")
+                                        for k in risk.keywords) and bool(lex.cue_re("rope_words").search(whole)))
+        edge = (at_the_edge(lex, whole, bare=True) or self._confirms_edge(lex, seg, context)
+                # on the stool, from a caller who told of a rope hung or tied: "绳子已经挂好了" … "我现在踩在凳子上"
+                or (self._rope and bool(lex.cue_re("on_the_stool").search(lex.corrected(seg.text)))))
         if edge and not voiced:
             self._edge_seg = seg  # "我现在在楼顶": 紧急 once the caller voices intent (below)
         elif (self._edge_seg is not None and reading and at_the_edge(lex, whole)
@@ -489,8 +522,9 @@ class CallRiskState:
             when = attempt_when_said(lex, text, context)
             self._undated_attempt = when == "unknown"
             self._attempt_history = bool(lex.cue_re("attempt_told_as_history").search(text)
-                                         or lex.cue_re("plan_not_current").search(whole)
-                                         or lex.cue_re("near_miss").search(text))
+                                         or lex.cue_re("plan_not_current").search(whole))
+            # "我差点就跳下去了" | "昨天晚上": a time after a near miss dates it, but nothing was taken or done now
+            self._near_miss = bool(lex.cue_re("near_miss").search(text))
             self._dated_attempt = self._dated_attempt or when != "unknown"
             self._attempt_when = when
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
@@ -670,6 +704,8 @@ class CallRiskState:
         if when not in ("now", "recent") or not (asked or lex.cue_re("just_now").match(rest)
                                                  or lex.cue_re("recent_past").match(rest)):
             return False
+        if self._near_miss:
+            when = "recent"  # "我差点就跳下去了" | "就刚才": stopped short, no act under way
         self._attempt_when = when
         return level_rank(self.level) < level_rank("紧急" if when == "now" else "高")
 

@@ -17,7 +17,7 @@ FRAGMENT_GAP_S = 1.5
 MAX_FRAGMENTS = 3
 MAX_FRAGMENT_CHARS = 40
 #: what ends an utterance: a piece that ends otherwise (no mark, a comma, a trailing-off "……") goes on in the next
-_FINISHED = "。！？!?；;"
+FINISHED = "。！？!?；;"
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def joined_reading(seg: FinalSegment, context: Sequence[FinalSegment],
     after = seg
     for prev in reversed(list(context)):
         text = prev.text.strip()
-        if (prev.speaker != "caller" or not text or text[-1] in _FINISHED or after.start - prev.end > FRAGMENT_GAP_S
+        if (prev.speaker != "caller" or not text or text[-1] in FINISHED or after.start - prev.end > FRAGMENT_GAP_S
                 or len(pieces) == MAX_FRAGMENTS or len(unpaused(text, None)[0]) > max_piece_chars
                 or sum(len(p.text) for p in pieces) + len(text) > MAX_FRAGMENT_CHARS):
             break
