@@ -434,3 +434,102 @@ def test_ideation_over_told_across_clauses(engine):
 def test_a_habit_at_the_river_is_no_edge(engine):
     ra, _ = run(engine, [(C, "我最近老想死。"), (C, "每次走到江边就会想跳下去。")])
     assert ra.state.level != "紧急"
+
+
+# --- a second code review and an eighth review (new sentences) -------------------------------------------------
+
+
+@pytest.mark.parametrize("said", [
+    "刚才血压高，我就把降压药吃了。",
+    "医生让我明天把那瓶药都吃了再去复诊。",
+    "明天做胃镜，今晚要把那两盒泻药都喝了。",
+    "天冷了，门窗都关好了，燃气开着暖气片呢。",
+    "煤气阀门开着，窗户关了，我出门忘了关火，赶紧回家了。",
+    "冬天窗户都关上了，屋里点了一盆炭取暖。",
+    "过年挂灯笼，绳子已经系在房梁上了，我站在凳子上呢。",
+    "挂窗帘呢，绳子系好了，我站在椅子上。",
+    "我把船的绳子拴在栏杆上了，等会儿去钓鱼。",
+    "我梦见昨天我就把药全吃了。",
+    "游泳课上我差点就跳下去了，后来还是不敢。",
+])
+def test_more_everyday_words_raise_no_alert(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert not ra.alerts, said
+
+
+def test_someone_elses_near_miss_and_act_stay_theirs(engine):
+    ra, _ = run(engine, [(C, "我儿子昨天差点就跳下去了，被消防员拉回来了。")])
+    assert not ra.alerts
+    ra, _ = run(engine, [(C, "我室友昨天就把一整瓶安眠药都吃了，现在在医院。")])
+    assert not ra.alerts
+
+
+@pytest.mark.parametrize("said,level", [
+    ("我刚才差点就跳下去了。", "高"),                             # stopped short just now: no act under way
+    ("我计划了很久，最后把一整瓶安眠药都吞了。", "紧急"),          # the plan done
+    ("我想明天晚上把攒的安眠药都吃了。", "高"),                   # a wish with its day: a plan
+    ("有一个晚上我吞了一整瓶安眠药。", "中"),                     # once, some night: history
+    ("我现在已经走到河水里了，水到我的腰了。", "紧急"),
+    ("我把煤气打开了，没点火，就这么开着。", "紧急"),
+])
+def test_what_the_act_words_tell(engine, said, level):
+    ra, _ = run(engine, [(C, "我真的不想活了。"), (C, said)])
+    assert ra.state.level == level, said
+
+
+def test_the_rope_from_the_fan_and_the_stool(engine):
+    ra, _ = run(engine, [(C, "绳子已经挂在吊扇上了，我现在就站在凳子上给你打电话。")])
+    assert ra.state.level == "紧急"
+
+
+def test_a_scarf_tied_after_intent_and_the_stool(engine):
+    ra, _ = run(engine, [(C, "我不想活了。"), (C, "围巾我都系好了。"), (C, "我踩在凳子上了。")])
+    assert ra.state.level == "紧急"
+
+
+def test_pulled_back_over_the_railing_yesterday(engine):
+    ra, out = run(engine, [(C, "昨天晚上我上了天台，翻过了栏杆，是我哥把我拉下来的。")])
+    assert "suicide_attempt" in worded(out[-1])
+    assert ra.state.level == "高"
+
+
+def test_the_friend_revealed_after_the_friend_was_named_earlier(engine):
+    turns = [(C, "我想替我一个朋友问问。"), (C, "她最近一直说想死，还偷偷攒了安眠药。"), (K, "这个朋友现在在哪里？"),
+             (C, "……其实，那个朋友就是我。")]
+    ra, out = run(engine, turns)
+    assert {"suicide_preparation", "active_ideation"} <= set(worded(out[-1]))
+
+
+def test_who_helped_is_no_reveal(engine):
+    turns = [(C, "我有个朋友昨天割腕了。"), (K, "是谁送她去的医院？"), (C, "其实是我。")]
+    ra, _ = run(engine, turns)
+    assert not ra.alerts
+
+
+@pytest.mark.parametrize("said", ["我作为一个妈妈，真的撑不下去了，想死。", "我这个大学生活得真没意思，想死。"])
+def test_the_speaker_said_to_be_one_still_speaks(engine, said):
+    ra, out = run(engine, [(C, said)])
+    assert "active_ideation" in worded(out[-1])
+
+
+def test_a_way_among_several_is_the_callers(engine):
+    _, out = run(engine, [(C, "我想了很多办法，其中一个是跳河。")])
+    assert "suicide_plan" in worded(out[-1])
+
+
+def test_a_bare_yes_to_the_act_restated(engine):
+    turns = [(C, "那些药……我都……"), (K, "你是说，你已经把药吃下去了，是吗？"), (C, "嗯。")]
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "紧急"
+
+
+def test_a_question_asked_on_its_own_before_the_restatement(engine):
+    turns = [(C, "我想死。"), (K, "今天晚上家里有人陪你吗"), (K, "你说你打算吃安眠药"), (K, "对吗"), (C, "对。")]
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "中"
+
+
+def test_the_rope_written_as_heard_stays_a_rope(engine):
+    # 吊扇 is also how the recognizer hears 桥上 (a heard form); the words as written still count
+    ra, out = run(engine, [(C, "我不想活了。"), (C, "绳子已经挂在吊扇上了。")])
+    assert "suicide_preparation" in worded(out[-1])

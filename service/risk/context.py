@@ -74,6 +74,9 @@ def _compiled(pattern: str) -> re.Pattern:
 #: how far before a method's words "差点" is looked for (``near_miss_before``: "我差点 就 跳下去了", pauses and all)
 NEAR_MISS_REACH = 16
 
+#: a counselor's piece that ends on one of these asked its own question ("今天晚上家里有人陪你吗" | "你说你打算…")
+QUESTION_PARTICLES = "吗呢吧"
+
 #: a count or a demonstrative before a person ("带两个孩子", "陪这个朋友"): the verb before it governs the person
 QUANTIFIED = re.compile(r"[一二两三四五六七八九几这那]个$")
 
@@ -139,9 +142,10 @@ def _a_not_a(text: str, at: int) -> bool:
 
 def speaker_mentions(lex: Lexicon, text: str, end: int | None = None, *, objects: bool = True,
                      plural: bool = True) -> list[int]:
-    """Where the speaker (我) is mentioned in ``text[:end]`` (what follows is read to tell a possessive), not as a possessive (我妈, 我同学: the third-party list has
-    those). ``objects=False`` leaves out the speaker as an object (跟我说, 逼我): where the subject is looked for.
-    ``plural=False`` leaves out 我们: where the speaker alone is looked for."""
+    """Where the speaker (我) is mentioned in ``text[:end]``, not as a possessive (我妈, 我同学: the third-party list
+    has those; what follows ``end`` is read to tell one). ``objects=False`` leaves out the speaker as an object (跟我
+    说, 逼我): where the subject is looked for. ``plural=False`` leaves out 我们: where the speaker alone is looked
+    for."""
     not_before = "" if objects else lex.cues["first_person_not_subject_before"]
     not_after = _compiled(("" if plural else "们|") + lex.cues["first_person_not_subject_after"])
     return [i for i, ch in enumerate(text[:end])
@@ -156,7 +160,10 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     last_third = -1
     not_subject = lex.cues["third_party_not_subject_before"]
     place = re.compile(lex.cues["third_party_place_after"])
-    for m in lex.cue_re("third_party").finditer(before):
+    # over the whole text, so that a mention's lookahead sees what is told of them ("其中一个" | "割腕了")
+    for m in lex.cue_re("third_party").finditer(text):
+        if m.end() > pos:
+            break
         lead = m.start() - 2 if QUANTIFIED.match(before, max(m.start() - 2, 0), m.start()) else m.start()
         if lead > 0 and before[lead - 1] in not_subject:
             continue  # 陪她, 跟他说, 被他打, 拖累他们, 带两个孩子 — an object, not who is speaking of dying
@@ -164,7 +171,7 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
             continue  # 她家楼下, 他们酒店 — a place, not a person acting
         if "被" in before[max(0, m.start() - 2):m.start()]:
             continue  # 被我老公打了这么多年 — the agent of what the speaker suffered
-        if lex.cue_re("speaker_is").search(before, 0, lead):
+        if lex.cue_re("speaker_is").search(before, 0, m.start()):
             continue  # "我是个大学生", "我作为一个母亲" — the speaker, said to be one
         if m.end() < len(before) and before[m.end()] in lex.cues["sentence_ends"]:
             continue  # "躺下就想他。" — a pronoun that ends its sentence is an object
@@ -181,6 +188,32 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
         if last_third < clause_start and lex.cue_re("third_party_gone").search(before[last_third:clause_start]):
             return False
     return last_third > last_first
+
+
+def _when_told(lex: Lexicon, text: str, m: Match) -> Judged:
+    """The caller's own act or plan as its words tell it: an act told as what the caller will do is a plan
+    (:func:`_told_as_future`); an act stopped short is an attempt that nearly happened ("我差点就跳下去了", "我差点把攒
+    的药全吃了": its level follows the date, never in progress); a "就把…吃了" told with a day gone by was done
+    (:func:`_told_as_done`); the day's medicine is neither ("明天早上我要把降压药都吃了再出门")."""
+    if m.label == "suicide_attempt" and (future := _told_as_future(lex, text, m)) is not None:
+        return Judged(m, future or None, "future")
+    if m.label not in ("suicide_plan", "suicide_attempt"):
+        return Judged(m, m.label, "kept")
+    start, stop = _sentence_of(lex, text, m)
+    if m.label == "suicide_attempt":
+        # the routine said ("医生让我明天把那瓶药都吃了再去复诊"); a course ended or an everyday drug leaves the act
+        # told as history ("抗抑郁的药我全吃了，这个疗程结束了": 中, :func:`~service.risk.level.attempt_current`)
+        if "药" in m.text and _routine_said(lex, text[start:stop]):
+            return Judged(m, None, "medicine")
+        return Judged(m, m.label, "kept")
+    if "药" in m.text and _medicine_as_told(lex, text[start:stop]):
+        return Judged(m, None, "medicine")
+    if m.kind == "method" and lex.cue_re("near_miss_before").search(text, max(0, m.char_start - NEAR_MISS_REACH),
+                                                                   m.char_start):
+        return Judged(m, "suicide_attempt", "near_miss")
+    if _told_as_done(lex, text, m):
+        return Judged(m, "suicide_attempt", "past")
+    return Judged(m, m.label, "kept")
 
 
 def _told_as_future(lex: Lexicon, text: str, m: Match) -> str | None:
@@ -205,7 +238,8 @@ def _told_as_future(lex: Lexicon, text: str, m: Match) -> str | None:
 def _told_as_done(lex: Lexicon, text: str, m: Match) -> bool:
     """A "就把…吃了" the plan patterns take for what the caller will do, told with a day gone by or "刚才" before it in
     its sentence and no day to come between ("昨天晚上等我妈睡了，我就把一整瓶安眠药都吃了", "我刚才说完那些话，就把药全
-    吃了"): done, not planned."""
+    吃了"): done, not planned. Not a wish or an act not dared (``act_wished``: "刚才我想就把药全吃了算了", "昨天我本来想
+    就把药全吃了，后来没敢")."""
     if not (m.text.startswith("就") and m.text.endswith("了")):
         return False
     start, _ = _sentence_of(lex, text, m)
@@ -214,7 +248,8 @@ def _told_as_done(lex: Lexicon, text: str, m: Match) -> bool:
         found = lex.cue_re(cue).search(text, start, m.char_start)
         if found is not None and (day is None or found.start() < day):
             day = found.start()
-    return day is not None and not lex.cue_re("time_near").search(text, day, m.char_start)
+    return (day is not None and not lex.cue_re("time_near").search(text, day, m.char_start)
+            and not lex.cue_re("act_wished").search(text, start, m.char_start))
 
 
 def _sentence_of(lex: Lexicon, text: str, m: Match) -> tuple[int, int]:
@@ -224,24 +259,33 @@ def _sentence_of(lex: Lexicon, text: str, m: Match) -> tuple[int, int]:
     return start, stop
 
 
+def _routine_said(lex: Lexicon, sentence: str) -> bool:
+    """The day's medicine in so many words (``medicine_routine``), no lethal means, amount or hoard named."""
+    return (not any(lex.cue_re(cue).search(sentence) for cue in ("lethal_means", "attempt_amount", "hoard"))
+            and bool(lex.cue_re("medicine_routine").search(sentence)))
+
+
 def _medicine_as_told(lex: Lexicon, sentence: str) -> bool:
-    """A sentence about medicine taken as prescribed ("明天我就把剩下的感冒药都吃了，省得浪费", "这周末我就把这盒药都吃
-    了，疗程就结束了": ``attempt_not_current``, ``medicine_routine``) that names no lethal means, amount or hoard, from a
-    caller who voiced no suicidal intent before (``lex.acts``)."""
-    if lex.acts or any(lex.cue_re(cue).search(sentence) for cue in ("lethal_means", "attempt_amount", "hoard")):
+    """A sentence about medicine taken as prescribed that names no lethal means, amount or hoard: the routine said
+    (``attempt_not_current``, ``medicine_routine``: "明天我就把剩下的感冒药都吃了，省得浪费", "这周末我就把这盒药都吃了，
+    疗程就结束了", "…再去体检"), or an everyday drug (``everyday_drugs``: 降压药, 感冒药) from a caller who voiced no
+    suicidal intent before (``lex.acts``: after "我有时候会想死", "我把降压药都吃了" may be an overdose)."""
+    if any(lex.cue_re(cue).search(sentence) for cue in ("lethal_means", "attempt_amount", "hoard")):
         return False
-    return bool(lex.cue_re("attempt_not_current").search(sentence) or lex.cue_re("medicine_routine").search(sentence))
+    if lex.cue_re("attempt_not_current").search(sentence) or lex.cue_re("medicine_routine").search(sentence):
+        return True  # "…再去体检", "按医嘱", "疗程": the day's medicine, whoever says it
+    return not lex.acts and bool(lex.cue_re("everyday_drugs").search(sentence))
 
 
 def _names_a_doer(lex: Lexicon, text: str, m: Match, c_start: int) -> bool:
     """The act names someone who did or means to do it, not the speaker's own: "我们昨天处置了一个跳河的", "那个跳楼
     的女孩" (a noun phrase: a measure word before, 的 and a person or the clause's end after). Not the speaker said to
-    be one ("我也是一个想死的人", "我又变成那个想死的人了": ``speaker_is``), nor "一个想死的念头" (a thought is the
+    be one ("我也是一个想死的人", "我又变成那个想死的人了", "我就像一个想死的人": ``doer_is_speaker``), nor "一个想死的念头" (a thought is the
     speaker's)."""
     head = text[c_start:m.char_start]
     measure = lex.cue_re("doer_before").search(head)
     return bool(measure and lex.cue_re("doer_after").match(text, m.char_end)
-                and not lex.cue_re("speaker_is").search(head, 0, measure.start()))
+                and not lex.cue_re("doer_is_speaker").search(head, 0, measure.start()))
 
 
 def _death_ordered(lex: Lexicon, text: str, m: Match, c_start: int) -> str | None:
@@ -279,20 +323,6 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
             out.append(Judged(m, m.label, "kept") if said else Judged(m, None, "question"))
         elif _negated(lex, norm, m, c_start):
             out.append(Judged(m, None, "negation"))
-        elif m.label == "suicide_attempt" and (future := _told_as_future(lex, norm, m)) is not None:
-            # "后天室友都回家了，我就在宿舍把攒的药都吃了": what the caller will do, not what was done
-            out.append(Judged(m, future or None, "future"))
-        elif m.label == "suicide_plan" and m.kind == "method" and lex.cue_re("near_miss_before").search(
-                norm, max(0, m.char_start - NEAR_MISS_REACH), m.char_start):
-            # "我差点就跳下去了", "我差点把攒的药全吃了": an act stopped short is an attempt that nearly happened (its
-            # level follows the date, as for "我差点把药全吃了" read as an attempt: never in progress)
-            out.append(Judged(m, "suicide_attempt", "near_miss"))
-        elif m.label == "suicide_plan" and _told_as_done(lex, norm, m):
-            # "昨天晚上等我妈睡了，我就把一整瓶安眠药都吃了": what the caller did, told with its day
-            out.append(Judged(m, "suicide_attempt", "past"))
-        elif m.label == "suicide_plan" and "药" in m.text and _medicine_as_told(lex, norm[slice(*_sentence_of(lex, norm, m))]):
-            # "明天早上我要把降压药都吃了再出门": the day's medicine, not a plan
-            out.append(Judged(m, None, "medicine"))
         elif (ordered := _death_ordered(lex, norm, m, c_start)) is not None:
             out.append(Judged(m, ordered, "death_ordered"))
         elif (
@@ -308,7 +338,9 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
         elif m.label in SELF_LABELS and not m.wish and _hypothetical(lex, norm, bounds, k, m.char_start):
             out.append(Judged(m, "suicide_exploration" if m.label in SUICIDE_LABELS else None, "hypothetical"))
         else:
-            out.append(Judged(m, m.label, "kept"))
+            # the caller's own words: when the act is, or was, told (after the rules above, so that someone else's
+            # act, a dream or a hypothetical stays what those rules make it)
+            out.append(_when_told(lex, norm, m))
     return out
 
 
@@ -429,7 +461,7 @@ def counselor_turn(context: Sequence[FinalSegment], question: FinalSegment,
     for k in range(at - 1, max(-1, at - max_pieces), -1):
         prev = items[k]
         if (prev.speaker != "counselor" or run[0].start - prev.end > FRAGMENT_GAP_S
-                or prev.text.rstrip()[-1:] in FINISHED):
+                or prev.text.rstrip()[-1:] in FINISHED or prev.text.rstrip()[-1:] in QUESTION_PARTICLES):
             break
         run.insert(0, prev)
     if len(run) == 1:
@@ -576,20 +608,21 @@ def revealed_self(lex: Lexicon, seg: FinalSegment,
     ("我有个朋友，她说想跳楼" … "其实没有朋友，就是我"): each risk the context rules gave someone else in the
     caller's recent segments, now the caller's own; the span is the words that say so. Only after a friend,
     classmate or someone unnamed was the subject (``reveal_framed``), not a relative: "我妈说她不想活了" …
-    "其实最累的是我" reveals nothing."""
+    "其实最累的是我" reveals nothing; nor does the answer to a question who ("是谁发现她的？" → "其实是我自己")."""
     if seg.speaker != "caller":
         return []
     text = normalize(seg.text)
     said = lex.cue_re("self_reveal").search(text)
     if said is None:
         return []
+    question = last_counselor(context)
+    if question is not None and lex.cue_re("who_question").search(normalize(question.text)):
+        return []  # "是谁送她去医院的？" → "其实是我自己。": who helped, not who did it
+    told = [p for p in context if p.speaker == "caller"]
+    if not any(lex.cue_re("reveal_framed").search(normalize(p.text)) for p in told):
+        return []  # "a friend" was never the subject ("我想替我一个朋友问问" … "她最近一直说想死")
     found: list[tuple[str, tuple[int, int]]] = []
-    for prior in context:
-        if prior.speaker != "caller":
-            continue
-        prior_text = normalize(prior.text)
-        if not lex.cue_re("reveal_framed").search(prior_text):
-            continue
+    for prior in told:
         for j in judge(lex, prior.text, lex.find(prior.text)):
             if j.rule == "third_party" and j.match.label in SELF_LABELS:
                 if all(label != j.match.label for label, _ in found):

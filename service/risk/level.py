@@ -37,8 +37,8 @@ from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from service.risk.context import (INTENT_LABELS, clause_bounds, confirmed_question, confirms_act, counselor_turn,
-                                  last_counselor, question_labels, risk_question)
+from service.risk.context import (INTENT_LABELS, NEAR_MISS_REACH, clause_bounds, confirmed_question, confirms_act,
+                                  counselor_turn, last_counselor, question_labels, risk_question)
 from service.risk.lexicon import Lexicon, load_lexicon, normalize, unpaused
 from service.risk.pieces import FRAGMENT_GAP_S, JoinedReading
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
@@ -183,6 +183,17 @@ AFTERMATH_LEAD = 2
 AFTERMATH_REACH = 6
 
 
+def stopped_short(lex: Lexicon, text: str, starts: Sequence[int]) -> bool:
+    """A near miss ("差点", "险些") right before an act's words (``near_miss_before``: "我刚才差点跳下去", "我差点就把
+    药全吃了"; not "我差点就没打这个电话。我把药全吃了。", "差点就挺过去了，可我还是把药全吃了")."""
+    ends = lex.cues["sentence_ends"]
+    for start in starts:
+        begin = max((i + 1 for i, ch in enumerate(text[:start]) if ch in ends), default=0)
+        if lex.cue_re("near_miss_before").search(text, max(begin, start - NEAR_MISS_REACH), start):
+            return True
+    return False
+
+
 def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bool:
     """An act told as the present state of things (``attempt_current``): all of it taken ("把药全吃了"), or a clause
     that ends on the 了 of a changed situation ("我割腕了。", "是的，吃了"), read from the clause of the act's words
@@ -239,9 +250,16 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
     """At the edge now ("我在楼顶。", "我现在站在桥上"): ``at_the_edge`` in a clause that says no habit or past
     ("我每天早上坐在湖边看书": ``not_now``). ``bare``: the place alone says it (no other words of risk in the
     segment), so it must end its clause and be the speaker's own: "我在楼顶晒被子呢", "我妈在楼顶收衣服" are not."""
+    ends = lex.cues["sentence_ends"]
     for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
         clause = text[a:b]
         if lex.cue_re("not_now").search(clause):
+            continue
+        # a day gone by in the sentence, the clause not saying now: "去年冬天，我在江边那座桥上站了很久", "我前两天差点
+        # 就跳河了，站在桥上站了好久" (not "我现在在楼顶，昨天就想跳了")
+        s_start = max((i + 1 for i, ch in enumerate(text[:a]) if ch in ends), default=0)
+        if (lex.cue_re("distant_past").search(text, s_start, b)
+                or (lex.cue_re("recent_told").search(text, s_start, b) and not lex.cue_re("edge_now").search(clause))):
             continue
         if not bare:
             if lex.cue_re("at_the_edge").search(clause):
@@ -349,14 +367,18 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
             # or the counselor says when; "我用美工刀割了手腕" narrates, "我割过腕" and "我上次" | "把药全吃了" are
             # history (中 until dated)
             when = "now"
+        if when == "now" and stopped_short(lex, text, starts):
+            when = "recent"  # "我刚才差点跳下去": stopped short, nothing under way
         raise_to({"now": "紧急", "recent": "高"}.get(when, "中"))
     # at the edge is an emergency from a caller who voiced suicidal intent, before or here ("我现在就坐在江边上" alone
     # is preparation, 中, until the words of intent come)
     intent = voiced_intent or bool(labels & {"active_ideation", "suicide_plan", "suicide_attempt"})
-    # on the stool under a rope the caller hung in the same words: "绳子挂好了，我已经站在凳子上了"
-    rope = lex.cue_re("rope_words")
-    on_the_stool = ("suicide_preparation" in {k.label for k in keywords} and bool(rope.search(whole))
-                    and bool(lex.cue_re("on_the_stool").search(whole)))
+    # on the stool under a rope the caller hung in the same words, from a caller who voiced intent or hung it from
+    # where one hangs ("绳子挂在门框上了，我已经站在凳子上了"; not "挂窗帘呢，绳子系好了，我站在椅子上")
+    on_the_stool = ("suicide_preparation" in {k.label for k in keywords}
+                    and bool(lex.cue_re("rope_words").search(whole))
+                    and bool(lex.cue_re("on_the_stool").search(whole))
+                    and (intent or bool(lex.cue_re("hanging_point").search(whole))))
     edge = (at_the_edge(lex, whole) and intent) or on_the_stool
     if suicidal and (edge or lex.cue_re("time_imminent").search(whole)):
         raise_to("紧急")
@@ -395,8 +417,11 @@ class CallRiskState:
     _edge_seg: FinalSegment | None = None
     #: the undated attempt the caller told was a near miss ("我差点就跳下去了"): dated by a time after it, never now
     _near_miss: bool = False
-    #: the caller told of a rope hung or tied ("绳子已经挂好了"): "我现在站在凳子上" is then the act under way
+    #: the caller told of a rope hung or tied ("绳子已经挂好了"): "我现在站在凳子上" is then the act under way, from a
+    #: caller who voiced intent
     _rope: bool = False
+    #: …and where it hangs ("在门框上"): then the stool is the act under way whatever else was said
+    _rope_hung: bool = False
     #: the undated attempt was told as history ("我割过腕", "我之前吃过一瓶安眠药"): a time said after it is not its
     _attempt_history: bool = False
 
@@ -482,12 +507,21 @@ class CallRiskState:
             # to act within 72 h, the answer its evidence; whose time it is, is read in the time's own clause
             # ("今天晚上，等他们睡了": the caller's; "明天我爸要来": not)
             self._plan_seg = self._near_seg = seg
-        # the rope hung or tied, in the words that carry the preparation (or the pieces they end: "绳子" | "已经挂好了")
-        self._rope = self._rope or (any(k.label in ("suicide_plan", "suicide_preparation", "suicide_attempt")
-                                        for k in risk.keywords) and bool(lex.cue_re("rope_words").search(whole)))
+        # the rope hung or tied, in the words that carry the preparation (or the pieces they end: "绳子" | "已经挂好了");
+        # from where one hangs ("在门框上"), the stool after it is the act under way whatever else was said
+        if (any(k.label == "suicide_preparation" for k in risk.keywords)
+                and lex.cue_re("rope_words").search(whole)):
+            self._rope = True
+        if self._rope and lex.cue_re("hanging_point").search(whole):
+            self._rope_hung = True
         edge = (at_the_edge(lex, whole, bare=True) or self._confirms_edge(lex, seg, context)
                 # on the stool, from a caller who told of a rope hung or tied: "绳子已经挂好了" … "我现在踩在凳子上"
-                or (self._rope and bool(lex.cue_re("on_the_stool").search(lex.corrected(seg.text)))))
+                or (self._rope and (voiced or self._rope_hung)
+                    and bool(lex.cue_re("on_the_stool").search(lex.corrected(seg.text)))))
+        if (edge and self._rope_hung and level_rank(self.level) < level_rank("紧急")
+                and lex.cue_re("on_the_stool").search(lex.corrected(seg.text))):
+            # "绳子" | "已经挂好了" | "在门框上" | "我现在" | "踩在凳子上": the act under way, words of intent or not
+            return self._raise_on(seg, "紧急")
         if edge and not voiced:
             self._edge_seg = seg  # "我现在在楼顶": 紧急 once the caller voices intent (below)
         elif (self._edge_seg is not None and reading and at_the_edge(lex, whole)
@@ -524,7 +558,8 @@ class CallRiskState:
             self._attempt_history = bool(lex.cue_re("attempt_told_as_history").search(text)
                                          or lex.cue_re("plan_not_current").search(whole))
             # "我差点就跳下去了" | "昨天晚上": a time after a near miss dates it, but nothing was taken or done now
-            self._near_miss = bool(lex.cue_re("near_miss").search(text))
+            self._near_miss = stopped_short(lex, text, [k.char_start for k in risk.keywords
+                                                        if k.label == "suicide_attempt"])
             self._dated_attempt = self._dated_attempt or when != "unknown"
             self._attempt_when = when
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:

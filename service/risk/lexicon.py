@@ -294,24 +294,29 @@ class Lexicon:
         corrected, fixed_spans = self._correct(text)
         found: dict[tuple[int, int, str], Match] = {}
 
-        def add(start: int, end: int, entry: LexiconEntry) -> None:
+        def add(start: int, end: int, entry: LexiconEntry, as_written: bool = False) -> None:
             if any(weak and a <= start and end <= b for a, b, weak in fixed_spans):
                 return  # a two-character guess (上票 for 上吊) is no match on its own, only inside a longer one
-            via = "pinyin" if any(a < end and start < b for a, b, _ in fixed_spans) else "chars"
+            heard = not as_written and any(a < end and start < b for a, b, _ in fixed_spans)
+            via = "pinyin" if heard else "chars"
             found.setdefault((start, end, entry.label), Match(text[start:end], entry.label, entry.kind, start, end, entry.wish, via))
 
-        for entry in self.entries:
-            if entry.context_only and not self.acts:
-                continue
-            for term in entry.terms:
-                start = corrected.find(term)
-                while start >= 0:
-                    add(start, start + len(term), entry)
-                    start = corrected.find(term, start + 1)
-            for pat in entry.patterns:
-                for m in pat.finditer(corrected):
-                    if m.end() > m.start():
-                        add(m.start(), m.end(), entry)
+        # the words as written too, where pinyin rewrote some: a guess adds a reading, it does not take one away
+        # ("绳子已经挂在吊扇上了": 吊扇 is also how the recognizer hears 桥上, and the rope hung stays a rope hung)
+        written = normalize(text)
+        for source in ((corrected,) if written == corrected else (corrected, written)):
+            for entry in self.entries:
+                if entry.context_only and not self.acts:
+                    continue
+                for term in entry.terms:
+                    start = source.find(term)
+                    while start >= 0:
+                        add(start, start + len(term), entry, source is not corrected)
+                        start = source.find(term, start + 1)
+                for pat in entry.patterns:
+                    for m in pat.finditer(source):
+                        if m.end() > m.start():
+                            add(m.start(), m.end(), entry, source is not corrected)
         return _keep_longest(list(found.values()))
 
     def corrected(self, text: str) -> str:
