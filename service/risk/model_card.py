@@ -345,6 +345,18 @@ def write_model_card(out: Path, m: dict) -> Path:
         "held-out scores and fold thresholds saved by the training command in session 16 (`--save-oof`) the engine "
         "stands at **P 0.804 / R 0.894** (tp 278, fp 68), unchanged. The target is still missed by two rows.",
         "",
+        "## Lexicon 1.14 (2026-12-07, session 18)",
+        "The model is unchanged (the same files; not trained again this session). Lexicon 1.14 and the level rules "
+        "were written from a sixth, seventh and eighth review's own conversations (360, none from PsyGUARD or the "
+        "annotated calls) and narrowed after two code reviews: acts told plainly, when an act is told (a plan to come, "
+        "an act done, a near miss, the day's medicine), whose act it is (a noun phrase, a pet, the one left behind, "
+        "\"a friend\" who was the caller), the edge and the rope, the counselor's question in pieces (README.md, "
+        "\"How risk is found\"). Of the 1,480 PsyGUARD rows five change their lexicon-only labels, none between "
+        "suicidal and not: \"想死的心都有了\" (twice) and \"快撑不住了\" (twice) are passive ideation now, not active "
+        "(PsyGUARD labels the first passive), and \"刚差点跳楼了\" is a near-miss attempt, not a plan; the CPsyCoun "
+        "client turns do not change. On the held-out scores and fold thresholds saved in session 16 the engine stands "
+        "at **P 0.804 / R 0.894** (tp 278, fp 68), unchanged. The target is still missed by two rows.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "
