@@ -533,3 +533,9 @@ def test_the_rope_written_as_heard_stays_a_rope(engine):
     # 吊扇 is also how the recognizer hears 桥上 (a heard form); the words as written still count
     ra, out = run(engine, [(C, "我不想活了。"), (C, "绳子已经挂在吊扇上了。")])
     assert "suicide_preparation" in worded(out[-1])
+
+
+def test_while_talking_just_now_is_when_the_act_happened(engine):
+    # "刚才没说实话" is the talk; "刚才跟你说话的时候" is when the wrist was cut (紧急, not 高)
+    ra, _ = run(engine, [(C, "我不想活了。"), (C, "我跟你说实话，我刚才跟你说话的时候，拿菜刀把手腕割了，割得挺深。")])
+    assert ra.state.level == "紧急"
