@@ -9,10 +9,8 @@ import pytest
 
 from service.analysis import RiskAnalysis
 from service.risk import RiskEngine
-from service.types import FinalSegment, level_rank
-
-C, K = "caller", "counselor"
-OPENING = (K, "您好，这里是心理援助热线，请问有什么可以帮到您？")
+from service.types import level_rank
+from tests.risk_calls import C, K, run_call, worded
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +19,7 @@ def engine() -> RiskEngine:
 
 
 def run(engine: RiskEngine, turns: list[tuple[str, str]], gap: float = 0.3) -> tuple[RiskAnalysis, list]:
-    ra, out, t = RiskAnalysis(engine, "review6-1", None), [], 0.0
-    for i, (who, text) in enumerate([OPENING, *turns]):
-        d = max(1.0, 0.25 * len(text))
-        out.append(ra.analyze(FinalSegment("review6-1", i, who, t, t + d, text))[0])
-        t += d + gap
-    return ra, out
-
-
-def worded(risk) -> dict[str, str]:
-    return {k.label: k.text for k in risk.keywords}
+    return run_call(engine, turns, "review6-1", gap)
 
 
 # --- whose act --------------------------------------------------------------------------------------------------
