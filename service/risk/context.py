@@ -30,9 +30,8 @@ And per segment, with the earlier segments of the call as context:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from service.risk.lexicon import Lexicon, Match, normalize
 from service.risk.pieces import FINISHED, FRAGMENT_GAP_S
@@ -64,11 +63,6 @@ YES_THEN_NOT = re.compile(r"不|没|别|未|怎么说|说不好|可能|也许|�
 #: "都吃了", an amount beyond one pill)
 YES_THEN_ACT = re.compile(r"刚才|刚刚|全|都(吃|吞|喝|割)|一整|整[瓶板盒]|好多|很多|一大把|[一半][瓶板盒]|"
                           r"([二三四五六七八九十几两]|[1-9][0-9]?)[十几]?[片粒颗]|血")
-
-
-@lru_cache(maxsize=64)
-def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
 
 
 #: how far before a method's words "差点" is looked for (``near_miss_before``: "我差点 就 跳下去了", pauses and all)
@@ -119,7 +113,7 @@ def _negated(lex: Lexicon, text: str, m: Match, clause_start: int) -> bool:
         return True
     # "没有" right before it (我没有攒药): not in the window, where it denies something else (没有希望，总想着自杀),
     # nor as a question (有没有自杀方法)
-    if "negation_adjacent" in lex.cues and re.search(lex.cues["negation_adjacent"], text[clause_start:m.char_start]):
+    if "negation_adjacent" in lex.cues and lex.cue_re("negation_adjacent").search(text[clause_start:m.char_start]):
         return True
     ws = max(clause_start, m.char_start - int(lex.cues["negation_window"]))
     # a negator that starts before the match, even one that runs into it (不是想 + 想死), but not the 没/不 of a
@@ -147,10 +141,11 @@ def speaker_mentions(lex: Lexicon, text: str, end: int | None = None, *, objects
     说, 逼我): where the subject is looked for. ``plural=False`` leaves out 我们: where the speaker alone is looked
     for."""
     not_before = "" if objects else lex.cues["first_person_not_subject_before"]
-    not_after = _compiled(("" if plural else "们|") + lex.cues["first_person_not_subject_after"])
+    not_after = lex.cue_re("first_person_not_subject_after")
     return [i for i, ch in enumerate(text[:end])
             if ch == lex.cues["first_person"]
             and not (i > 0 and text[i - 1] in not_before)
+            and not (not plural and text.startswith("们", i + 1))
             and not not_after.match(text, i + 1)]
 
 
@@ -159,7 +154,7 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     before = text[:pos]
     last_third = -1
     not_subject = lex.cues["third_party_not_subject_before"]
-    place = re.compile(lex.cues["third_party_place_after"])
+    place = lex.cue_re("third_party_place_after")
     # over the whole text, so that a mention's lookahead sees what is told of them ("其中一个" | "割腕了")
     for m in lex.cue_re("third_party").finditer(text):
         if m.end() > pos:
@@ -252,17 +247,27 @@ def _told_as_done(lex: Lexicon, text: str, m: Match) -> bool:
             and not lex.cue_re("act_wished").search(text, start, m.char_start))
 
 
-def _sentence_of(lex: Lexicon, text: str, m: Match) -> tuple[int, int]:
+def sentence_start(lex: Lexicon, text: str, pos: int) -> int:
+    """Where the sentence holding ``text[pos]`` begins: after the last ``sentence_ends`` mark before ``pos``."""
     ends = lex.cues["sentence_ends"]
-    start = max((i + 1 for i, ch in enumerate(text[:m.char_start]) if ch in ends), default=0)
+    return max((i + 1 for i, ch in enumerate(text[:pos]) if ch in ends), default=0)
+
+
+def _sentence_of(lex: Lexicon, text: str, m: Match) -> tuple[int, int]:
+    """The sentence holding the match: its start, and the position of the mark that ends it (or the text's end)."""
+    ends = lex.cues["sentence_ends"]
     stop = next((i for i in range(m.char_end, len(text)) if text[i] in ends), len(text))
-    return start, stop
+    return sentence_start(lex, text, m.char_start), stop
+
+
+def _names_means(lex: Lexicon, sentence: str) -> bool:
+    """Lethal means, an amount or a hoard named: no sentence holding one is about the day's medicine."""
+    return any(lex.cue_re(cue).search(sentence) for cue in ("lethal_means", "attempt_amount", "hoard"))
 
 
 def _routine_said(lex: Lexicon, sentence: str) -> bool:
     """The day's medicine in so many words (``medicine_routine``), no lethal means, amount or hoard named."""
-    return (not any(lex.cue_re(cue).search(sentence) for cue in ("lethal_means", "attempt_amount", "hoard"))
-            and bool(lex.cue_re("medicine_routine").search(sentence)))
+    return not _names_means(lex, sentence) and bool(lex.cue_re("medicine_routine").search(sentence))
 
 
 def _medicine_as_told(lex: Lexicon, sentence: str) -> bool:
@@ -270,9 +275,9 @@ def _medicine_as_told(lex: Lexicon, sentence: str) -> bool:
     (``attempt_not_current``, ``medicine_routine``: "明天我就把剩下的感冒药都吃了，省得浪费", "这周末我就把这盒药都吃了，
     疗程就结束了", "…再去体检"), or an everyday drug (``everyday_drugs``: 降压药, 感冒药) from a caller who voiced no
     suicidal intent before (``lex.acts``: after "我有时候会想死", "我把降压药都吃了" may be an overdose)."""
-    if any(lex.cue_re(cue).search(sentence) for cue in ("lethal_means", "attempt_amount", "hoard")):
+    if _names_means(lex, sentence):
         return False
-    if lex.cue_re("attempt_not_current").search(sentence) or lex.cue_re("medicine_routine").search(sentence):
+    if _routine_said(lex, sentence) or lex.cue_re("attempt_not_current").search(sentence):
         return True  # "…再去体检", "按医嘱", "疗程": the day's medicine, whoever says it
     return not lex.acts and bool(lex.cue_re("everyday_drugs").search(sentence))
 
@@ -360,7 +365,7 @@ def addressed_question(lex: Lexicon, text: str, pos: int) -> bool:
     asks (a question marker) and its nearest subject before ``pos`` is 你/您, not 我: "你知道我有多想死吗？" is the
     caller's own."""
     ends = lex.cues["sentence_ends"]
-    start = max((i + 1 for i, ch in enumerate(text[:pos]) if ch in ends), default=0)
+    start = sentence_start(lex, text, pos)
     end = next((i + 1 for i in range(pos, len(text)) if text[i] in ends), len(text))
     sentence = text[start:end]
     if not any(q in sentence for q in lex.cues["question_markers"]):
@@ -457,17 +462,26 @@ def counselor_turn(context: Sequence[FinalSegment], question: FinalSegment,
     at = next((k for k in range(len(items) - 1, -1, -1) if items[k] is question), None)
     if at is None:
         return question
-    run = [question]
-    for k in range(at - 1, max(-1, at - max_pieces), -1):
-        prev = items[k]
-        if (prev.speaker != "counselor" or run[0].start - prev.end > FRAGMENT_GAP_S
-                or prev.text.rstrip()[-1:] in FINISHED or prev.text.rstrip()[-1:] in QUESTION_PARTICLES):
-            break
-        run.insert(0, prev)
+    run = counselor_pieces(items, at, max_pieces, finished=FINISHED + QUESTION_PARTICLES)
     if len(run) == 1:
         return question
     return FinalSegment(question.call_id, question.segment_id, question.speaker, run[0].start, question.end,
                         "".join(p.text.strip() for p in run))
+
+
+def counselor_pieces(items: Sequence[FinalSegment], at: int, max_pieces: int,
+                     finished: str = "") -> list[FinalSegment]:
+    """The counselor's pieces ending with ``items[at]``, in call order: the ones right before it with no caller
+    segment between and at most FRAGMENT_GAP_S of silence, up to ``max_pieces``, stopping after a piece that ends on
+    one of ``finished`` (a sentence end, a question particle)."""
+    run = [items[at]]
+    for k in range(at - 1, max(-1, at - max_pieces), -1):
+        prev = items[k]
+        if (prev.speaker != "counselor" or run[0].start - prev.end > FRAGMENT_GAP_S
+                or (finished and prev.text.rstrip()[-1:] in finished)):
+            break
+        run.insert(0, prev)
+    return run
 
 
 def question_labels(lex: Lexicon, question: FinalSegment, context: Sequence[FinalSegment]) -> list[str]:
@@ -548,10 +562,10 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
     errand after it ("嗯，散步呢") is no yes."""
     text = normalize(raw)
     bounds = clause_bounds(text, lex.cues["clause_breaks"])
-    fillers = re.compile(lex.cues["answer_fillers"])
-    affirm = re.compile(lex.cues["answer_affirmative"])
+    fillers = lex.cue_re("answer_fillers")
+    affirm = lex.cue_re("answer_affirmative")
     affirm_lead = lex.cue_re("answer_affirmative_lead")
-    negative = re.compile(lex.cues["answer_negative"])
+    negative = lex.cue_re("answer_negative")
     if BARE_YES.fullmatch(text) or WHOLE_YES.fullmatch(text):
         # "嗯。" alone answering a yes/no question is assent (a hesitant "嗯……" is not taken for one)
         return "yes", (0, len(text.rstrip("。.!！ ")))

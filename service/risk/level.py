@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import bisect
 import re
-from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from service.risk.context import (INTENT_LABELS, NEAR_MISS_REACH, clause_bounds, confirmed_question, confirms_act,
-                                  counselor_turn, last_counselor, question_labels, risk_question)
+                                  counselor_pieces, counselor_turn, last_counselor, question_labels, risk_question,
+                                  sentence_start)
 from service.risk.lexicon import Lexicon, load_lexicon, normalize, unpaused
-from service.risk.pieces import FRAGMENT_GAP_S, JoinedReading
+from service.risk.pieces import JoinedReading
 from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment, SegmentRisk, level_rank
 
 #: earlier segments searched for when an attempt happened ("上周五做了一件事" two turns before "我割了手腕")
@@ -186,9 +186,8 @@ AFTERMATH_REACH = 6
 def stopped_short(lex: Lexicon, text: str, starts: Sequence[int]) -> bool:
     """A near miss ("差点", "险些") right before an act's words (``near_miss_before``: "我刚才差点跳下去", "我差点就把
     药全吃了"; not "我差点就没打这个电话。我把药全吃了。", "差点就挺过去了，可我还是把药全吃了")."""
-    ends = lex.cues["sentence_ends"]
     for start in starts:
-        begin = max((i + 1 for i, ch in enumerate(text[:start]) if ch in ends), default=0)
+        begin = sentence_start(lex, text, start)
         if lex.cue_re("near_miss_before").search(text, max(begin, start - NEAR_MISS_REACH), start):
             return True
     return False
@@ -223,7 +222,7 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
         if (told is not None and told.start() - start <= AFTERMATH_LEAD
                 and not refused.search(text[max(a, start - AFTERMATH_REACH):start])):
             continue  # the words are the aftermath itself ("安定" | "…送医院洗胃了"): what was done after the act
-        aftermath = any(not refused.search(text[max(a, m.start() - 6):m.start()])
+        aftermath = any(not refused.search(text[max(a, m.start() - AFTERMATH_REACH):m.start()])
                         for m in lex.cue_re("attempt_aftermath").finditer(text, a, b))
         if ((aftermath or lex.cue_re("attempt_not_current").search(text[a:b]))
                 and not lex.cue_re("attempt_amount").search(text[a:b]) and not lex.cue_re("lethal_means").search(own)):
@@ -236,28 +235,17 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
     return False
 
 
-@lru_cache(maxsize=16)
-def _patterns(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
-    return tuple(re.compile(p) for p in patterns)
-
-
-def _each_pattern(lex: Lexicon, name: str) -> tuple[re.Pattern, ...]:
-    """The cue list ``name`` compiled one pattern at a time (``Lexicon.cue_re`` joins them into one alternation)."""
-    return _patterns(tuple(lex.cues[name]))
-
-
 def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
     """At the edge now ("我在楼顶。", "我现在站在桥上"): ``at_the_edge`` in a clause that says no habit or past
     ("我每天早上坐在湖边看书": ``not_now``). ``bare``: the place alone says it (no other words of risk in the
     segment), so it must end its clause and be the speaker's own: "我在楼顶晒被子呢", "我妈在楼顶收衣服" are not."""
-    ends = lex.cues["sentence_ends"]
     for a, b in clause_bounds(text, lex.cues["clause_breaks"]):
         clause = text[a:b]
         if lex.cue_re("not_now").search(clause):
             continue
         # a day gone by in the sentence, the clause not saying now: "去年冬天，我在江边那座桥上站了很久", "我前两天差点
         # 就跳河了，站在桥上站了好久" (not "我现在在楼顶，昨天就想跳了")
-        s_start = max((i + 1 for i, ch in enumerate(text[:a]) if ch in ends), default=0)
+        s_start = sentence_start(lex, text, a)
         if (lex.cue_re("distant_past").search(text, s_start, b)
                 or (lex.cue_re("recent_told").search(text, s_start, b) and not lex.cue_re("edge_now").search(clause))):
             continue
@@ -266,7 +254,7 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
                 return True
             continue
         # each pattern on its own, for the readings overlap: "我在天台" leaves "边上坐着呢", "在天台边上坐着呢" nothing
-        for pattern in _each_pattern(lex, "at_the_edge"):
+        for pattern in lex.cue_patterns("at_the_edge"):
             for m in pattern.finditer(clause):
                 if len(clause) - m.end() <= 2 and not lex.cue_re("third_party").search(clause[:m.end()]):
                     return True
@@ -667,13 +655,8 @@ class CallRiskState:
     def _counselor_run(self, at: int) -> list[FinalSegment]:
         """The counselor's pieces ending with ``_history[at]``: the ones right before it with no caller segment and
         at most FRAGMENT_GAP_S of silence between them, up to COUNSELOR_RUN_PIECES, in call order."""
-        run = [self._history[at][0]]
-        for k in range(at - 1, max(-1, at - COUNSELOR_RUN_PIECES), -1):
-            prev = self._history[k][0]
-            if prev.speaker != "counselor" or run[0].start - prev.end > FRAGMENT_GAP_S:
-                break
-            run.insert(0, prev)
-        return run
+        first = max(0, at - COUNSELOR_RUN_PIECES + 1)
+        return counselor_pieces([h[0] for h in self._history[first:at + 1]], at - first, COUNSELOR_RUN_PIECES)
 
     @staticmethod
     def _asks_about_the_act(lex: Lexicon, question: FinalSegment) -> bool:
@@ -685,7 +668,7 @@ class CallRiskState:
             return False  # "你说你妈妈也自杀过。那是哪天的事？" asks about her
         # the sentence that asks ("谢谢您告诉我。您说的那天，是哪天？": the second)
         ends = lex.cues["sentence_ends"]
-        start = max((i + 1 for i, ch in enumerate(said[:asked.start()]) if ch in ends), default=0)
+        start = sentence_start(lex, said, asked.start())
         stop = next((i + 1 for i in range(asked.end(), len(said)) if said[i] in ends), len(said))
         said = said[start:stop]
         if ACT_WORDS.search(said):

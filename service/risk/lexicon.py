@@ -134,6 +134,7 @@ class Lexicon:
     _views: dict[tuple[bool, bool], "Lexicon"] = field(default_factory=dict)
     _base: "Lexicon | None" = None
     _cue_res: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    _cue_lists: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
     _corrections: dict[str, tuple[str, list[tuple[int, int, bool]]]] = field(default_factory=dict)
     #: the corrections of the views with heard forms (they do not depend on ``acts``: one cache for both)
     _corrections_heard: dict[str, tuple[str, list[tuple[int, int, bool]]]] = field(default_factory=dict)
@@ -214,6 +215,7 @@ class Lexicon:
             view._pinyin_index = base._pinyin_index
             view._heard_index = base._heard_index
             view._cue_res = base._cue_res
+            view._cue_lists = base._cue_lists
             view._corrections = base._corrections_heard if key[0] else base._corrections
             view._base = base
             base._views[key] = view
@@ -275,10 +277,19 @@ class Lexicon:
 
     # --- cues ---------------------------------------------------------------------------------------------
     def cue_re(self, name: str) -> re.Pattern[str]:
-        """One compiled alternation for a cue list of the data file (lists are literal words or regexes)."""
+        """One compiled alternation for a cue list of the data file (lists are literal words or regexes); a cue
+        written as one string is one regex."""
         if name not in self._cue_res:
-            self._cue_res[name] = re.compile("|".join(f"(?:{p})" for p in self.cues[name]))
+            cue = self.cues[name]
+            self._cue_res[name] = re.compile(cue if isinstance(cue, str) else "|".join(f"(?:{p})" for p in cue))
         return self._cue_res[name]
+
+    def cue_patterns(self, name: str) -> tuple[re.Pattern[str], ...]:
+        """The cue list ``name`` compiled one pattern at a time, where readings overlap and each must be tried
+        (:meth:`cue_re` finds one of them at each place)."""
+        if name not in self._cue_lists:
+            self._cue_lists[name] = tuple(re.compile(p) for p in self.cues[name])
+        return self._cue_lists[name]
 
     # --- matching -----------------------------------------------------------------------------------------
     def find(self, text: str) -> list[Match]:
@@ -303,8 +314,7 @@ class Lexicon:
 
         # the words as written too, where pinyin rewrote some: a guess adds a reading, it does not take one away
         # ("绳子已经挂在吊扇上了": 吊扇 is also how the recognizer hears 桥上, and the rope hung stays a rope hung)
-        written = normalize(text)
-        for source in ((corrected,) if written == corrected else (corrected, written)):
+        for source in (corrected, normalize(text)) if fixed_spans else (corrected,):
             for entry in self.entries:
                 if entry.context_only and not self.acts:
                     continue
