@@ -74,7 +74,9 @@ CASES = [
     # hypothetical → exploration; wish-shaped passive ideation stays
     ("那我要是说我不想活了呢", {"suicide_exploration"}),
     ("要是一觉睡过去再也不醒就好了", {"passive_ideation"}),
-    ("要是考不上，我就去死", {"suicide_exploration"}),
+    # ... but not the act the caller says they will do once the condition holds (lexicon 1.15): their own intent
+    ("要是考不上，我就去死", {"active_ideation"}),
+    ("要是我跳楼了，爸妈会难过吗", {"suicide_exploration"}),
     # a condition ends with its sentence, and an "if only" (要是…就好了) is complete in itself
     ("会。晚上躺着就想，要是那天割得再深一点就好了。有时候还想再试一次。", {"active_ideation"}),
     ("晚上躺着就想，要是那天割得再深一点就好了，有时候还想再试一次", {"active_ideation"}),

@@ -10,7 +10,8 @@ Each rule reads its cue words from the lexicon data file. In order, per match:
   (an attempt stays: an earlier attempt is still history that counts);
 - third party: the nearest subject before it is someone else (我同学说她想死) → ``suicide_exploration``;
 - hypothetical: 如果/要是… in its clause or the one before (要是我说我不想活了呢) → ``suicide_exploration``,
-  except wish-shaped passive ideation (要是睡过去再也不醒就好了), which is hypothetical by nature.
+  except wish-shaped passive ideation (要是睡过去再也不醒就好了), which is hypothetical by nature, and the act the
+  caller says they will do once the condition holds (要是明天还这样，我就把一整瓶安眠药全吃了: the caller's own words).
 
 And per segment, with the earlier segments of the call as context:
 
@@ -377,14 +378,15 @@ def addressed_question(lex: Lexicon, text: str, pos: int) -> bool:
 
 def _hypothetical(lex: Lexicon, text: str, bounds: list[tuple[int, int]], k: int, pos: int) -> bool:
     """A condition (如果, 要是, 万一) before the match in its clause, or in the clause before ("如果我说我想死呢",
-    "要是考不上，我就去死"). The clause before does not count across a sentence end, nor when it is complete in
-    itself, an "if only" (``hypothetical_closed``: 要是…就好了): in "要是那天割得再深一点就好了。有时候还想再试一次"
-    the second sentence is no hypothetical."""
+    "要是我跳下去，你们会难过吗"), that leaves the match hypothetical (:func:`_condition_at`: not the act the caller
+    says they will then do, "要是考不上，我就去死"). The clause before does not count across a sentence end, nor when
+    it is complete in itself, an "if only" (``hypothetical_closed``: 要是…就好了): in "要是那天割得再深一点就好了。有时
+    候还想再试一次" the second sentence is no hypothetical."""
     if not bounds:
-        return bool(lex.cue_re("hypothetical").search(text[:pos]))
+        return _condition_at(lex, text, 0, pos)
     a = bounds[k][0]
     if lex.cue_re("hypothetical").search(text[a:pos]):
-        return True
+        return _condition_at(lex, text, a, pos)
     if k == 0:
         return False
     prev_start, prev_end = bounds[k - 1]
@@ -392,7 +394,28 @@ def _hypothetical(lex: Lexicon, text: str, bounds: list[tuple[int, int]], k: int
     previous = text[prev_start:prev_end]
     if any(ch in lex.cues["sentence_ends"] for ch in between) or lex.cue_re("hypothetical_closed").search(previous):
         return False
-    return bool(lex.cue_re("hypothetical").search(previous))
+    return bool(lex.cue_re("hypothetical").search(previous)) and _condition_at(lex, text, prev_start, pos)
+
+
+def _condition_at(lex: Lexicon, text: str, start: int, pos: int) -> bool:
+    """A condition between ``start`` and the match at ``pos`` leaves the match hypothetical, unless the match is what
+    the caller says they will then do: a condition (``condition_threat``: 如果, 要是, 万一) and then 就 before the act
+    (``consequent``), in a sentence that does not ask ("要是明天还这样，我就把一整瓶安眠药全吃了", "他要是敢离婚，我就
+    死给他看": a threat with its trigger is the caller's own intent, read as their own words). A condition that holds
+    the act ("要是我死了，他们会难过吗"), one asked about ("如果我就这么跳下去，会怎么样？"), a dream, 就算 or an "if I
+    said" stay hypothetical."""
+    found = lex.cue_re("hypothetical").search(text, start, pos)
+    if found is None:
+        return False
+    cond = None
+    for cond in lex.cue_re("condition_threat").finditer(text, start, pos):
+        pass
+    if cond is None or lex.cue_re("hypothetical_only").search(text, start, pos):
+        return True
+    if not lex.cue_re("consequent").search(text, cond.end(), pos + 1):  # the match may open with it: 就把药全吃了
+        return True
+    end = next((i for i in range(pos, len(text)) if text[i] in lex.cues["sentence_ends"]), len(text))
+    return any(q in text[pos:end + 1] for q in ("？", "?", "吗", "呢", "怎么样", "会怎样"))
 
 
 def answered_question(
