@@ -612,18 +612,20 @@ class CallRiskState:
         self._key(seg)
         return self._alerts(before)
 
-    def _when_question(self, at: int) -> FinalSegment | None:
+    def _when_question(self, at: int, act: bool = False) -> FinalSegment | None:
         """The counselor's segment just before ``_history[at]`` when it asks when the caller means to act: a
         ``when_question`` within WHEN_CONTEXT_SEGMENTS of the caller's own words of risk, not one about when the
         thoughts began, an appointment or an errand (``when_not_plan``: "这个念头是什么时候开始有的？", "下次复诊是什么
-        时候？"); else None."""
+        时候？"); else None. ``act``: when an act told was done instead, where "这是什么时候发生的？", "多久以前的事？"
+        and "是最近吗？" ask it too (``when_act_question``; ``when_not_act`` keeps the thoughts and errands out)."""
         lex = self.lexicon
+        asks, not_this = ("when_act_question", "when_not_act") if act else ("when_question", "when_not_plan")
         for k in range(at - 1, max(-1, at - 3), -1):
             prev = self._history[k][0]
             if prev.speaker != "counselor":
                 continue
             said = lex.corrected(prev.text)
-            if not lex.cue_re("when_question").search(said) or lex.cue_re("when_not_plan").search(said):
+            if not lex.cue_re(asks).search(said) or lex.cue_re(not_this).search(said):
                 return None
             words = any(words for h, words, _ in self._history[max(0, k - WHEN_CONTEXT_SEGMENTS):k]
                         if h.speaker != "counselor")
@@ -663,7 +665,7 @@ class CallRiskState:
         """The counselor's when-question (:meth:`_when_question`) is about the act: nothing but the when ("什么时候？",
         "那是哪天的事？") or it names the act ("自杀", "那次", "割", "吃的药"), and no one else in it."""
         said = lex.corrected(question.text)
-        asked = lex.cue_re("when_question").search(said)
+        asked = lex.cue_re("when_act_question").search(said)
         if asked is None or lex.cue_re("third_party").search(said):
             return False  # "你说你妈妈也自杀过。那是哪天的事？" asks about her
         # the sentence that asks ("谢谢您告诉我。您说的那天，是哪天？": the second)
@@ -673,7 +675,7 @@ class CallRiskState:
         said = said[start:stop]
         if ACT_WORDS.search(said):
             return True
-        return not WHEN_REST.sub("", lex.cue_re("when_question").sub("", said))
+        return not WHEN_REST.sub("", lex.cue_re("when_act_question").sub("", said))
 
     @staticmethod
     def _go_was_asked(lex: Lexicon, context: Sequence[FinalSegment]) -> bool:
@@ -708,12 +710,15 @@ class CallRiskState:
         further into a longer piece is another matter's ("刚刚我妈又骂我了" after "我割过腕"). So is a short answer to
         the counselor's question when (:meth:`_when_question`: "你以前有没有尝试过自杀？" → "有过。", "什么时候？" →
         "上个礼拜六。"); "这个念头是什么时候开始有的？" asks about the thoughts, not the act."""
-        if not self._undated_attempt or self._attempt_history:
+        if not self._undated_attempt:
             return False
         # or the answer to "什么时候？" asked after it ("有过。" … "上个礼拜六。"), a question about the act, not
-        # another event ("你男朋友是什么时候跟你提分手的？")
-        question = self._when_question(at)
+        # another event ("你男朋友是什么时候跟你提分手的？"); that answer dates an attempt told as history too ("我割
+        # 过腕" … "什么时候的事？" … "三天前")
+        question = self._when_question(at, act=True)
         asked = question is not None and self._asks_about_the_act(lex, question)
+        if self._attempt_history and not asked:
+            return False
         if not asked and not any(words for words, _ in self._turn(at)):
             return False
         said = unpaused(text, None)[0].strip("，,。.！!？? ")
