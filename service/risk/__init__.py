@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from service.risk.classifier import Classifier
-from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_question, clause_bounds,
-                                  denied_question, judge, referred_ideation, revealed_self,
+from service.risk.context import (INTENT_LABELS, answered_attempt_question, answered_method, answered_question,
+                                  clause_bounds, denied_question, judge, referred_ideation, revealed_self,
                                   speaker_mentions)
 from service.risk.level import CallRiskState, confirms_dated_plan, segment_level
 from service.risk.lexicon import Lexicon, load_lexicon, normalize
@@ -214,7 +214,7 @@ class RiskEngine:
                 labels.append(j.label)
             risk.keywords.append(self._hit(seg, j.match.text, j.label, j.match.char_start, j.match.char_end))
         for found in (answered_question(lex, seg, context), referred_ideation(lex, seg, context),
-                      answered_attempt_question(lex, seg, context)):
+                      answered_attempt_question(lex, seg, context), answered_method(lex, seg, context)):
             if found is None:
                 continue
             label, (a, b) = found

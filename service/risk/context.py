@@ -49,6 +49,8 @@ IDEATION_LABELS = frozenset({"passive_ideation", "active_ideation", "suicide_pla
 QA_LOOKBACK = 2
 #: how many earlier segments (both speakers) "那个念头" may point back to
 REFERENCE_LOOKBACK = 6
+#: what may follow the means a caller names in answer to the question how, up to the clause's end
+METHOD_ANSWER_END = re.compile(r"(吧|啊|呀|呗|了)?([，,。.！!？?…；;]|$)")
 #: how many earlier segments the caller's own suicidal words may be back for an ingestion question to count
 ATTEMPT_QA_LOOKBACK = 12
 #: a reply that is only "嗯" (or "嗯嗯"), a full stop at most: assent to a yes/no question
@@ -665,6 +667,44 @@ def revealed_self(lex: Lexicon, seg: FinalSegment,
                 if all(label != j.match.label for label, _ in found):
                     found.append((j.match.label, (said.start(), said.end())))
     return found
+
+
+def answered_method(
+    lex: Lexicon, seg: FinalSegment, context: Sequence[FinalSegment]
+) -> tuple[str, tuple[int, int]] | None:
+    """``suicide_plan`` and its span when a caller names a means in answer to the counselor's question how
+    (``method_question``: "有想过怎么做吗？", "想过用什么方法吗？") in a call that has spoken of suicide (a caller's kept
+    suicidal words or a counselor naming it, within REFERENCE_LOOKBACK segments): "吃药，药我还没买。", "跳楼吧。". The
+    means may be an everyday word (``method_answer``: 吃药, 割, 煤气) that the question makes a method; read in the
+    answer's first two clauses, as the caller's own (not negated, not someone else's: "还没想好", "我没想过吃药").
+    ``None`` otherwise."""
+    if seg.speaker != "caller":
+        return None
+    question = last_counselor(list(context)[-QA_LOOKBACK:])
+    if question is None or not lex.cue_re("method_question").search(lex.corrected(question.text)):
+        return None
+    text = normalize(seg.text)
+    bounds = clause_bounds(text, lex.cues["clause_breaks"]) or [(0, len(text))]
+    reach = bounds[min(1, len(bounds) - 1)][1]
+    # the means ends its clause ("吃药，", "跳楼吧", "割"): not the head of other words ("煤气体响" for 没具体想)
+    found = next((m for m in lex.cue_re("method_answer").finditer(text, 0, reach)
+                  if METHOD_ANSWER_END.match(text, m.end())), None)
+    if found is None or _answer(lex, seg.text)[0] == "no":
+        return None
+    probe = Match(seg.text[found.start():found.end()], "suicide_plan", "method", found.start(), found.end(), False,
+                  "chars")
+    if judge(lex, seg.text, [probe])[0].rule != "kept":
+        return None
+    if any(j.label == "suicide_plan" for j in judge(lex, seg.text, lex.find(seg.text))):
+        return None  # "跳楼吧": the words say it already
+    for prev in list(context)[-REFERENCE_LOOKBACK:]:
+        if prev.speaker == "counselor":
+            spoken = any(m.label in SUICIDE_LABELS for m in lex.find(prev.text))
+        else:
+            spoken = any(j.label in SUICIDE_LABELS for j in judge(lex, prev.text, lex.find(prev.text)))
+        if spoken:
+            return "suicide_plan", (found.start(), found.end())
+    return None
 
 
 def referred_ideation(

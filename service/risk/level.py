@@ -61,18 +61,25 @@ PLAN_TIME_WINDOW_S = 1200.0
 #: segments (both speakers) before the counselor's "什么时候" in which the caller's own words of risk must be for the
 #: answer's near time to date their plan ("嗯。" to 想过结束自己的生命, then the method, the pills, then 什么时候)
 WHEN_CONTEXT_SEGMENTS = 6
-#: the longest piece that can be just the time of an attempt told without one ("大概半小时前", "就昨天晚上")
+#: the longest piece that can be just the time of an attempt told without one ("大概半小时前", "就昨天晚上"), and the
+#: longest answer to the counselor's question when that dates it ("就上周六，十来天前吧")
 DATING_PIECE_CHARS = 8
+DATING_ANSWER_CHARS = 16
+#: caller pieces this short between the counselor's question and the answer are false starts ("就" | "就" | "10天
+#:前"), up to this many of them
+FALSE_START_CHARS = 2
+MAX_FALSE_STARTS = 4
 #: most counselor pieces read together for the emergency plan (CallRiskState._counselor_run)
 COUNSELOR_RUN_PIECES = 8
 #: a counselor's when-question that names the act (CallRiskState._asks_about_the_act)
-ACT_WORDS = re.compile(r"自杀|尝试|轻生|那次|这件事|这事|那件事|那事|傻事|割|(吃|吞|喝)(的|了)?(药|农药)|跳|上吊|烧炭|做的")
+ACT_WORDS = re.compile(r"自杀|尝试|轻生|那次|这件事|这事|那件事|那事|傻事|割|(吃|吞|喝)(的|了|过)?(药|农药)|跳|上吊|烧炭|做的")
 #: what a bare when-question may hold besides the when
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
 #: near times that name today rather than a time to come ("今天是周四，对吧？" restates no plan's time)
 TODAY = re.compile(r"今天|周[一二三四五六日]|礼拜[一二三四五六日天]|星期[一二三四五六日天]")
 #: what a counselor's question that only restates a time may hold besides the time (CallRiskState._confirms_time)
-TIME_QUESTION_REST = re.compile(r"[\s，,。.？?！!…]|也就是|就是|是说|是指|指的是|你说的|您说的|的|是|吗|吧|呢|对|那|就|晚上|早上|中午|下午|夜里")
+TIME_QUESTION_REST = re.compile(r"[\s，,。.？?！!…]|也就是|就是|是说|是指|指的是|你说的|您说的|的|是|吗|吧|呢|对|那|就|晚上|早上|中午|下午|夜里"
+                                r"|你的意思是|意思是|你|您|已经|决定|打算|准备|去做|动手|做")
 #: call time within which a caller's "我现在在楼顶" and the intent voiced after it make the call 紧急
 EDGE_WINDOW_S = 600.0
 #: the highest level a segment reaches on classifier-only labels (no keyword in the caller's words carries them)
@@ -620,9 +627,15 @@ class CallRiskState:
         and "是最近吗？" ask it too (``when_act_question``; ``when_not_act`` keeps the thoughts and errands out)."""
         lex = self.lexicon
         asks, not_this = ("when_act_question", "when_not_act") if act else ("when_question", "when_not_plan")
-        for k in range(at - 1, max(-1, at - 3), -1):
+        other, k = 0, at - 1  # one caller segment may come between, and false starts ("就" | "就" | "10天前")
+        while k >= 0 and k >= at - 2 - MAX_FALSE_STARTS:
             prev = self._history[k][0]
             if prev.speaker != "counselor":
+                k -= 1
+                if len(unpaused(prev.text, None)[0].strip("，,。.！!？? ")) > FALSE_START_CHARS:
+                    other += 1
+                if other > 1:
+                    return None
                 continue
             said = lex.corrected(prev.text)
             if not lex.cue_re(asks).search(said) or lex.cue_re(not_this).search(said):
@@ -722,7 +735,9 @@ class CallRiskState:
         if not asked and not any(words for words, _ in self._turn(at)):
             return False
         said = unpaused(text, None)[0].strip("，,。.！!？? ")
-        when = attempt_when(lex, [said]) if len(said) <= DATING_PIECE_CHARS else "unknown"
+        # an answer may say more ("就上周六，十来天前吧"); a piece no one asked for is only the time
+        longest = DATING_ANSWER_CHARS if asked else DATING_PIECE_CHARS
+        when = attempt_when(lex, [said]) if len(said) <= longest else "unknown"
         rest = said[re.match(r"(就|大概|大约|差不多|是)?", said).end():]
         if when not in ("now", "recent") or not (asked or lex.cue_re("just_now").match(rest)
                                                  or lex.cue_re("recent_past").match(rest)):

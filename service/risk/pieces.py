@@ -74,8 +74,11 @@ def joined_reading(seg: FinalSegment, context: Sequence[FinalSegment],
     if not pieces and own == seg.text:
         return None
     text, positions = [], []
-    for p in pieces:
+    for i, p in enumerate(pieces):
         t, pos = unpaused(p.text.strip(), None)
+        following = pieces[i + 1].text.strip() if i + 1 < len(pieces) else own
+        if following.startswith(t) and len(following) > len(t):
+            continue  # a false start the next piece says again whole: "我想" | "自" | "自杀" reads "我想自杀"
         text.append(t)
         positions.extend(pos)
     text.append(own)
