@@ -130,3 +130,98 @@ def test_charcoal_and_tape_and_tonight_in_pieces(engine):
 def test_charcoal_and_tape_in_everyday_talk(engine, said):
     ra, _ = run(engine, [(C, said)])
     assert ra.state.level == "无"
+
+
+# --- what a code review (var/review26code) found too wide, narrowed; new sentences of the same kinds ----------------
+
+
+@pytest.mark.parametrize("said", [
+    "要是今晚还是睡不着，我就吃安眠药。",
+    "要是菜地里再长虫，我就用农药喷一遍。",
+    "如果家里的液化气用完了，我明天就去换一罐。",
+    "要是这几天降温，我们就在屋里烧炭盆。",
+])
+def test_an_everyday_means_after_a_condition_is_no_threat(engine, said):
+    ra, out = run(engine, [(C, said)])
+    assert "suicide_plan" not in worded(out[-1])
+    assert ra.state.level in ("无", "低")
+
+
+@pytest.mark.parametrize("said", [
+    "要是他再不接我电话，我就把攒的安眠药全吃了。",
+    "如果这个月还找不到工作，我就喝农药。",
+])
+def test_an_everyday_means_the_words_make_an_act_is_a_threat(engine, said):
+    ra, out = run(engine, [(C, said)])
+    assert "suicide_plan" in worded(out[-1])
+
+
+@pytest.mark.parametrize("said", [
+    "我打算今晚吃安眠药，好好睡一觉。",
+    "我准备明天吃安眠药试试，是医生开的。",
+])
+def test_sleeping_pills_tonight_to_sleep_are_no_plan(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("turns", [
+    [(K, "你最近有没有想过自杀？"), (C, "没有没有，就是睡不好。"), (K, "睡不着的时候你一般怎么做？"), (C, "吃药。")],
+    [(C, "我真的不想活了。"), (K, "这种时候你用什么办法让自己好受一点？"), (C, "吃药吧，抗抑郁的，今晚还得吃。")],
+    [(C, "活着好累。"), (K, "你家的稻子用什么方式收？"), (C, "都是机器割。")],
+    [(K, "你妈妈以前自杀过，那她身体不舒服的时候怎么做？"), (C, "吃药。")],
+])
+def test_the_question_how_about_coping_or_chores_is_no_method_question(engine, turns):
+    ra, out = run(engine, turns)
+    assert "suicide_plan" not in worded(out[-1])
+    assert ra.state.level in ("无", "低", "中")
+    assert not ra.alerts
+
+
+def test_the_question_how_that_names_the_act_after_a_yes(engine):
+    ra, out = run(engine, [(K, "你有没有想过结束自己的生命？"), (C, "有。"), (K, "想过用什么方式吗？"), (C, "煤气。")])
+    assert "suicide_plan" in worded(out[-1])
+
+
+@pytest.mark.parametrize("said", [
+    "明天部门团建烧烤，我负责带木炭和一卷胶带。",
+    "搬家那天我用封箱带把装木炭的箱子封好了。",
+])
+def test_charcoal_and_tape_for_a_barbecue_or_a_move(engine, said):
+    ra, _ = run(engine, [(C, "我有时候真的不想活了。"), (C, said)])
+    assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("said", [
+    "艾条千万不能在车里烧。",
+    "檀香我一般在房间里烧。",
+    "他的照片我就在卫生间烧，烧完冲掉。",
+])
+def test_incense_and_photos_burnt_indoors(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+
+
+def test_burning_in_the_car_tonight_after_intent(engine):
+    ra, _ = run(engine, [(C, "我太痛苦了，真的想死。"), (C, "今天晚上就在车里烧。")])
+    assert ra.state.level == "高"
+
+
+@pytest.mark.parametrize("said", [
+    "第一次玩蹦极，往下一跳就结束了，特别刺激。",
+    "跳伞的时候教练说，往下一跳就都结束了，别怕。",
+])
+def test_a_jump_for_sport_ends_nothing(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("between,asked", [
+    ("我男朋友跟我分手了。", "这是什么时候发生的？"),
+    ("我被公司辞退了。", "多久以前的事？"),
+    ("我这次期末又挂科了。", "这事是什么时候？"),
+    ("我前阵子刚做了个手术。", "手术是什么时候做的？"),
+])
+def test_a_bare_when_question_after_another_event_dates_that_event(engine, between, asked):
+    ra, _ = run(engine, [(C, "我割过腕。"), (K, "嗯，我在听。"), (C, between), (K, asked), (C, "三天前。")])
+    assert ra.state.level == "中"

@@ -44,6 +44,8 @@ RISK_TOPIC_LABELS = SELF_LABELS | {"suicide_exploration"}
 #: suicidal intent, not passive ideation alone: from a caller who voiced it, everyday words can be acts ("炭我买好了"),
 #: a counselor's dispatch makes the call 紧急, and "我在楼顶。" is at the edge
 INTENT_LABELS = frozenset({"active_ideation", "suicide_plan", "suicide_preparation", "suicide_attempt"})
+#: labels of an act (planned, prepared or done), whose means may be an everyday one
+ACT_LABELS = frozenset({"suicide_plan", "suicide_preparation", "suicide_attempt"})
 IDEATION_LABELS = frozenset({"passive_ideation", "active_ideation", "suicide_plan", "suicide_preparation", "self_harm_ideation"})
 #: how many earlier segments a counselor question may be back (the caller may say "嗯" in between)
 QA_LOOKBACK = 2
@@ -343,7 +345,7 @@ def judge(lex: Lexicon, text: str, matches: Sequence[Match], mixed: bool = False
         elif m.label in SELF_LABELS and (_third_party_subject(lex, norm, m.char_start)
                                          or _names_a_doer(lex, norm, m, c_start)):
             out.append(Judged(m, "suicide_exploration" if m.label in SUICIDE_LABELS else None, "third_party"))
-        elif m.label in SELF_LABELS and not m.wish and _hypothetical(lex, norm, bounds, k, m.char_start):
+        elif m.label in SELF_LABELS and not m.wish and _hypothetical(lex, norm, bounds, k, m.char_start, m):
             out.append(Judged(m, "suicide_exploration" if m.label in SUICIDE_LABELS else None, "hypothetical"))
         else:
             # the caller's own words: when the act is, or was, told (after the rules above, so that someone else's
@@ -378,17 +380,18 @@ def addressed_question(lex: Lexicon, text: str, pos: int) -> bool:
     return you >= 0 and you > before.rfind(lex.cues["first_person"])
 
 
-def _hypothetical(lex: Lexicon, text: str, bounds: list[tuple[int, int]], k: int, pos: int) -> bool:
+def _hypothetical(lex: Lexicon, text: str, bounds: list[tuple[int, int]], k: int, pos: int,
+                  m: Match | None = None) -> bool:
     """A condition (如果, 要是, 万一) before the match in its clause, or in the clause before ("如果我说我想死呢",
     "要是我跳下去，你们会难过吗"), that leaves the match hypothetical (:func:`_condition_at`: not the act the caller
     says they will then do, "要是考不上，我就去死"). The clause before does not count across a sentence end, nor when
     it is complete in itself, an "if only" (``hypothetical_closed``: 要是…就好了): in "要是那天割得再深一点就好了。有时
     候还想再试一次" the second sentence is no hypothetical."""
     if not bounds:
-        return _condition_at(lex, text, 0, pos)
+        return _condition_at(lex, text, 0, pos, m)
     a = bounds[k][0]
     if lex.cue_re("hypothetical").search(text[a:pos]):
-        return _condition_at(lex, text, a, pos)
+        return _condition_at(lex, text, a, pos, m)
     if k == 0:
         return False
     prev_start, prev_end = bounds[k - 1]
@@ -396,10 +399,10 @@ def _hypothetical(lex: Lexicon, text: str, bounds: list[tuple[int, int]], k: int
     previous = text[prev_start:prev_end]
     if any(ch in lex.cues["sentence_ends"] for ch in between) or lex.cue_re("hypothetical_closed").search(previous):
         return False
-    return bool(lex.cue_re("hypothetical").search(previous)) and _condition_at(lex, text, prev_start, pos)
+    return bool(lex.cue_re("hypothetical").search(previous)) and _condition_at(lex, text, prev_start, pos, m)
 
 
-def _condition_at(lex: Lexicon, text: str, start: int, pos: int) -> bool:
+def _condition_at(lex: Lexicon, text: str, start: int, pos: int, m: Match | None = None) -> bool:
     """A condition between ``start`` and the match at ``pos`` leaves the match hypothetical, unless the match is what
     the caller says they will then do: a condition (``condition_threat``: 如果, 要是, 万一) and then 就 before the act
     (``consequent``), in a sentence that does not ask ("要是明天还这样，我就把一整瓶安眠药全吃了", "他要是敢离婚，我就
@@ -417,7 +420,13 @@ def _condition_at(lex: Lexicon, text: str, start: int, pos: int) -> bool:
     if not lex.cue_re("consequent").search(text, cond.end(), pos + 1):  # the match may open with it: 就把药全吃了
         return True
     end = next((i for i in range(pos, len(text)) if text[i] in lex.cues["sentence_ends"]), len(text))
-    return any(q in text[pos:end + 1] for q in ("？", "?", "吗", "呢", "怎么样", "会怎样"))
+    if any(q in text[pos:end + 1] for q in ("？", "?", "吗", "呢", "怎么样", "会怎样")):
+        return True
+    # an everyday means is the act only when the words make it one ("我就喝农药", "我就把药全吃了"), not "我就吃
+    # 安眠药" after a night without sleep, "就用农药打一遍", "我明天就去换液化气"
+    if m is not None and m.label in ACT_LABELS and lex.cue_re("everyday_means").search(m.text):
+        return not lex.cue_re("means_unambiguous").search(text, sentence_start(lex, text, pos), end)
+    return False
 
 
 def answered_question(
@@ -677,13 +686,21 @@ def answered_method(
     suicidal words or a counselor naming it, within REFERENCE_LOOKBACK segments): "吃药，药我还没买。", "跳楼吧。". The
     means may be an everyday word (``method_answer``: 吃药, 割, 煤气) that the question makes a method; read in the
     answer's first two clauses, as the caller's own (not negated, not someone else's: "还没想好", "我没想过吃药").
-    ``None`` otherwise."""
+    The question is about the act: it names it, or the caller's own words of intent (not the counselor's, not a
+    denial) came within REFERENCE_LOOKBACK segments, and it names no other matter (``method_question_other``: 睡,
+    疼, 好受, 放松…); an answer that tells medicine as prescribed is none (``medicine_routine``,
+    ``method_answer_not``). ``None`` otherwise."""
     if seg.speaker != "caller":
         return None
     question = last_counselor(list(context)[-QA_LOOKBACK:])
-    if question is None or not lex.cue_re("method_question").search(lex.corrected(question.text)):
+    if question is None:
         return None
+    asked = lex.corrected(question.text)
+    if not lex.cue_re("method_question").search(asked) or lex.cue_re("method_question_other").search(asked):
+        return None  # "睡不着的时候你怎么做？", "用什么办法让自己好受点？": coping, not the act
     text = normalize(seg.text)
+    if lex.cue_re("medicine_routine").search(text) or lex.cue_re("method_answer_not").search(text):
+        return None  # "吃药吧，抗抑郁的，今晚还得吃", "今晚吃药，早点睡"
     bounds = clause_bounds(text, lex.cues["clause_breaks"]) or [(0, len(text))]
     reach = bounds[min(1, len(bounds) - 1)][1]
     # the means ends its clause ("吃药，", "跳楼吧", "割"): not the head of other words ("煤气体响" for 没具体想)
@@ -697,12 +714,16 @@ def answered_method(
         return None
     if any(j.label == "suicide_plan" for j in judge(lex, seg.text, lex.find(seg.text))):
         return None  # "跳楼吧": the words say it already
-    for prev in list(context)[-REFERENCE_LOOKBACK:]:
-        if prev.speaker == "counselor":
-            spoken = any(m.label in SUICIDE_LABELS for m in lex.find(prev.text))
-        else:
-            spoken = any(j.label in SUICIDE_LABELS for j in judge(lex, prev.text, lex.find(prev.text)))
-        if spoken:
+    # the question names the act ("你想过用什么方法自杀吗？"), or the caller voiced their own intent just before
+    if any(m.label in INTENT_LABELS for m in lex.find(asked)):
+        return "suicide_plan", (found.start(), found.end())
+    recent = list(context)[-REFERENCE_LOOKBACK:]
+    for i, prev in enumerate(recent):
+        if prev.speaker != "caller":
+            continue
+        said = [j.label for j in judge(lex, prev.text, lex.find(prev.text))]
+        yes = answered_question(lex, prev, list(context)[:len(context) - len(recent) + i])  # "有" to "想过自杀吗？"
+        if INTENT_LABELS & {*said, *([yes[0]] if yes else [])}:
             return "suicide_plan", (found.start(), found.end())
     return None
 

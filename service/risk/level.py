@@ -72,7 +72,9 @@ MAX_FALSE_STARTS = 4
 #: most counselor pieces read together for the emergency plan (CallRiskState._counselor_run)
 COUNSELOR_RUN_PIECES = 8
 #: a counselor's when-question that names the act (CallRiskState._asks_about_the_act)
-ACT_WORDS = re.compile(r"自杀|尝试|轻生|那次|这件事|这事|那件事|那事|傻事|割|(吃|吞|喝)(的|了|过)?(药|农药)|跳|上吊|烧炭|做的")
+ACT_WORDS = re.compile(r"自杀|尝试|轻生|傻事|割|(吃|吞|喝)(的|了|过)?(药|农药)|跳|上吊|烧炭")
+#: words that point back to what was just told without naming it: the act only when the caller had just told it
+ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
 #: near times that name today rather than a time to come ("今天是周四，对吧？" restates no plan's time)
@@ -674,21 +676,35 @@ class CallRiskState:
         return counselor_pieces([h[0] for h in self._history[first:at + 1]], at - first, COUNSELOR_RUN_PIECES)
 
     @staticmethod
-    def _asks_about_the_act(lex: Lexicon, question: FinalSegment) -> bool:
-        """The counselor's when-question (:meth:`_when_question`) is about the act: nothing but the when ("什么时候？",
-        "那是哪天的事？") or it names the act ("自杀", "那次", "割", "吃的药"), and no one else in it."""
+    def _asks_about_the_act(lex: Lexicon, question: FinalSegment) -> str | None:
+        """How the counselor's when-question (:meth:`_when_question`) is about the act: "named" when it names it
+        ("自杀", "割", "吃的药"), "bare" when it holds nothing but the when or words that point back ("什么时候？", "那
+        是哪天的事？", "这事是什么时候？": about whatever the caller just told); None when it is about something else
+        or someone else ("你说你妈妈也自杀过。那是哪天的事？")."""
         said = lex.corrected(question.text)
         asked = lex.cue_re("when_act_question").search(said)
         if asked is None or lex.cue_re("third_party").search(said):
-            return False  # "你说你妈妈也自杀过。那是哪天的事？" asks about her
+            return None
         # the sentence that asks ("谢谢您告诉我。您说的那天，是哪天？": the second)
         ends = lex.cues["sentence_ends"]
         start = sentence_start(lex, said, asked.start())
         stop = next((i + 1 for i in range(asked.end(), len(said)) if said[i] in ends), len(said))
         said = said[start:stop]
         if ACT_WORDS.search(said):
-            return True
-        return not WHEN_REST.sub("", lex.cue_re("when_act_question").sub("", said))
+            return "named"
+        rest = ACT_REFERENCE.sub("", lex.cue_re("when_act_question").sub("", said))
+        return None if WHEN_REST.sub("", rest) else "bare"
+
+    def _told_just_before(self, question: FinalSegment) -> bool:
+        """The caller's last segment before ``question`` (false starts aside) carries their own words of risk: a bare
+        "这是什么时候发生的？" asks about that, not about the breakup told after the attempt."""
+        at = next((i for i, (h, _, _) in enumerate(self._history) if h is question), None)
+        for seg, words, _ in reversed(self._history[:at] if at is not None else []):
+            if seg.speaker == "counselor":
+                continue
+            if len(unpaused(seg.text, None)[0].strip("，,。.！!？? ")) > FALSE_START_CHARS or words:
+                return words
+        return False
 
     @staticmethod
     def _go_was_asked(lex: Lexicon, context: Sequence[FinalSegment]) -> bool:
@@ -729,7 +745,8 @@ class CallRiskState:
         # another event ("你男朋友是什么时候跟你提分手的？"); that answer dates an attempt told as history too ("我割
         # 过腕" … "什么时候的事？" … "三天前")
         question = self._when_question(at, act=True)
-        asked = question is not None and self._asks_about_the_act(lex, question)
+        how = self._asks_about_the_act(lex, question) if question is not None else None
+        asked = how == "named" or (how == "bare" and self._told_just_before(question))
         if self._attempt_history and not asked:
             return False
         if not asked and not any(words for words, _ in self._turn(at)):
