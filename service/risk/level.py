@@ -72,7 +72,7 @@ MAX_FALSE_STARTS = 4
 #: most counselor pieces read together for the emergency plan (CallRiskState._counselor_run)
 COUNSELOR_RUN_PIECES = 8
 #: a counselor's when-question that names the act (CallRiskState._asks_about_the_act)
-ACT_WORDS = re.compile(r"自杀|尝试|轻生|傻事|割|(吃|吞|喝)(的|了|过)?(药|农药)|跳|上吊|烧炭")
+ACT_WORDS = re.compile(r"自杀|尝试|轻生|傻事|割|(吃|吞|喝)(的|了|过)?(药|农药)|(吃|吞|喝)的(?=[？?吗呢]|$)|跳|上吊|烧炭")
 #: words that point back to what was just told without naming it: the act only when the caller had just told it
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
@@ -182,8 +182,17 @@ def counselor_dispatches(lex: Lexicon, text: str) -> bool:
 
 def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) -> str:
     """:func:`attempt_when` for an attempt told in ``text`` (corrected), else in the caller's segments before it."""
-    earlier = [lex.corrected(s.text) for s in list(context)[-ATTEMPT_TIME_LOOKBACK:][::-1] if s.speaker != "counselor"]
+    earlier = [_not_habitual(lex, lex.corrected(s.text))
+               for s in list(context)[-ATTEMPT_TIME_LOOKBACK:][::-1] if s.speaker != "counselor"]
     return attempt_when(lex, [text, *earlier])
+
+
+def _not_habitual(lex: Lexicon, text: str) -> str:
+    """``text`` without its clauses that tell what used to happen again and again ("以前每年她生日，我都给她煮一碗长寿
+    面": its 以前 dates no act told after it)."""
+    habitual = lex.cue_re("habitual")
+    return "，".join(text[a:b] for a, b in clause_bounds(text, lex.cues["clause_breaks"])
+                    if not habitual.search(text[a:b])) if habitual.search(text) else text
 
 
 #: how far after an act's words its aftermath may start and still be those words ("送医院洗胃了": 送 at 0, 洗胃 at 3
@@ -200,6 +209,15 @@ def stopped_short(lex: Lexicon, text: str, starts: Sequence[int]) -> bool:
         if lex.cue_re("near_miss_before").search(text, max(begin, start - NEAR_MISS_REACH), start):
             return True
     return False
+
+
+def attempt_treated(lex: Lexicon, text: str, act_at: int, a: int = 0, b: int | None = None) -> bool:
+    """What was done about the act since is told in ``text[a:b]``, ending after the act's words at ``act_at``
+    (``attempt_treated``: "在医院洗的胃", "被一个钓鱼的大爷拉上来了"; not "我出院以后，又…" before it), and not refused
+    (``aftermath_refused``: "这次不想再被救回来了")."""
+    refused = lex.cue_re("aftermath_refused")
+    return any(m.end() > act_at and not refused.search(text[max(a, m.start() - AFTERMATH_REACH):m.start()])
+               for m in lex.cue_re("attempt_treated").finditer(text, a, len(text) if b is None else b))
 
 
 def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bool:
@@ -221,8 +239,9 @@ def attempt_current(lex: Lexicon, text: str, starts: Sequence[int] = (0,)) -> bo
     for start in starts:
         a = next((a for a, b in bounds if a <= start < b), 0)
         b = next((i for i in range(start, len(text)) if text[i] in ends), len(text))
-        if lex.cue_re("plan_not_current").search(text[:b]):
-            continue
+        if lex.cue_re("plan_not_current").search(text[:b]) or attempt_treated(lex, text, start, a, b):
+            continue  # history ("那次", "当时"), or treated or rescued since ("吃了一整瓶，在医院洗的胃", "跳下去了，被
+            # 一个钓鱼的大爷拉上来了"), whatever the amount; not what came before the act ("我出院以后又把药全吃了")
         if lex.cue_re("near_miss").search(text[a:start]):
             continue  # "我差点把药全吃了": a near miss in the act's own clause, nothing taken
         own = next((text[x:y] for x, y in bounds if x <= start < y), text[a:b])
@@ -357,8 +376,17 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
         # the caller's pieces before this segment ("我上次" | "把药全吃了")
         prior = lex.corrected(reading.before) if reading else ""
         current = attempt_current(lex, text, starts) or (prior and attempt_current(lex, whole, [len(prior)]))
-        if (when == "unknown" and current and not lex.cue_re("plan_not_current").search(prior)
+        treated = attempt_treated(lex, whole, len(prior) + min(starts))
+        if when == "unknown" and treated and not any(
+                lex.cue_re(cue).search(t) for cue in ("attempt_told_as_history", "plan_not_current", "distant_past")
+                for t in [whole, *(s.text for s in list(context)[-ATTEMPT_TIME_LOOKBACK:] if s.speaker != "counselor")]):
+            # rescued or treated, told without a date and not as history ("我跳下去了，被保安拉上来了"): what brought
+            # the caller to the phone, recent until dated (高, not in progress); "我吃过一次药" … "吃了一整瓶，在医院洗
+            # 的胃" stays history (中 until dated)
+            when = "recent"
+        if (when == "unknown" and current and not treated and not lex.cue_re("plan_not_current").search(prior)
                 and not lex.cue_re("near_miss").search(prior[-4:])):  # "差点" | "把药全吃了": nothing taken
+            # (nor an act rescued or treated since, in the pieces before: "跳下去了" | "被一个钓鱼的大爷" | "拉上来了")
             # told without a time but as the state things are in now: "我把药全吃了", "我割腕了" (the sentence-final
             # 了 of a changed situation): the act has just happened (the spec's 紧急: "pills taken"), until the caller
             # or the counselor says when; "我用美工刀割了手腕" narrates, "我割过腕" and "我上次" | "把药全吃了" are
@@ -499,10 +527,12 @@ class CallRiskState:
             self._history[at] = (seg, own_words, True)
             self._near_seg = seg
         if (near and voiced and self._when_question(at) is not None
-                and not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)):
+                and (not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)
+                     or lex.cue_re("time_is_mine").search(text))):
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
             # to act within 72 h, the answer its evidence; whose time it is, is read in the time's own clause
-            # ("今天晚上，等他们睡了": the caller's; "明天我爸要来": not)
+            # ("今天晚上，等他们睡了": the caller's; "明天我爸要来": not; "明天晚上他出差，家里没人，就那天": the
+            # caller's, told by someone else's absence, time_is_mine)
             self._plan_seg = self._near_seg = seg
         # the rope hung or tied, in the words that carry the preparation (or the pieces they end: "绳子" | "已经挂好了");
         # from where one hangs ("在门框上"), the stool after it is the act under way whatever else was said

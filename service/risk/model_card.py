@@ -357,6 +357,18 @@ def write_model_card(out: Path, m: dict) -> Path:
         "client turns do not change. On the held-out scores and fold thresholds saved in session 16 the engine stands "
         "at **P 0.804 / R 0.894** (tp 278, fp 68), unchanged. The target is still missed by two rows.",
         "",
+        "## Lexicon 1.15 (2026-12-07, session 19)",
+        "The model is unchanged (the same files; not trained again this session). Lexicon 1.15 and the level rules "
+        "were written from a code review's probe and a ninth review's own conversations (none from PsyGUARD or the "
+        "annotated calls) and narrowed after a third code review: the act a caller says they will do once a condition "
+        "holds is their intent, not a hypothetical (\"要是明天还这样，我就把一整瓶安眠药全吃了\"); the answer to the "
+        "counselor's question when dates the attempt however the question is put; a means named in answer to the "
+        "question how is a plan; false starts in the recognizer's pieces; charcoal and tape (README.md, \"How risk is "
+        "found\"). Of the 1,480 PsyGUARD rows one changes its lexicon-only labels: \"要是没有家人我就自杀了\" is active "
+        "ideation now, not exploration (the classifier's override had already flagged it); the CPsyCoun client turns "
+        "do not change. On the held-out scores and fold thresholds saved in session 16 the engine stands at "
+        "**P 0.804 / R 0.894** (tp 278, fp 68), unchanged. The target is still missed by two rows.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "

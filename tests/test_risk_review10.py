@@ -1,0 +1,105 @@
+"""Lexicon 1.15: what a tenth held-out review (var/review27) found, as rules, with new sentences of the same kinds
+(not the review's cases): an act treated or rescued since is not in progress, a habit told before an act does not
+date it, someone else's absence as the caller's time, 两三天, the question when put as "什么时候吃的？", a means on the
+road, insulin, a jump stopped by others, many pieces. Each runs through the service's own path
+(``RiskAnalysis.analyze``), pieces 0.3 s apart as the recognizer cuts them."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.analysis import RiskAnalysis
+from service.risk import RiskEngine
+from tests.risk_calls import C, K, run_call, worded
+
+
+@pytest.fixture(scope="module")
+def engine() -> RiskEngine:
+    return RiskEngine.load()
+
+
+def run(engine: RiskEngine, turns: list[tuple[str, str]]) -> tuple[RiskAnalysis, list]:
+    return run_call(engine, turns, "review10-1")
+
+
+def levels(ra: RiskAnalysis) -> list[str]:
+    return [a.risk_level for a in ra.alerts]
+
+
+# --- when the act was ----------------------------------------------------------------------------------------------
+
+
+def test_an_act_treated_since_is_history_not_in_progress(engine):
+    ra, _ = run(engine, [(C, "我割过一次腕。"), (K, "能说说当时的情况吗？"), (C, "割了好几刀，在急诊缝的针，后来出的院。"),
+                         (K, "那是什么时候？"), (C, "四年前。")])
+    assert ra.state.level == "中"
+    assert not ra.alerts
+
+
+def test_an_act_told_with_its_rescue_and_no_date_is_recent_not_under_way(engine):
+    ra, _ = run(engine, [(C, "我跳河了，被路过的人捞上来了。")])
+    assert ra.state.level == "高"
+    assert levels(ra) == ["高"]
+
+
+def test_an_act_after_a_hospital_stay_is_still_under_way(engine):
+    ra, _ = run(engine, [(C, "出院以后，我又把药全吃了。")])
+    assert ra.state.level == "紧急"
+
+
+def test_a_habit_told_before_the_act_does_not_date_it(engine):
+    ra, _ = run(engine, [(C, "以前每年过年，我都给她包饺子。"), (K, "您现在在做什么？"),
+                         (C, "我把煤气打开了，窗户都关死了。")])
+    assert ra.state.level == "紧急"
+
+
+def test_the_question_when_put_with_the_verb_alone(engine):
+    ra, _ = run(engine, [(C, "我"), (C, "我吃了"), (C, "二十"), (C, "二十多片"), (C, "那个"), (C, "安眠药"),
+                         (K, "什么时候吃的？"), (C, "刚刚")])
+    assert ra.state.level == "紧急"
+
+
+# --- when the plan is ----------------------------------------------------------------------------------------------
+
+
+def test_someone_elses_absence_is_the_callers_time(engine):
+    ra, _ = run(engine, [(C, "我真的不想活了，安眠药我攒了一瓶。"), (K, "打算什么时候？"),
+                         (C, "后天我老公出差，家里没人，就那天。")])
+    assert ra.state.level == "高"
+
+
+def test_someone_elses_visit_is_not_the_callers_time(engine):
+    ra, _ = run(engine, [(C, "我真的不想活了，安眠药我攒了一瓶。"), (K, "打算什么时候？"),
+                         (C, "不知道，明天我爸要来看我。")])
+    assert ra.state.level == "中"
+
+
+def test_two_or_three_days_is_near(engine):
+    ra, _ = run(engine, [(C, "等我把房租交了，我就去跳河。"), (K, "房租什么时候交？"), (C, "就这两三天吧。")])
+    assert ra.state.level == "高"
+
+
+def test_a_means_on_the_road_named_in_answer_to_the_question_how(engine):
+    ra, out = run(engine, [(K, "您有没有想过结束自己的生命？"), (C, "想过。"), (K, "有没有想过怎么做？"), (C, "开车。"),
+                           (K, "有没有想好什么时候？"), (C, "明天，送完这趟货。")])
+    assert ra.state.level == "高"
+
+
+# --- acts ----------------------------------------------------------------------------------------------------------
+
+
+def test_insulin_taken_to_inject_oneself(engine):
+    ra, out = run(engine, [(C, "前天晚上我偷偷拿了我爸的胰岛素，给自己打了一整支。")])
+    assert "suicide_attempt" in worded(out[-1])
+    assert ra.state.level == "高"
+
+
+def test_a_diabetics_insulin_is_no_act(engine):
+    ra, _ = run(engine, [(C, "我有糖尿病，每天早上给自己打胰岛素。")])
+    assert ra.state.level == "无"
+
+
+def test_a_jump_stopped_by_others(engine):
+    ra, out = run(engine, [(C, "大前天晚上我爬到楼顶想跳下去，是保安把我拉下来的。")])
+    assert "suicide_attempt" in worded(out[-1])
+    assert ra.state.level == "高"
