@@ -80,7 +80,7 @@ def test_two_or_three_days_is_near(engine):
 
 
 def test_a_means_on_the_road_named_in_answer_to_the_question_how(engine):
-    ra, out = run(engine, [(K, "您有没有想过结束自己的生命？"), (C, "想过。"), (K, "有没有想过怎么做？"), (C, "开车。"),
+    ra, out = run(engine, [(K, "您有没有想过结束自己的生命？"), (C, "想过。"), (K, "有没有想过怎么做？"), (C, "开车冲下去。"),
                            (K, "有没有想好什么时候？"), (C, "明天，送完这趟货。")])
     assert ra.state.level == "高"
 
@@ -103,3 +103,74 @@ def test_a_jump_stopped_by_others(engine):
     ra, out = run(engine, [(C, "大前天晚上我爬到楼顶想跳下去，是保安把我拉下来的。")])
     assert "suicide_attempt" in worded(out[-1])
     assert ra.state.level == "高"
+
+
+# --- what a code review (var/review28code) found too wide, narrowed; new sentences of the same kinds ----------------
+
+
+@pytest.mark.parametrize("said", [
+    "我爬到院墙上想跳进去拿球，被门卫拽下来了。",
+    "我站到台上想跳一段舞，被同事拉下来了。",
+    "我爬到卡车上想跳下来搬货，被师傅拉住了。",
+])
+def test_a_leap_at_play_or_work_stopped_by_others_is_no_attempt(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("said", [
+    "我是一型糖尿病，饭前拿了胰岛素给自己打了六个单位。",
+    "医生让我每天晚上拿胰岛素给自己打一针。",
+])
+def test_insulin_as_prescribed_is_no_act(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("said", [
+    "我十九岁那年把药全吃了，被我姐送到医院抢救过来了。",
+    "刚结婚那几年我割过腕，被我老公发现，抢救过来了。",
+])
+def test_a_rescue_told_in_a_past_frame_is_history(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "中"
+
+
+def test_an_accident_with_a_rescue_is_no_recent_attempt(engine):
+    ra, _ = run(engine, [(C, "我去河里游泳抽筋了，差点淹死，被人救回来了。")])
+    assert ra.state.level in ("无", "低", "中")
+    assert not ra.alerts
+
+
+@pytest.mark.parametrize("asked,answer", [
+    ("您用什么方式回老家？", "开车，明天一早就走。"),
+    ("您平时怎么去上班？", "开车，今天早上还堵车了。"),
+])
+def test_driving_to_an_ordinary_how_question_is_no_method(engine, asked, answer):
+    ra, out = run(engine, [(C, "我真的不想活了。"), (K, asked), (C, answer)])
+    assert "suicide_plan" not in worded(out[-1])
+    assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("asked,answer", [
+    ("你女儿什么时候回家？", "她明天上夜班，后天才回来，家里没人。"),
+    ("你们什么时候搬家？", "这两三天吧，趁我老公休假。"),
+])
+def test_someone_elses_time_asked_about_someone_else_is_not_the_plans(engine, asked, answer):
+    ra, _ = run(engine, [(C, "我想死。"), (K, asked), (C, answer)])
+    assert ra.state.level == "中"
+
+
+def test_a_habit_that_holds_the_act_still_dates_it(engine):
+    ra, _ = run(engine, [(C, "我以前每次跟我老公吵完架都会吃安眠药。"), (C, "最严重的一次吃了一整瓶，被送去洗胃了。")])
+    assert ra.state.level == "中"
+
+
+def test_a_habit_with_its_own_date_still_dates_the_act(engine):
+    ra, _ = run(engine, [(C, "前年我每天晚上都睡不着。"), (C, "我吞了一整瓶安眠药，住了一个礼拜的院。")])
+    assert ra.state.level == "中"
+
+
+def test_the_time_of_telling_is_not_the_time_of_the_act(engine):
+    ra, _ = run(engine, [(C, "刚才"), (C, "我"), (C, "跟我老公"), (C, "说"), (C, "我去年吃了一整瓶安眠药")])
+    assert ra.state.level == "中"

@@ -73,6 +73,8 @@ MAX_FALSE_STARTS = 4
 COUNSELOR_RUN_PIECES = 8
 #: a counselor's when-question that names the act (CallRiskState._asks_about_the_act)
 ACT_WORDS = re.compile(r"自杀|尝试|轻生|傻事|割|(吃|吞|喝)(的|了|过)?(药|农药)|(吃|吞|喝)的(?=[？?吗呢]|$)|跳|上吊|烧炭")
+#: a when-question about the caller's own plan (CallRiskState._asks_plan_time)
+PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|动手|去做|做这件事|结束")
 #: words that point back to what was just told without naming it: the act only when the caller had just told it
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
@@ -191,8 +193,18 @@ def _not_habitual(lex: Lexicon, text: str) -> str:
     """``text`` without its clauses that tell what used to happen again and again ("以前每年她生日，我都给她煮一碗长寿
     面": its 以前 dates no act told after it)."""
     habitual = lex.cue_re("habitual")
+    if not habitual.search(text):
+        return text
     return "，".join(text[a:b] for a, b in clause_bounds(text, lex.cues["clause_breaks"])
-                    if not habitual.search(text[a:b])) if habitual.search(text) else text
+                    if not habitual.search(text[a:b]) or _dates_its_own(lex, text[a:b]))
+
+
+def _dates_its_own(lex: Lexicon, clause: str) -> bool:
+    """A habit's clause that still dates: a date of its own (前年, 小时候; not the bare 以前 of "以前每年…"), or the act
+    itself ("以前每次吵完架都会吃安眠药")."""
+    dates = [m.group(0) for m in lex.cue_re("distant_past").finditer(clause)]
+    return (any(d != "以前" for d in dates) or any(m.label in SUICIDE_LABELS for m in lex.find(clause))
+            or bool(lex.cue_re("lethal_means").search(clause)))
 
 
 #: how far after an act's words its aftermath may start and still be those words ("送医院洗胃了": 送 at 0, 洗胃 at 3
@@ -378,8 +390,9 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
         current = attempt_current(lex, text, starts) or (prior and attempt_current(lex, whole, [len(prior)]))
         treated = attempt_treated(lex, whole, len(prior) + min(starts))
         if when == "unknown" and treated and not any(
-                lex.cue_re(cue).search(t) for cue in ("attempt_told_as_history", "plan_not_current", "distant_past")
-                for t in [whole, *(s.text for s in list(context)[-ATTEMPT_TIME_LOOKBACK:] if s.speaker != "counselor")]):
+                lex.cue_re(cue).search(t)
+                for cue in ("attempt_told_as_history", "plan_not_current", "distant_past", "past_frame", "accident")
+                for t in [whole, *(s.text for s in list(context)[-ATTEMPT_TIME_LOOKBACK:])]):
             # rescued or treated, told without a date and not as history ("我跳下去了，被保安拉上来了"): what brought
             # the caller to the phone, recent until dated (高, not in progress); "我吃过一次药" … "吃了一整瓶，在医院洗
             # 的胃" stays history (中 until dated)
@@ -526,9 +539,10 @@ class CallRiskState:
             near = True
             self._history[at] = (seg, own_words, True)
             self._near_seg = seg
-        if (near and voiced and self._when_question(at) is not None
-                and (not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)
-                     or lex.cue_re("time_is_mine").search(text))):
+        question = self._when_question(at) if near and voiced else None
+        if question is not None and (not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)
+                                     or (lex.cue_re("time_is_mine").search(text)
+                                         and self._asks_plan_time(lex, question))):
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
             # to act within 72 h, the answer its evidence; whose time it is, is read in the time's own clause
             # ("今天晚上，等他们睡了": the caller's; "明天我爸要来": not; "明天晚上他出差，家里没人，就那天": the
@@ -724,6 +738,15 @@ class CallRiskState:
             return "named"
         rest = ACT_REFERENCE.sub("", lex.cue_re("when_act_question").sub("", said))
         return None if WHEN_REST.sub("", rest) else "bare"
+
+    @staticmethod
+    def _asks_plan_time(lex: Lexicon, question: FinalSegment) -> bool:
+        """The counselor's when-question asks when the caller means to act ("打算什么时候？", "什么时候？"), not when
+        someone else comes or goes ("你女儿什么时候到家？", "什么时候搬家？")."""
+        said = lex.corrected(question.text)
+        if lex.cue_re("third_party").search(said):
+            return False
+        return bool(PLAN_TIME_WORDS.search(said)) or not WHEN_REST.sub("", lex.cue_re("when_question").sub("", said))
 
     def _told_just_before(self, question: FinalSegment) -> bool:
         """The caller's last segment before ``question`` (false starts aside) carries their own words of risk: a bare
