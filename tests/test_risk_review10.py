@@ -174,3 +174,23 @@ def test_a_habit_with_its_own_date_still_dates_the_act(engine):
 def test_the_time_of_telling_is_not_the_time_of_the_act(engine):
     ra, _ = run(engine, [(C, "刚才"), (C, "我"), (C, "跟我老公"), (C, "说"), (C, "我去年吃了一整瓶安眠药")])
     assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("asked,answer", [
+    ("你老板什么时候找你谈？", "明天，他出差回来。"),
+    ("你们同学聚会是哪天？", "明天晚上。"),
+])
+def test_a_wish_and_the_day_of_an_errand_is_no_plan(engine, asked, answer):
+    ra, _ = run(engine, [(C, "我想死。"), (K, asked), (C, answer)])
+    assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("asked,answer", [("你想过什么时候吗？", "就这个周末。"), ("有没有定日子？", "明天。")])
+def test_a_wish_and_the_day_the_caller_means_to_act_is_a_plan(engine, asked, answer):
+    ra, _ = run(engine, [(C, "我想死。"), (K, asked), (C, answer)])
+    assert ra.state.level == "高"
+
+
+def test_a_plan_tied_to_an_occasion_is_dated_by_it(engine):
+    ra, _ = run(engine, [(C, "等我把这个月房租交了，我就去跳河。"), (K, "房租什么时候交？"), (C, "明天。")])
+    assert ra.state.level == "高"

@@ -74,7 +74,7 @@ COUNSELOR_RUN_PIECES = 8
 #: a counselor's when-question that names the act (CallRiskState._asks_about_the_act)
 ACT_WORDS = re.compile(r"自杀|尝试|轻生|傻事|割|(吃|吞|喝)(的|了|过)?(药|农药)|(吃|吞|喝)的(?=[？?吗呢]|$)|跳|上吊|烧炭")
 #: a when-question about the caller's own plan (CallRiskState._asks_plan_time)
-PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|动手|去做|做这件事|结束")
+PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|想过|定|选|动手|去做|做这件事|结束|自杀|走")
 #: words that point back to what was just told without naming it: the act only when the caller had just told it
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
@@ -540,9 +540,12 @@ class CallRiskState:
             self._history[at] = (seg, own_words, True)
             self._near_seg = seg
         question = self._when_question(at) if near and voiced else None
-        if question is not None and (not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)
-                                     or (lex.cue_re("time_is_mine").search(text)
-                                         and self._asks_plan_time(lex, question))):
+        # a caller who told a plan tied to an occasion ("她结婚那天，我就…", "等我把工资结了，我就…") is dated by the
+        # answer to when the occasion is; one who told only the wish, by an answer to when they mean to act, not to
+        # when an errand is ("你老板什么时候找你谈？" → "明天")
+        if question is not None and (self.has_plan or self._asks_plan_time(lex, question)) and (
+                not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)
+                or lex.cue_re("time_is_mine").search(text)):
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
             # to act within 72 h, the answer its evidence; whose time it is, is read in the time's own clause
             # ("今天晚上，等他们睡了": the caller's; "明天我爸要来": not; "明天晚上他出差，家里没人，就那天": the
@@ -741,8 +744,9 @@ class CallRiskState:
 
     @staticmethod
     def _asks_plan_time(lex: Lexicon, question: FinalSegment) -> bool:
-        """The counselor's when-question asks when the caller means to act ("打算什么时候？", "什么时候？"), not when
-        someone else comes or goes ("你女儿什么时候到家？", "什么时候搬家？")."""
+        """The counselor's when-question asks when the caller means to act ("打算什么时候？", "你想过什么时候吗？",
+        "什么时候？"), not when someone else comes or goes or an errand is ("你女儿什么时候到家？", "你老板什么时候找你
+        谈？", "同学聚会是哪天？")."""
         said = lex.corrected(question.text)
         if lex.cue_re("third_party").search(said):
             return False
