@@ -194,3 +194,9 @@ def test_a_wish_and_the_day_the_caller_means_to_act_is_a_plan(engine, asked, ans
 def test_a_plan_tied_to_an_occasion_is_dated_by_it(engine):
     ra, _ = run(engine, [(C, "等我把这个月房租交了，我就去跳河。"), (K, "房租什么时候交？"), (C, "明天。")])
     assert ra.state.level == "高"
+
+
+def test_the_conversation_itself_still_dates_the_act(engine):
+    # "刚才" heading a telling to someone else dates the telling; told to the counselor, or while talking, the act
+    ra, _ = run(engine, [(C, "我刚才跟你说话的时候，用刀片把手腕割了，现在还在流血。")])
+    assert ra.state.level == "紧急"
