@@ -189,6 +189,11 @@ def attempt_when_said(lex: Lexicon, text: str, context: Sequence[FinalSegment]) 
     return attempt_when(lex, [text, *earlier])
 
 
+def _false_start(text: str) -> bool:
+    """A caller piece no longer than FALSE_START_CHARS once its pauses and marks are taken out ("就", "嗯")."""
+    return len(unpaused(text, None)[0].strip("，,。.！!？? ")) <= FALSE_START_CHARS
+
+
 def _not_habitual(lex: Lexicon, text: str) -> str:
     """``text`` without its clauses that tell what used to happen again and again ("以前每年她生日，我都给她煮一碗长寿
     面": its 以前 dates no act told after it)."""
@@ -681,7 +686,7 @@ class CallRiskState:
             prev = self._history[k][0]
             if prev.speaker != "counselor":
                 k -= 1
-                if len(unpaused(prev.text, None)[0].strip("，,。.！!？? ")) > FALSE_START_CHARS:
+                if not _false_start(prev.text):
                     other += 1
                 if other > 1:
                     return None
@@ -759,7 +764,7 @@ class CallRiskState:
         for seg, words, _ in reversed(self._history[:at] if at is not None else []):
             if seg.speaker == "counselor":
                 continue
-            if len(unpaused(seg.text, None)[0].strip("，,。.！!？? ")) > FALSE_START_CHARS or words:
+            if not _false_start(seg.text) or words:
                 return words
         return False
 
