@@ -45,6 +45,8 @@ from service.types import RISK_LEVELS, SUICIDE_LABELS, AlertEvent, FinalSegment,
 
 #: earlier segments searched for when an attempt happened ("上周五做了一件事" two turns before "我割了手腕")
 ATTEMPT_TIME_LOOKBACK = 6
+#: what makes an attempt told without a date old, or not one, for a wound told after it (``_wound_dates_attempt``)
+WOUND_OLD_CUES = ("attempt_told_as_history", "distant_past", "past_frame", "accident")
 #: the longest pause between two caller segments of one turn (the recognizer cuts an answer after 0.6 s of silence)
 TURN_GAP_S = 1.5
 #: recent segments (both speakers) kept in call-time order for the lookback and the caller's turn
@@ -79,6 +81,8 @@ PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|想过|定|选|动手
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
+#: what a counselor's when-question holds besides the matter it asks about (CallRiskState._asks_occasion)
+OCCASION_REST = re.compile(r"我|他|她|们|了|吗|吧|会|要|想|打算|准备|大概|具体|到底|一般|个")
 #: near times that name today rather than a time to come ("今天是周四，对吧？" restates no plan's time)
 TODAY = re.compile(r"今天|周[一二三四五六日]|礼拜[一二三四五六日天]|星期[一二三四五六日天]")
 #: what a counselor's question that only restates a time may hold besides the time (CallRiskState._confirms_time)
@@ -465,6 +469,8 @@ class CallRiskState:
     _rope: bool = False
     #: …and where it hangs ("在门框上"): then the stool is the act under way whatever else was said
     _rope_hung: bool = False
+    #: the undated attempt was told as old ("我割过腕", "那几年", an accident): a wound told after it is not recent
+    _attempt_old: bool = False
     #: the undated attempt was told as history ("我割过腕", "我之前吃过一瓶安眠药"): a time said after it is not its
     _attempt_history: bool = False
 
@@ -548,7 +554,7 @@ class CallRiskState:
         # a caller who told a plan tied to an occasion ("她结婚那天，我就…", "等我把工资结了，我就…") is dated by the
         # answer to when the occasion is; one who told only the wish, by an answer to when they mean to act, not to
         # when an errand is ("你老板什么时候找你谈？" → "明天")
-        if question is not None and (self.has_plan or self._asks_plan_time(lex, question)) and (
+        if question is not None and (self._asks_plan_time(lex, question) or self._asks_occasion(lex, question)) and (
                 not lex.cue_re("third_party").search(near_time_clause(lex, text) or text)
                 or lex.cue_re("time_is_mine").search(text)):
             # "就这个周末。" answering the counselor's "你想过什么时候吗？" about the death the caller spoke of: a plan
@@ -586,6 +592,13 @@ class CallRiskState:
             # "我在楼顶。" (or "是" to "你现在是在楼顶吗？") from a caller who spoke of suicidal intent: at the edge now;
             # "头好晕……想睡觉" after the caller said the pills are taken: the act is working now
             return self._raise_on(seg, "紧急")
+        if not own_words and self._wound_dates_attempt(lex, whole, context, seg):
+            # "我用美工刀割了手腕" … "伤口现在怎么样了？" … "用纱布缠着，穿长袖就看不出来": a wound still dressed or
+            # healing is days old (高), not the history an undated account might be
+            self._undated_attempt = False
+            self._dated_attempt = True
+            self._attempt_when = "recent"
+            return self._raise_on(seg, "高")
         if not own_words and self._dates_attempt(lex, text, at):
             # "我吃了一整瓶安眠药" | "大概半小时前": the caller dates, in the same turn, the attempt told without a time
             self._undated_attempt = False
@@ -606,11 +619,19 @@ class CallRiskState:
             self._undated_attempt = when == "unknown"
             self._attempt_history = bool(lex.cue_re("attempt_told_as_history").search(text)
                                          or lex.cue_re("plan_not_current").search(whole))
+            self._attempt_old = any(lex.cue_re(cue).search(whole) for cue in WOUND_OLD_CUES)
             # "我差点就跳下去了" | "昨天晚上": a time after a near miss dates it, but nothing was taken or done now
             self._near_miss = stopped_short(lex, text, [k.char_start for k in risk.keywords
                                                         if k.label == "suicide_attempt"])
             self._dated_attempt = self._dated_attempt or when != "unknown"
             self._attempt_when = when
+            starts = [k.char_start for k in risk.keywords if k.label == "suicide_attempt"]
+            if self._wound_dates_attempt(lex, text[min(starts):], context) and level_rank(seg_level) < level_rank("高"):
+                # "我割了手腕，现在还缠着纱布": the wound, told in the same words, dates the act as recent
+                self._undated_attempt = False
+                self._dated_attempt = True
+                self._attempt_when = "recent"
+                seg_level = "高"
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
             seg_level = max(segment_level(lex, seg, [lb for lb in labels if lb in worded], context, risk.keywords,
@@ -755,7 +776,18 @@ class CallRiskState:
         said = lex.corrected(question.text)
         if lex.cue_re("third_party").search(said):
             return False
-        return bool(PLAN_TIME_WORDS.search(said)) or not WHEN_REST.sub("", lex.cue_re("when_question").sub("", said))
+        return bool(PLAN_TIME_WORDS.search(said)) or not WHEN_REST.sub(
+            "", OCCASION_REST.sub("", lex.cue_re("when_question").sub("", said)))  # "具体是哪天？", "那你想哪天？"
+
+    def _asks_occasion(self, lex: Lexicon, question: FinalSegment) -> bool:
+        """The counselor's when-question asks when the occasion is that the caller tied the plan to: it names a
+        matter the plan's words name ("等我把这个月房租交了，我就去跳河" … "房租什么时候交？", "她结婚那天我就…" … "她哪天
+        结婚？"). A plan told without one is not dated by an errand's day ("我想跳楼" … "你老板什么时候找你谈？")."""
+        if self._plan_seg is None:
+            return False
+        asked = OCCASION_REST.sub(" ", WHEN_REST.sub(" ", lex.cue_re("when_question").sub(" ", lex.corrected(question.text))))
+        plan = lex.corrected(self._plan_seg.text)
+        return any(w[i:i + 2] in plan for w in asked.split() for i in range(len(w) - 1))
 
     def _told_just_before(self, question: FinalSegment) -> bool:
         """The caller's last segment before ``question`` (false starts aside) carries their own words of risk: a bare
@@ -825,6 +857,25 @@ class CallRiskState:
             when = "recent"  # "我差点就跳下去了" | "就刚才": stopped short, no act under way
         self._attempt_when = when
         return level_rank(self.level) < level_rank("紧急" if when == "now" else "高")
+
+    def _wound_dates_attempt(self, lex: Lexicon, text: str, context: list[FinalSegment],
+                             seg: FinalSegment | None = None) -> bool:
+        """The caller tells the wound of the attempt they told without a date as it is now, dressed or healing
+        (``wound_tended``: "用纱布缠着", "伤口还没好", "还没拆线"): a wound still tended is days old, so the attempt is
+        recent (Beijing 高: within two weeks). Not after an attempt told as history ("我割过腕") or in a past frame
+        or as an accident, in the caller's words here or just before ("那几年…"), nor a scar ("疤") or someone else's
+        wound: those are old or not the caller's. ("我当时是真的想死" tells the act, not its age.) A yes to the
+        counselor's question that tells it ("伤口还包着纱布吗？" → "嗯。") tells it too."""
+        found = confirmed_question(lex, seg, context) if seg is not None else None
+        if found is not None and not lex.cue_re("wound_tended").search(text):
+            text = lex.corrected(found[0].text)
+        if (not self._undated_attempt or self._near_miss or level_rank(self.level) >= level_rank("高")
+                or not lex.cue_re("wound_tended").search(text)
+                or any(lex.cue_re(cue).search(text) for cue in ("wound_old", "third_party"))):
+            return False  # "早就好了，就剩个疤"; "我女儿膝盖上贴着创可贴" is someone else's wound
+        said = [text, *(s.text for s in context[-ATTEMPT_TIME_LOOKBACK:] if s.speaker == "caller")]
+        return not self._attempt_old and not any(lex.cue_re(cue).search(lex.corrected(t))
+                                                 for cue in WOUND_OLD_CUES for t in said)
 
     def _symptom_after_attempt(self, lex: Lexicon, text: str) -> bool:
         """A symptom now ("头好晕……想睡觉") from a caller who told an attempt without a date, or as just now: after
