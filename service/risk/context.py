@@ -190,6 +190,12 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     return last_third > last_first
 
 
+#: tens of pills ("20片", "四五十片", "几十粒"; _overdose_named)
+OVERDOSE_COUNT = re.compile(r"([1-9][0-9]+|几十|[一二三四五六七八九两]{0,2}十[来多几]?)多?(片|粒|颗)")
+#: words right before an act that make it one thought of, not done ("我想过把药全吃了", "本来想着把…"; _when_told)
+ACT_THOUGHT_BEFORE = re.compile(r"(想过|想着|想要|本来想|还想|也想|曾经想|动过念头|打算过|梦见|梦到|梦里)(要|去|就|直接)?$")
+
+
 def _when_told(lex: Lexicon, text: str, m: Match) -> Judged:
     """The caller's own act or plan as its words tell it: an act told as what the caller will do is a plan
     (:func:`_told_as_future`); an act stopped short is an attempt that nearly happened ("我差点就跳下去了", "我差点把攒
@@ -200,6 +206,9 @@ def _when_told(lex: Lexicon, text: str, m: Match) -> Judged:
     if m.label not in ("suicide_plan", "suicide_attempt"):
         return Judged(m, m.label, "kept")
     start, stop = _sentence_of(lex, text, m)
+    if m.label == "suicide_attempt" and ACT_THOUGHT_BEFORE.search(text, start, m.char_start):
+        # "上礼拜我想过把家里的安眠药全吃了，最后没吃": the act thought of, a method in mind, not done
+        return Judged(m, "suicide_plan", "wished")
     if m.label == "suicide_attempt":
         # the routine said ("医生让我明天把那瓶药都吃了再去复诊"); a course ended or an everyday drug leaves the act
         # told as history ("抗抑郁的药我全吃了，这个疗程结束了": 中, :func:`~service.risk.level.attempt_current`)
@@ -639,9 +648,9 @@ def answered_attempt_question(
     question = last_counselor(recent)
     if question is None or not lex.cue_re("attempt_question").search(normalize(question.text)):
         return None
-    if not any(_speaks_of_suicide(lex, p) for p in recent):
-        return None
     text = normalize(seg.text)
+    if not any(_speaks_of_suicide(lex, p) for p in recent) and not _overdose_named(lex, text):
+        return None  # "我吃了药。" … "你吃了什么药？什么时候吃的？" … "安眠药，一整盒，就刚刚": the answer says it
     if _answer(lex, text)[0] == "no":
         return None
     given = lex.cue_re("attempt_answer").search(text)
@@ -758,6 +767,13 @@ def referred_ideation(
             label = "passive_ideation" if all(lb == "passive_ideation" for lb in found) else "active_ideation"
             return label, (ref.start(), ref.end())
     return None
+
+
+def _overdose_named(lex: Lexicon, text: str) -> bool:
+    """A caller's answer that names a lethal medicine and an overdose of it ("安眠药，一整盒", "四五十片吧，阿普唑仑"):
+    ``lethal_means`` and ``attempt_amount`` or tens of pills, not negated."""
+    return (bool(lex.cue_re("lethal_means").search(text)) and _answer(lex, text)[0] != "no"
+            and bool(lex.cue_re("attempt_amount").search(text) or OVERDOSE_COUNT.search(text)))
 
 
 def _speaks_of_suicide(lex: Lexicon, seg: FinalSegment) -> bool:

@@ -81,6 +81,11 @@ PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|想过|定|选|动手
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
+#: a denial or a wish just before the place ("我没站在窗台上", "我不想坐在边上"): no one at the edge (over_the_edge)
+EDGE_NOT_SO = re.compile(r"(没|没有|不|别|不想|不敢|不会|不要)$")
+#: what the place is for, said right after it ("我站在窗台上擦玻璃", "坐在楼顶边上晒太阳"; over_the_edge)
+EDGE_ERRAND_AFTER = re.compile(r"[，,]?[^，,。！？!?]{0,3}(擦|挂|装|修|晾|晒|收|贴|拍|钓|乘凉|看风景|看日出|看日落|玩|吃|喝|抽烟|"
+                               r"干活|施工|上班|工作|打扫|刷漆|拍照|自拍|等|散步|遛|巡|检修)")
 #: what a counselor's when-question holds besides the matter it asks about (CallRiskState._asks_occasion)
 OCCASION_REST = re.compile(r"我|他|她|们|了|吗|吧|会|要|想|打算|准备|大概|具体|到底|一般|个")
 #: near times that name today rather than a time to come ("今天是周四，对吧？" restates no plan's time)
@@ -307,6 +312,27 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
             for m in pattern.finditer(clause):
                 if len(clause) - m.end() <= 2 and not lex.cue_re("third_party").search(clause[:m.end()]):
                     return True
+    return False
+
+
+def over_the_edge(lex: Lexicon, text: str) -> bool:
+    """The caller's own body at the drop now, which is the act under way whatever words come with it (Beijing 紧急:
+    "standing at the edge"): legs over the side, standing on the window sill, on the edge of the roof, on the track
+    (``edge_over``: "我在我们家楼顶，坐在边上", "腿在外面", "我已经站到窗台上了", "就站在轨道上"). Not someone else's
+    ("我妈站在窗台上"), a habit or a day gone by ("那天我站在窗台上"), a question, a wish or a denial, nor an errand
+    there ("我站在窗台上擦玻璃")."""
+    ends = lex.cues["sentence_ends"]
+    for m in lex.cue_re("edge_over").finditer(text):
+        a = sentence_start(lex, text, m.start())
+        b = next((i for i in range(m.end(), len(text)) if text[i] in ends), len(text))
+        sentence, before = text[a:b], text[a:m.start()]
+        if (lex.cue_re("not_now").search(sentence) or lex.cue_re("distant_past").search(sentence)
+                or (lex.cue_re("recent_told").search(sentence) and not lex.cue_re("edge_now").search(sentence))
+                or lex.cue_re("third_party").search(before) or lex.cue_re("hypothetical").search(before)
+                or EDGE_NOT_SO.search(before[-3:]) or (b < len(text) and text[b] in "？?")
+                or text[b - 1:b] == "吗" or EDGE_ERRAND_AFTER.match(text, m.end())):
+            continue
+        return True
     return False
 
 
@@ -573,6 +599,10 @@ class CallRiskState:
                 # on the stool, from a caller who told of a rope hung or tied: "绳子已经挂好了" … "我现在踩在凳子上"
                 or (self._rope and (voiced or self._rope_hung)
                     and bool(lex.cue_re("on_the_stool").search(lex.corrected(seg.text)))))
+        over = level_rank(self.level) < level_rank("紧急") and over_the_edge(lex, whole)
+        if over and not labels:
+            # "我在我们家楼顶，坐在边上" … "嗯，腿在外面": at the drop now, with or without words of intent
+            return self._raise_on(seg, "紧急")
         if (edge and self._rope_hung and level_rank(self.level) < level_rank("紧急")
                 and lex.cue_re("on_the_stool").search(lex.corrected(seg.text))):
             # "绳子" | "已经挂好了" | "在门框上" | "我现在" | "踩在凳子上": the act under way, words of intent or not
@@ -607,6 +637,8 @@ class CallRiskState:
         if not labels:
             return self._raise_plan_level()
         seg_level = segment_level(lex, seg, labels, context, risk.keywords, voiced, reading)
+        if over:
+            seg_level = "紧急"  # "我现在站在窗台上，不想活了": at the drop, whatever the words say besides
         worded = {k.label for k in risk.keywords}
         if (self._edge_seg is not None and worded & INTENT_LABELS
                 and seg.start - self._edge_seg.start <= EDGE_WINDOW_S and level_rank(seg_level) < level_rank("紧急")):
