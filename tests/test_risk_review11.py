@@ -127,3 +127,29 @@ def test_a_weekday_next_week_is_no_near_time(engine):
     ra, out = run(engine, [(C, "我已经想好了，下礼拜三我就去他公司楼顶跳下去。")])
     assert "suicide_plan" in worded(out[-1])
     assert ra.state.level == "中"
+
+
+def test_settling_it_with_a_blade_ready_and_a_day_is_a_plan(engine):
+    ra, out = run(engine, [(C, "这两天我就想做个了断。"), (K, "你说的了断，是指结束生命吗？"), (C, "是，绳子我都买好了。"),
+                           (K, "这两天，是指今明两天吗？"), (C, "嗯，最迟后天。")])
+    assert "active_ideation" in worded(out[1])
+    assert ra.state.level == "高"
+
+
+@pytest.mark.parametrize("said", ["我想跟他做个了断，这段感情太累了。", "我和她想做个了断，离婚算了。"])
+def test_settling_things_with_someone_is_no_ideation(engine, said):
+    ra, out = run(engine, [(C, said)])
+    assert "active_ideation" not in worded(out[-1])
+
+
+def test_a_yes_to_the_decision_restated_with_its_day_is_a_plan(engine):
+    ra, _ = run(engine, [(C, "我真的撑不下去了，我想在我生日那天走。"), (K, "你生日是哪天？"), (C, "后天。"),
+                         (K, "所以你是打算后天，在你生日那天，结束自己的生命？"), (C, "对。")])
+    assert ra.state.level == "高"
+
+
+@pytest.mark.parametrize("asked", ["你是打算明天去看医生吗？", "你原来打算明天结束生命，后来放弃了，是吗？",
+                                   "你明天还会有想死的念头吗？"])
+def test_a_yes_to_no_decision_with_a_day_is_no_plan(engine, asked):
+    ra, _ = run(engine, [(C, "我真的不想活了。"), (K, asked), (C, "对。")])
+    assert ra.state.level == "中"

@@ -81,6 +81,8 @@ PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|想过|定|选|动手
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
+#: a decision's words in the counselor's restatement of the caller's intent with a day (confirms_dated_plan)
+DECISION_WORDS = re.compile(r"打算|准备|计划|决定|定了|定在")
 #: a denial or a wish just before the place ("我没站在窗台上", "我不想坐在边上"): no one at the edge (over_the_edge)
 EDGE_NOT_SO = re.compile(r"(没|没有|不|别|不想|不敢|不会|不要)$")
 #: what the place is for, said right after it ("我站在窗台上擦玻璃", "坐在楼顶边上晒太阳"; over_the_edge)
@@ -360,10 +362,15 @@ def confirms_dated_plan(lex: Lexicon, seg: FinalSegment, context: Sequence[Final
     "明天要把攒的药扔掉"), as the present plan ("你原来打算今晚跳楼，后来打消了这个念头" is none); "你今晚还会有想死的念
     头吗？" names neither and stays ideation. None otherwise."""
     found = confirmed_question(lex, seg, context)
-    if found is None or not {"suicide_plan", "suicide_preparation"} & set(risk_question(lex, context)):
+    if found is None:
+        return None
+    asked = set(risk_question(lex, context))
+    # or the decision itself, restated with its day: "所以你是打算这个礼拜六，在你生日那天，结束自己的生命？" → "对。"
+    decided = bool(asked & {"active_ideation"}) and bool(DECISION_WORDS.search(lex.corrected(found[0].text)))
+    if not ({"suicide_plan", "suicide_preparation"} & asked or decided):
         return None
     question, span = found
-    if not {"suicide_plan", "suicide_preparation"} & set(question_labels(lex, question, context)):
+    if not decided and not {"suicide_plan", "suicide_preparation"} & set(question_labels(lex, question, context)):
         question = counselor_turn(context, question)  # the question in pieces: "你是打算" | "明天用炭" | "…对吗"
     said = lex.corrected(question.text)
     if lex.cue_re("plan_not_current").search(said) or lex.cue_re("resolved").search(said):

@@ -369,6 +369,18 @@ def write_model_card(out: Path, m: dict) -> Path:
         "do not change. On the held-out scores and fold thresholds saved in session 16 the engine stands at "
         "**P 0.804 / R 0.894** (tp 278, fp 68), unchanged. The target is still missed by two rows.",
         "",
+        "## Lexicon 1.16 (2026-12-07, session 20)",
+        "The model is unchanged (the same files; not trained again this session). Lexicon 1.16 and the level rules "
+        "were written from an eleventh review's own conversations and a development call's misheard date (none from "
+        "PsyGUARD) and narrowed after a fifth code review: the caller's body at the drop (legs over, on the window "
+        "sill, on the roof's edge, on the track) is an emergency with or without words of intent; gas opened, a cut in "
+        "progress and tens of pills are acts, a small dose is none, an act only thought of is no attempt; an answer "
+        "that names an overdose to the counselor's question what or how much was taken is the act; a wound still "
+        "dressed dates an undated attempt as recent; a plan is dated by an errand's day only when tied to it "
+        "(README.md, \"How risk is found\"). No lexicon-only label of the 1,480 PsyGUARD rows or the CPsyCoun client "
+        "turns changes. On the held-out scores and fold thresholds saved in session 16 the engine stands at "
+        "**P 0.804 / R 0.894** (tp 278, fp 68), unchanged. The target is still missed by two rows.",
+        "",
         "## Limits",
         "- Per-label figures for `suicide_plan`, `suicide_preparation`, `suicide_attempt`, `self_harm_ideation` rest on "
         "2–18 examples; the engine takes those labels from the lexicon, the classifier is used for any_suicide and "
