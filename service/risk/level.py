@@ -81,8 +81,12 @@ PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|想过|定|选|动手
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
+#: a plan that waits for an occasion: its last verb before 完 ("跑完我就…", "等我把房租交了，我就…"; _occasion_told)
+OCCASION_DONE = re.compile(r"(?:等我?把?[^，,。！？!?]{0,6}?)?(?P<act>[\u4e00-\u9fff])(完|好)了?[，,]?(我)?就")
 #: a decision's words in the counselor's restatement of the caller's intent with a day (confirms_dated_plan)
 DECISION_WORDS = re.compile(r"打算|准备|计划|决定|定了|定在")
+#: a counselor's question about a time gone by, which the caller's answer tells of (over_the_edge is then no edge now)
+EDGE_THEN = re.compile(r"当时|那时|那天|那次|那一次|上次|之前|以前|那会")
 #: a denial or a wish just before the place ("我没站在窗台上", "我不想坐在边上"): no one at the edge (over_the_edge)
 EDGE_NOT_SO = re.compile(r"(没|没有|不|别|不想|不敢|不会|不要)$")
 #: what the place is for, said right after it ("我站在窗台上擦玻璃", "坐在楼顶边上晒太阳"; over_the_edge)
@@ -459,7 +463,10 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
                     and bool(lex.cue_re("rope_words").search(whole))
                     and bool(lex.cue_re("on_the_stool").search(whole))
                     and (intent or bool(lex.cue_re("hanging_point").search(whole))))
-    edge = (at_the_edge(lex, whole) and intent) or on_the_stool
+    asked = last_counselor(context)
+    then = asked is not None and bool(EDGE_THEN.search(lex.corrected(asked.text)))
+    # not the answer to a question about then ("你当时站在那里是想跳下去吗？" → "是，腿都跨出去了")
+    edge = (at_the_edge(lex, whole) and intent and not then) or on_the_stool
     if suicidal and (edge or lex.cue_re("time_imminent").search(whole)):
         raise_to("紧急")
     return level
@@ -602,11 +609,14 @@ class CallRiskState:
             self._rope = True
         if self._rope and lex.cue_re("hanging_point").search(whole):
             self._rope_hung = True
-        edge = (at_the_edge(lex, whole, bare=True) or self._confirms_edge(lex, seg, context)
+        last_q = last_counselor(context)
+        then = last_q is not None and bool(EDGE_THEN.search(lex.corrected(last_q.text)))
+        edge = ((at_the_edge(lex, whole, bare=True) and not then) or self._confirms_edge(lex, seg, context)
                 # on the stool, from a caller who told of a rope hung or tied: "绳子已经挂好了" … "我现在踩在凳子上"
                 or (self._rope and (voiced or self._rope_hung)
                     and bool(lex.cue_re("on_the_stool").search(lex.corrected(seg.text)))))
-        over = level_rank(self.level) < level_rank("紧急") and over_the_edge(lex, whole)
+        # not the answer to a question about then: "你当时站在那里是想跳下去吗？" → "是，腿都跨出去了"
+        over = level_rank(self.level) < level_rank("紧急") and not then and over_the_edge(lex, whole)
         if over and not labels:
             # "我在我们家楼顶，坐在边上" … "嗯，腿在外面": at the drop now, with or without words of intent
             return self._raise_on(seg, "紧急")
@@ -679,6 +689,11 @@ class CallRiskState:
                             key=level_rank)
         if set(labels) & {"suicide_plan", "suicide_preparation"} and current_plan(lex, text, risk):
             self._plan_seg = seg
+            told = self._occasion_told(lex, text, context)
+            if told is not None:
+                # "我明天要跑全马。" … "跑完我就从酒店楼上跳下去": the occasion the plan waits for, and its day, told
+                # before
+                self._near_seg = told
         planned = self._plan_and_time()
         if planned and level_rank(seg_level) < level_rank("高"):
             seg_level = "高"
@@ -817,6 +832,23 @@ class CallRiskState:
             return False
         return bool(PLAN_TIME_WORDS.search(said)) or not WHEN_REST.sub(
             "", OCCASION_REST.sub("", lex.cue_re("when_question").sub("", said)))  # "具体是哪天？", "那你想哪天？"
+
+    @staticmethod
+    def _occasion_told(lex: Lexicon, text: str, context: Sequence[FinalSegment]) -> FinalSegment | None:
+        """The caller's earlier segment that told, with a near time, the occasion a plan here waits for ("跑完我就…",
+        "考完了我就…", "等我把房租交了，我就…"): one of the caller's last ATTEMPT_TIME_LOOKBACK segments whose near-time
+        clause holds the occasion's verb ("我明天要跑全马"); else None."""
+        m = OCCASION_DONE.search(text)
+        if m is None:
+            return None
+        action = m.group("act")
+        for prev in reversed(list(context)[-ATTEMPT_TIME_LOOKBACK:]):
+            if prev.speaker != "caller":
+                continue
+            clause = near_time_clause(lex, lex.corrected(prev.text))
+            if clause is not None and action in clause and not lex.cue_re("third_party").search(clause):
+                return prev
+        return None
 
     def _asks_occasion(self, lex: Lexicon, question: FinalSegment) -> bool:
         """The counselor's when-question asks when the occasion is that the caller tied the plan to: it names a
