@@ -99,11 +99,10 @@ def test_heard_forms_count_only_in_a_call_about_risk():
     text = "我把夜花去打开了。"  # 夜花去: how the model heard 液化气
     assert not lexicon.find(text)
     found = lexicon.in_risk_context().find(text)
-    # "把液化气打开了" is the act itself in any call (lexicon 1.16; before, only its method outside a call where the
-    # caller voiced intent), its heard form only in a call about risk
-    assert [(m.text, m.label, m.via) for m in found] == [("把夜花去打开了", "suicide_attempt", "pinyin")]
+    assert [(m.text, m.label, m.via) for m in found] == [("夜花去", "suicide_plan", "pinyin")]
+    # from a caller who voiced suicidal intent, "液化气…打开" is the act itself (lexicon 1.11), not only its method
     acts = [(m.text, m.label) for m in lexicon.view(heard=True, acts=True).find(text)]
-    assert acts == [("把夜花去打开了", "suicide_attempt")]
+    assert acts == [("夜花去打开", "suicide_attempt")]
     assert lexicon.in_risk_context() is lexicon.in_risk_context()  # one view, built once
     assert Lexicon.load(heard_forms=False).in_risk_context().find(text) == []
     assert lexicon.full_version.endswith("+heard-base-2026-11-25")
@@ -136,7 +135,7 @@ def test_the_engine_uses_heard_forms_once_the_call_is_about_risk():
     call = RiskAnalysis(engine, "h-2", None)
     call.analyze(seg(1, "我真的不想活了。"))
     risk, _ = call.analyze(seg(2, text))
-    assert "suicide_attempt" in risk.labels and any(k.text == "把夜花去打开了" for k in risk.keywords)
+    assert "suicide_attempt" in risk.labels and any(k.text == "夜花去打开" for k in risk.keywords)
     asked = RiskAnalysis(engine, "h-3", None)  # the counselor naming suicide makes it a call about risk too
     asked.analyze(seg(1, "你有没有想过自杀？", speaker="counselor"))
     risk, _ = asked.analyze(seg(2, text))

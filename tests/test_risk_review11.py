@@ -60,7 +60,7 @@ def test_a_sill_or_an_edge_for_an_errand_or_someone_else_is_no_emergency(engine,
 # --- acts the review's words found -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("turns", [
-    [(C, "我把"), (C, "燃气"), (C, "打开了")],
+    [(C, "我不想活了。"), (K, "你现在在做什么？"), (C, "我把"), (C, "燃气"), (C, "打开了")],
     [(C, "我正在割手腕，血流了一地。")],
     [(C, "我刚才吃了艾司唑仑三十多片。")],
 ])
@@ -71,7 +71,8 @@ def test_acts_told_as_done_or_under_way_are_an_emergency(engine, turns):
 
 
 @pytest.mark.parametrize("said", ["我把煤气打开了，准备炒菜。", "家里停电，我把燃气开了烧点热水。", "我在割麦子，手都磨破了。",
-                                  "我昨天吃了两片安眠药，睡得还行。"])
+                                  "我昨天吃了两片安眠药，睡得还行。", "我把煤气打开了，结果打不着火。", "停了三天气，今天终于把燃气开了。",
+                                  "我正划着胳膊，皮划艇训练太累了。", "这个月我一共吃了艾司唑仑二十多片，每天晚上一片，医生开的。"])
 def test_everyday_gas_fields_and_a_dose_are_no_act(engine, said):
     ra, out = run(engine, [(C, said)])
     assert "suicide_attempt" not in worded(out[-1])
@@ -153,3 +154,54 @@ def test_a_yes_to_the_decision_restated_with_its_day_is_a_plan(engine):
 def test_a_yes_to_no_decision_with_a_day_is_no_plan(engine, asked):
     ra, _ = run(engine, [(C, "我真的不想活了。"), (K, asked), (C, "对。")])
     assert ra.state.level == "中"
+
+
+# --- narrowed after a code review (var/review30code: 97 new false alarms in the first version, 2 left) -------------
+
+@pytest.mark.parametrize("turns", [
+    [(C, "为了挂窗帘，我站到窗台上了。")],
+    [(C, "梦里我站在铁轨上，火车开过来。")],
+    [(C, "小猫爬上窗台了，我得去抱下来。")],
+    [(C, "我们工班现在站在轨道上换枕木。")],
+    [(C, "我们家住顶楼，我的房间就在边上。")],
+    [(C, "我想爬上窗台看看雪。")],
+    [(C, "晚上太热，我现在脚伸到窗户外面吹风。")],
+])
+def test_errands_dreams_wishes_and_others_at_the_edge_are_no_emergency(engine, turns):
+    ra, _ = run(engine, turns)
+    assert ra.state.level == "无"
+
+
+def test_an_edge_without_now_in_an_everyday_call_is_no_emergency(engine):
+    ra, _ = run(engine, [(C, "我站在窗台上。")])
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("turns", [
+    [(C, "我家狗误吃了东西。"), (K, "它吃了多少？"), (C, "老鼠药，好多，一整包都没了。")],
+    [(C, "孩子把药翻出来了。"), (K, "孩子吃了什么药？"), (C, "安眠药，一整板都拆开了。")],
+    [(C, "我今天胃口特别好。"), (K, "你晚饭吃了多少？"), (C, "吃了好多，吃完心里也安定了。")],
+    [(C, "我失眠很久了。"), (K, "那你吃了多少安眠药？"), (C, "安眠药一晚上一片，一盒能吃半个月。")],
+])
+def test_an_answer_about_someone_elses_or_the_usual_intake_is_no_act(engine, turns):
+    ra, out = run(engine, turns)
+    assert "suicide_attempt" not in worded(out[-1])
+    assert ra.state.level == "无"
+
+
+@pytest.mark.parametrize("said", ["今晚我去河边跳交谊舞。", "这周末去大桥跳蹦极。", "明天去水库跳一会儿舞，再钓鱼。"])
+def test_dancing_by_the_water_is_no_plan(engine, said):
+    ra, _ = run(engine, [(C, said)])
+    assert ra.state.level == "无"
+
+
+def test_a_small_dose_of_poison_is_still_an_act(engine):
+    ra, out = run(engine, [(C, "我刚才吃了三颗老鼠药。")])
+    assert "suicide_attempt" in worded(out[-1])
+    assert ra.state.level == "紧急"
+
+
+@pytest.mark.parametrize("plan,asked", [("等考完试我就去跳楼。", "那你哪天考？"), ("他结婚那天我就从楼上跳下去。", "婚礼是哪天？")])
+def test_one_word_of_the_occasion_in_the_question_dates_the_plan(engine, plan, asked):
+    ra, _ = run(engine, [(C, plan), (K, asked), (C, "后天。")])
+    assert ra.state.level == "高"

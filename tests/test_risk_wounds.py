@@ -106,3 +106,15 @@ def test_sleeping_pills_on_the_weekend_as_usual_are_no_plan(engine):
     ra, out = run(engine, [(C, "我不想活了。"), (K, "睡眠怎么样？"), (C, "周末我就吃安眠药，平常不敢吃。")])
     assert "suicide_plan" not in worded(out[-1])
     assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("said", [
+    "我前两天切菜切到手了，贴着创可贴。",
+    "上周做了个阑尾手术，伤口还疼。",
+    "猫抓了我，胳膊上贴着创可贴。",
+    "我前天抽血，胳膊上现在还贴着创可贴。",
+    "伤口疼了半年了，一直没好利索。",
+])
+def test_a_wound_from_something_else_or_long_ago_dates_nothing(engine, said):
+    ra, _ = run(engine, [(C, "我割了手腕，想死。"), (K, "嗯，你说。"), (C, said)])
+    assert ra.state.level == "中"

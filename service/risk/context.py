@@ -190,6 +190,16 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     return last_third > last_first
 
 
+#: the day's medicine ("把今天的药都吃了再睡"; _when_told)
+DAYS_MEDICINE = re.compile(r"(今天|今晚|每天|每晚|早上|晚上)的药|再睡|睡前|按时")
+#: a question about someone else's or the usual intake ("它吃了多少？", "你平时吃的什么药？"; answered_attempt_question)
+INTAKE_NOT_MINE = re.compile(r"它|平时|平常|一般|每天|每次|晚饭|午饭|早饭|饭")
+#: an answer that opens by not knowing the amount, no denial ("不知道，四五十片吧"; answered_attempt_question)
+UNSURE = re.compile(r"^[，,。\s]*(不知道|不清楚|不记得|记不清|不太清楚|没数)[了啊呢]?[，,。]")
+#: 安定 that is calm, not the drug ("心里也安定了"; _overdose_named)
+SETTLED = re.compile(r"安定(了|下来|多了)")
+#: a dose as taken every night ("安眠药一晚上一片，一盒能吃半个月"; _overdose_named)
+DOSE_ROUTINE = re.compile(r"一(晚上?|天|次|顿)[^，,。]{0,2}(一|两|半)(片|粒|颗)|能吃|医生开")
 #: tens of pills ("20片", "四五十片", "几十粒"; _overdose_named)
 OVERDOSE_COUNT = re.compile(r"([1-9][0-9]+|几十|[一二三四五六七八九两]{0,2}十[来多几]?)多?(片|粒|颗)")
 #: words right before an act that make it one thought of, not done ("我想过把药全吃了", "本来想着把…"; _when_told)
@@ -207,7 +217,11 @@ def _when_told(lex: Lexicon, text: str, m: Match) -> Judged:
         return Judged(m, m.label, "kept")
     start, stop = _sentence_of(lex, text, m)
     if m.label == "suicide_attempt" and ACT_THOUGHT_BEFORE.search(text, start, m.char_start):
-        # "上礼拜我想过把家里的安眠药全吃了，最后没吃": the act thought of, a method in mind, not done
+        # "上礼拜我想过把家里的安眠药全吃了，最后没吃": the act thought of, a method in mind, not done ("我想着把今天的药
+        # 都吃了再睡" is the day's medicine)
+        if "药" in m.text and (_medicine_as_told(lex, text[start:stop]) or _routine_said(lex, text[start:stop])
+                              or DAYS_MEDICINE.search(text, start, stop)):
+            return Judged(m, None, "medicine")
         return Judged(m, "suicide_plan", "wished")
     if m.label == "suicide_attempt":
         # the routine said ("医生让我明天把那瓶药都吃了再去复诊"); a course ended or an everyday drug leaves the act
@@ -649,10 +663,15 @@ def answered_attempt_question(
     if question is None or not lex.cue_re("attempt_question").search(normalize(question.text)):
         return None
     text = normalize(seg.text)
-    if not any(_speaks_of_suicide(lex, p) for p in recent) and not _overdose_named(lex, text):
-        return None  # "我吃了药。" … "你吃了什么药？什么时候吃的？" … "安眠药，一整盒，就刚刚": the answer says it
-    if _answer(lex, text)[0] == "no":
+    asked = normalize(question.text)
+    # or the answer says it: "我吃了药。" … "你吃了什么药？什么时候吃的？" … "安眠药，一整盒，就刚刚" (an answer about
+    # the caller's own intake, not a dog's, a child's or the usual: "它吃了多少？", "你平时吃的什么药？")
+    overdose = (_overdose_named(lex, UNSURE.sub("", text)) and not INTAKE_NOT_MINE.search(asked)
+                and not lex.cue_re("third_party").search(asked))
+    if not overdose and not any(_speaks_of_suicide(lex, p) for p in recent):
         return None
+    if _answer(lex, text)[0] == "no" and not (overdose and not lex.cue_re("answer_negative").search(UNSURE.sub("", text))):
+        return None  # "没吃，我骗你的"; "不知道，四五十片吧，阿普唑仑" opens by not knowing, no denial
     given = lex.cue_re("attempt_answer").search(text)
     if given is None:
         return None
@@ -772,7 +791,9 @@ def referred_ideation(
 def _overdose_named(lex: Lexicon, text: str) -> bool:
     """A caller's answer that names a lethal medicine and an overdose of it ("安眠药，一整盒", "四五十片吧，阿普唑仑"):
     ``lethal_means`` and ``attempt_amount`` or tens of pills, not negated."""
-    return (bool(lex.cue_re("lethal_means").search(text)) and _answer(lex, text)[0] != "no"
+    return (bool(lex.cue_re("lethal_means").search(SETTLED.sub("", text)))
+            and not lex.cue_re("answer_negative").search(UNSURE.sub("", text))
+            and not lex.cue_re("medicine_routine").search(text) and not DOSE_ROUTINE.search(text)
             and bool(lex.cue_re("attempt_amount").search(text) or OVERDOSE_COUNT.search(text)))
 
 

@@ -83,15 +83,22 @@ ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
 #: a plan that waits for an occasion: its last verb before 完 ("跑完我就…", "等我把房租交了，我就…"; _occasion_told)
 OCCASION_DONE = re.compile(r"(?:等我?把?[^，,。！？!?]{0,6}?)?(?P<act>[\u4e00-\u9fff])(完|好)了?[，,]?(我)?就")
+#: the occasion a plan waits for, up to its 就 ("等发了工资，把钱给我妈，我就", "他结婚那天我就", "考完我就")
+OCCASION_SPAN = re.compile(r"(等|趁)[^。！？!?]{1,16}?[，,]?我?就|[^。！？!?，,]{1,10}(那天|那一天|完|以后|之后)[^。！？!?，,]{0,3}?我?就")
 #: a decision's words in the counselor's restatement of the caller's intent with a day (confirms_dated_plan)
 DECISION_WORDS = re.compile(r"打算|准备|计划|决定|定了|定在")
 #: a counselor's question about a time gone by, which the caller's answer tells of (over_the_edge is then no edge now)
 EDGE_THEN = re.compile(r"当时|那时|那天|那次|那一次|上次|之前|以前|那会")
 #: a denial or a wish just before the place ("我没站在窗台上", "我不想坐在边上"): no one at the edge (over_the_edge)
 EDGE_NOT_SO = re.compile(r"(没|没有|不|别|不想|不敢|不会|不要)$")
-#: what the place is for, said right after it ("我站在窗台上擦玻璃", "坐在楼顶边上晒太阳"; over_the_edge)
-EDGE_ERRAND_AFTER = re.compile(r"[，,]?[^，,。！？!?]{0,3}(擦|挂|装|修|晾|晒|收|贴|拍|钓|乘凉|看风景|看日出|看日落|玩|吃|喝|抽烟|"
-                               r"干活|施工|上班|工作|打扫|刷漆|拍照|自拍|等|散步|遛|巡|检修)")
+#: what the place is for, anywhere in the words ("我站在窗台上擦玻璃", "为了挂窗帘，我站到窗台上了"; over_the_edge)
+EDGE_ERRAND = re.compile(r"擦|挂|装|修|晾|晒|收|贴|拍|钓|乘凉|看风景|看日出|看日落|看雪|看书|玩|吃|喝|抽烟|烟灰|干活|施工|上班|加班|"
+                         r"工作|打扫|刷|拍照|自拍|等|散步|遛|巡|检修|浇|换|拆|扔|打胶|烧烤|弹|唱|睡午觉|午休|写作业|打游戏|"
+                         r"摆摊|聊|喊|枕木|调车|螺丝|轨距|缆车|被子|吹风|凉快|锻炼|跑步|跳舞|蹦极|风筝|花|猫|狗|鸽子|鸟")
+#: the counselor asking where the caller is now, or how near the drop ("你现在在哪儿？", "你离铁轨多远？")
+EDGE_WHERE = re.compile(r"在哪|哪里|哪儿|什么地方|什么位置|多远|离.{0,6}(远|近)")
+#: a wish or a dream before the place in its sentence ("我想爬上窗台看看雪", "梦里我站在铁轨上"; over_the_edge)
+EDGE_WISH = re.compile(r"想|梦|打算|准备|要是|如果|假如|万一")
 #: what a counselor's when-question holds besides the matter it asks about (CallRiskState._asks_occasion)
 OCCASION_REST = re.compile(r"我|他|她|们|了|吗|吧|会|要|想|打算|准备|大概|具体|到底|一般|个")
 #: near times that name today rather than a time to come ("今天是周四，对吧？" restates no plan's time)
@@ -321,12 +328,19 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
     return False
 
 
-def over_the_edge(lex: Lexicon, text: str) -> bool:
+def over_the_edge(lex: Lexicon, text: str, asked_where: bool = False, about_risk: bool = False) -> bool:
     """The caller's own body at the drop now, which is the act under way whatever words come with it (Beijing 紧急:
     "standing at the edge"): legs over the side, standing on the window sill, on the edge of the roof, on the track
-    (``edge_over``: "我在我们家楼顶，坐在边上", "腿在外面", "我已经站到窗台上了", "就站在轨道上"). Not someone else's
-    ("我妈站在窗台上"), a habit or a day gone by ("那天我站在窗台上"), a question, a wish or a denial, nor an errand
-    there ("我站在窗台上擦玻璃")."""
+    (``edge_over``: "我在我们家楼顶，坐在边上", "腿在外面", "我已经站到窗台上了", "就站在轨道上").
+
+    Said as now: with 现在/已经/正 (``edge_now``) in its sentence, in answer to the counselor's question where the caller
+    is (``asked_where``: "你现在在哪儿？" → "我在我们家楼顶，坐在边上"), or in a call about risk (``about_risk``). The
+    caller's own: "我" before it in its sentence, or no one else named there in an answer to where ("就站在轨道上"); not
+    someone or something else ("我妈站在窗台上", "小猫爬上窗台"). Not a habit or a day gone by ("那天我站在窗台上"), a
+    question, a wish, a dream or a denial ("我想爬上窗台看看雪", "梦里我站在铁轨上", "我没站在窗台上"), nor an errand
+    there, said anywhere in the words ("我站在窗台上擦玻璃", "为了挂窗帘，我站到窗台上了", "在铁轨上换枕木")."""
+    if EDGE_ERRAND.search(text):
+        return False
     ends = lex.cues["sentence_ends"]
     for m in lex.cue_re("edge_over").finditer(text):
         a = sentence_start(lex, text, m.start())
@@ -335,10 +349,12 @@ def over_the_edge(lex: Lexicon, text: str) -> bool:
         if (lex.cue_re("not_now").search(sentence) or lex.cue_re("distant_past").search(sentence)
                 or (lex.cue_re("recent_told").search(sentence) and not lex.cue_re("edge_now").search(sentence))
                 or lex.cue_re("third_party").search(before) or lex.cue_re("hypothetical").search(before)
-                or EDGE_NOT_SO.search(before[-3:]) or (b < len(text) and text[b] in "？?")
-                or text[b - 1:b] == "吗" or EDGE_ERRAND_AFTER.match(text, m.end())):
+                or EDGE_WISH.search(before) or EDGE_NOT_SO.search(before[-3:]) or (b < len(text) and text[b] in "？?")
+                or text[b - 1:b] == "吗"):
             continue
-        return True
+        own = "我" in before.replace("我们", "") or asked_where
+        if own and (about_risk or asked_where or lex.cue_re("edge_now").search(sentence)):
+            return True
     return False
 
 
@@ -609,14 +625,17 @@ class CallRiskState:
             self._rope = True
         if self._rope and lex.cue_re("hanging_point").search(whole):
             self._rope_hung = True
-        last_q = last_counselor(context)
+        # the counselor's last words before the caller's turn, however many pieces the turn is in
+        last_q = next((p for p in reversed(context) if p.speaker == "counselor"), None)
         then = last_q is not None and bool(EDGE_THEN.search(lex.corrected(last_q.text)))
         edge = ((at_the_edge(lex, whole, bare=True) and not then) or self._confirms_edge(lex, seg, context)
                 # on the stool, from a caller who told of a rope hung or tied: "绳子已经挂好了" … "我现在踩在凳子上"
                 or (self._rope and (voiced or self._rope_hung)
                     and bool(lex.cue_re("on_the_stool").search(lex.corrected(seg.text)))))
         # not the answer to a question about then: "你当时站在那里是想跳下去吗？" → "是，腿都跨出去了"
-        over = level_rank(self.level) < level_rank("紧急") and not then and over_the_edge(lex, whole)
+        asked_where = last_q is not None and bool(EDGE_WHERE.search(lex.corrected(last_q.text)))
+        over = (level_rank(self.level) < level_rank("紧急") and not then
+                and over_the_edge(lex, whole, asked_where, risk_context or voiced))
         if over and not labels:
             # "我在我们家楼顶，坐在边上" … "嗯，腿在外面": at the drop now, with or without words of intent
             return self._raise_on(seg, "紧急")
@@ -858,7 +877,12 @@ class CallRiskState:
             return False
         asked = OCCASION_REST.sub(" ", WHEN_REST.sub(" ", lex.cue_re("when_question").sub(" ", lex.corrected(question.text))))
         plan = lex.corrected(self._plan_seg.text)
-        return any(w[i:i + 2] in plan for w in asked.split() for i in range(len(w) - 1))
+        if any(w[i:i + 2] in plan for w in asked.split() for i in range(len(w) - 1)):
+            return True
+        # one word is enough inside the occasion itself ("等考完试我就去跳楼" … "那你哪天考？", "他结婚那天我就…" …
+        # "婚礼是哪天？")
+        span = OCCASION_SPAN.search(plan)
+        return span is not None and any(ch in span.group(0) for w in asked.split() for ch in w)
 
     def _told_just_before(self, question: FinalSegment) -> bool:
         """The caller's last segment before ``question`` (false starts aside) carries their own words of risk: a bare
@@ -946,7 +970,7 @@ class CallRiskState:
             return False  # "早就好了，就剩个疤"; "我女儿膝盖上贴着创可贴" is someone else's wound
         said = [text, *(s.text for s in context[-ATTEMPT_TIME_LOOKBACK:] if s.speaker == "caller")]
         return not self._attempt_old and not any(lex.cue_re(cue).search(lex.corrected(t))
-                                                 for cue in WOUND_OLD_CUES for t in said)
+                                                 for cue in (*WOUND_OLD_CUES, "wound_old") for t in said)
 
     def _symptom_after_attempt(self, lex: Lexicon, text: str) -> bool:
         """A symptom now ("头好晕……想睡觉") from a caller who told an attempt without a date, or as just now: after
