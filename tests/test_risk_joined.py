@@ -91,9 +91,11 @@ def test_the_joined_reading_only_adds(engine):
 
 def test_joined_reading_bounds():
     seg = FinalSegment("j", 9, "caller", 20.0, 21.0, "全吃了。")
-    pieces = [FinalSegment("j", i, "caller", 6.0 + 2 * i, 7.5 + 2 * i, "药") for i in range(7)]
+    n = MAX_FRAGMENTS + 2
+    pieces = [FinalSegment("j", i, "caller", 20.0 - 2 * (n - i), 21.5 - 2 * (n - i), "药") for i in range(n)]
     reading = joined_reading(seg, pieces)
-    assert reading.fragments == MAX_FRAGMENTS and reading.text == "药药药药药全吃了。"  # the nearest five, no more
+    # the nearest MAX_FRAGMENTS (eight), no more
+    assert reading.fragments == MAX_FRAGMENTS == 8 and reading.text == "药" * MAX_FRAGMENTS + "全吃了。"
     close = [FinalSegment("j", i, "caller", 16.0 + i, 16.9 + i, p) for i, p in enumerate(["我……", "把", "药"])]
     reading = joined_reading(seg, close)
     assert reading.text == "我把药全吃了。" and reading.fragments == 3 and reading.start == 16.0

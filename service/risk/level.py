@@ -80,7 +80,7 @@ PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|想过|定|选|动手
 #: words that point back to what was just told without naming it: the act only when the caller had just told it
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
-WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|你|您|这|还记得|记得|吗|发生")
+WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|具体|到底|你|您|这|还记得|记得|吗|发生")
 #: a plan that waits for an occasion: its last verb before 完 ("跑完我就…", "等我把房租交了，我就…"; _occasion_told)
 OCCASION_DONE = re.compile(r"(?:等我?把?[^，,。！？!?]{0,6}?)?(?P<act>[\u4e00-\u9fff])(完|好)了?[，,]?(我)?就")
 #: the occasion a plan waits for, up to its 就 ("等发了工资，把钱给我妈，我就", "他结婚那天我就", "考完我就")
@@ -928,7 +928,7 @@ class CallRiskState:
         further into a longer piece is another matter's ("刚刚我妈又骂我了" after "我割过腕"). So is a short answer to
         the counselor's question when (:meth:`_when_question`: "你以前有没有尝试过自杀？" → "有过。", "什么时候？" →
         "上个礼拜六。"); "这个念头是什么时候开始有的？" asks about the thoughts, not the act."""
-        if not self._undated_attempt:
+        if not self._undated_attempt and not (self._attempt_when == "earlier" and "suicide_attempt" in self.worded):
             return False
         # or the answer to "什么时候？" asked after it ("有过。" … "上个礼拜六。"), a question about the act, not
         # another event ("你男朋友是什么时候跟你提分手的？"); that answer dates an attempt told as history too ("我割
@@ -937,6 +937,10 @@ class CallRiskState:
         how = self._asks_about_the_act(lex, question) if question is not None else None
         asked = how == "named" or (how == "bare" and self._told_just_before(question))
         if self._attempt_history and not asked:
+            return False
+        if not self._undated_attempt and not (how == "bare" and self._told_just_before(question)):
+            # a date said roughly ("我上个月吃了药" … "具体是哪一天呢？" … "十天前吧") is made exact only by the answer to
+            # a bare question when, put right after it (not "你什么时候跳槽的？", "你上次吃药是几号？")
             return False
         if not asked and not any(words for words, _ in self._turn(at)):
             return False

@@ -14,7 +14,7 @@ from service.types import FinalSegment
 #: a caller's pieces of one utterance: the gap between them (the recognizer cuts after about 0.6 s of silence) and
 #: how many pieces, and characters before the segment, are read with it
 FRAGMENT_GAP_S = 1.5
-MAX_FRAGMENTS = 5
+MAX_FRAGMENTS = 8
 MAX_FRAGMENT_CHARS = 40
 #: what ends an utterance: a piece that ends otherwise (no mark, a comma, a trailing-off "……") goes on in the next
 FINISHED = "。！？!?；;"
