@@ -56,8 +56,6 @@ METHOD_ANSWER_END = re.compile(r"(吧|啊|呀|呗|了)?([，,。.！!？?…；;
 #: how many earlier segments the caller's own suicidal words may be back for an ingestion question to count
 ATTEMPT_QA_LOOKBACK = 12
 #: a reply that is only "嗯" (or "嗯嗯"), a full stop at most: assent to a yes/no question
-#: a first sentence that is only assent, full stop and all ("嗯。我估计肯定没考上": _answer)
-SENTENCE_YES = re.compile(r"(嗯|对|是|是的|对的|嗯嗯|对对|是啊|对啊)[。.!！]")
 BARE_YES = re.compile(r"\s*嗯(嗯)?\s*[。.!！]?\s*")
 #: "是这样" as the whole reply is a yes; opening a reply ("是这样的，我最近工作压力很大") it begins a story
 WHOLE_YES = re.compile(r"\s*(嗯[，,]?)?是这样(的)?(吧|啊)?\s*[。.!！]?\s*")
@@ -628,10 +626,6 @@ def _answer(lex: Lexicon, raw: str) -> tuple[str | None, tuple[int, int] | None]
     if BARE_YES.fullmatch(text) or WHOLE_YES.fullmatch(text):
         # "嗯。" alone answering a yes/no question is assent (a hesitant "嗯……" is not taken for one)
         return "yes", (0, len(text.rstrip("。.!！ ")))
-    first = SENTENCE_YES.match(text)
-    if first is not None and not lex.cue_re("answer_negative").match(text[first.end():].lstrip("，, ")):
-        # "嗯。我估计肯定没考上，…": a sentence of assent, then what the caller goes on to say (not "嗯。不是的")
-        return "yes", (0, first.end(1))
     for a, b in bounds[:3]:
         clause = text[a:b]
         lead = fillers.match(clause)

@@ -81,6 +81,17 @@ PLAN_TIME_WORDS = re.compile(r"打算|准备|计划|想好|想过|定|选|动手
 ACT_REFERENCE = re.compile(r"那次|这件事|这事|那件事|那事|做的")
 #: what a bare when-question may hold besides the when
 WHEN_REST = re.compile(r"[\s，,。.？?！!…]|你说的|您说的|说的|那一天|那天|那|是|的|事|呢|大概|具体|到底|你|您|这|还记得|记得|吗|发生")
+#: what an answer dating an act told as history may hold besides its time ("就三天前吧"; _dates_attempt)
+HISTORY_DATE_REST = re.compile(r"[\s，,。.…]|大概|差不多|就|吧|了|的|事|左右|那天|时候|是|嗯|啊")
+
+
+def _without_times(lex: Lexicon, said: str) -> str:
+    """``said`` with its times taken out (recent, just now, distant, near)."""
+    for cue in ("recent_past", "just_now", "distant_past", "time_near"):
+        said = lex.cue_re(cue).sub("", said)
+    return said
+
+
 #: a plan that waits for an occasion: its last verb before 完 ("跑完我就…", "等我把房租交了，我就…"; _occasion_told)
 OCCASION_DONE = re.compile(r"(?:等我?把?[^，,。！？!?]{0,6}?)?(?P<act>[\u4e00-\u9fff])(完|好)了?[，,]?(我)?就")
 #: the occasion a plan waits for, up to its 就 ("等发了工资，把钱给我妈，我就", "他结婚那天我就", "考完我就")
@@ -97,6 +108,9 @@ EDGE_ERRAND = re.compile(r"擦|挂|装|修|晾|晒|收|贴|拍|钓|乘凉|看风
                          r"摆摊|聊|喊|枕木|调车|螺丝|轨距|缆车|被子|吹风|凉快|锻炼|跑步|跳舞|蹦极|风筝|花|猫|狗|鸽子|鸟")
 #: the counselor asking where the caller is now, or how near the drop ("你现在在哪儿？", "你离铁轨多远？")
 EDGE_WHERE = re.compile(r"在哪|哪里|哪儿|什么地方|什么位置|多远|离.{0,6}(远|近)")
+#: heights and tracks people work on, and the work (at_work)
+WORK_PLACE = re.compile(r"吊篮|脚手架|塔吊|铁轨|轨道|铁道")
+WORK_ERRAND = re.compile(r"干活|刷|擦|施工|上班|工作|修|装|墙|漆|焊|检修|巡|换枕木|拧螺丝")
 #: a wish or a dream before the place in its sentence ("我想爬上窗台看看雪", "梦里我站在铁轨上"; over_the_edge)
 EDGE_WISH = re.compile(r"想|梦|打算|准备|要是|如果|假如|万一")
 #: what a counselor's when-question holds besides the matter it asks about (CallRiskState._asks_occasion)
@@ -328,6 +342,12 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
     return False
 
 
+def at_work(text: str) -> bool:
+    """A height or a track that is the caller's workplace, said with the work ("我在脚手架上，刷墙呢", "我在吊篮上，外墙
+    刷漆"): no edge, whatever else the caller said."""
+    return bool(WORK_PLACE.search(text) and WORK_ERRAND.search(text))
+
+
 def over_the_edge(lex: Lexicon, text: str, asked_where: bool = False, about_risk: bool = False) -> bool:
     """The caller's own body at the drop now, which is the act under way whatever words come with it (Beijing 紧急:
     "standing at the edge"): legs over the side, standing on the window sill, on the edge of the roof, on the track
@@ -482,7 +502,7 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
     asked = last_counselor(context)
     then = asked is not None and bool(EDGE_THEN.search(lex.corrected(asked.text)))
     # not the answer to a question about then ("你当时站在那里是想跳下去吗？" → "是，腿都跨出去了")
-    edge = (at_the_edge(lex, whole) and intent and not then) or on_the_stool
+    edge = (at_the_edge(lex, whole) and intent and not then and not at_work(whole)) or on_the_stool
     if suicidal and (edge or lex.cue_re("time_imminent").search(whole)):
         raise_to("紧急")
     return level
@@ -628,7 +648,8 @@ class CallRiskState:
         # the counselor's last words before the caller's turn, however many pieces the turn is in
         last_q = next((p for p in reversed(context) if p.speaker == "counselor"), None)
         then = last_q is not None and bool(EDGE_THEN.search(lex.corrected(last_q.text)))
-        edge = ((at_the_edge(lex, whole, bare=True) and not then) or self._confirms_edge(lex, seg, context)
+        edge = ((at_the_edge(lex, whole, bare=True) and not then and not at_work(whole))
+                or self._confirms_edge(lex, seg, context)
                 # on the stool, from a caller who told of a rope hung or tied: "绳子已经挂好了" … "我现在踩在凳子上"
                 or (self._rope and (voiced or self._rope_hung)
                     and bool(lex.cue_re("on_the_stool").search(lex.corrected(seg.text)))))
@@ -938,13 +959,17 @@ class CallRiskState:
         asked = how == "named" or (how == "bare" and self._told_just_before(question))
         if self._attempt_history and not asked:
             return False
-        if not self._undated_attempt and not (how == "bare" and self._told_just_before(question)):
+        if not self._undated_attempt and (self._attempt_history
+                                          or not (how == "bare" and self._told_just_before(question))):
             # a date said roughly ("我上个月吃了药" … "具体是哪一天呢？" … "十天前吧") is made exact only by the answer to
-            # a bare question when, put right after it (not "你什么时候跳槽的？", "你上次吃药是几号？")
+            # a bare question when, put right after it (not "你什么时候跳槽的？", "你上次吃药是几号？"), and not for an
+            # act told as history ("我小时候喝过农药" … "具体是什么时候？" … "前两天我妈还提起这事")
             return False
         if not asked and not any(words for words, _ in self._turn(at)):
             return False
         said = unpaused(text, None)[0].strip("，,。.！!？? ")
+        if self._attempt_history and asked and len(HISTORY_DATE_REST.sub("", _without_times(lex, said))) > 2:
+            return False  # an act told as history is dated by a time alone ("三天前"), not "昨天我还梦见了"
         # an answer may say more ("就上周六，十来天前吧"); a piece no one asked for is only the time
         longest = DATING_ANSWER_CHARS if asked else DATING_PIECE_CHARS
         when = attempt_when(lex, [said]) if len(said) <= longest else "unknown"
