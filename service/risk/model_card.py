@@ -371,8 +371,9 @@ def write_model_card(out: Path, m: dict) -> Path:
         "",
         "## Lexicon 1.16 (2026-12-07, session 20)",
         "The model is unchanged (the same files; not trained again this session). Lexicon 1.16 and the level rules "
-        "were written from an eleventh review's own conversations and a development call's misheard date (none from "
-        "PsyGUARD) and narrowed after a fifth code review: the caller's body at the drop (legs over, on the window "
+        "were written from an eleventh, twelfth and thirteenth review's own conversations and a development call's "
+        "misheard date (none from PsyGUARD) and narrowed after a fifth and a sixth code review: the caller's body at "
+        "the drop (legs over, on the window "
         "sill, on the roof's edge, on the track) is an emergency with or without words of intent; gas opened, a cut in "
         "progress and tens of pills are acts, a small dose is none, an act only thought of is no attempt; an answer "
         "that names an overdose to the counselor's question what or how much was taken is the act; a wound still "
