@@ -117,3 +117,20 @@ def test_at_work_on_a_height_is_no_edge(engine, answer):
 def test_an_act_told_as_history_is_dated_by_a_time_alone(engine):
     ra, _ = run(engine, [(C, "我大学的时候割过腕。"), (K, "具体是哪一天？"), (C, "昨天我还梦见了。")])
     assert ra.state.level == "中"
+
+
+@pytest.mark.parametrize("turns", [
+    [(C, "我家狗吃了楼下放的老鼠药。"), (K, "您现在心里一定很乱。"), (C, "都怪我，遛狗的时候没看住，它一口就吞下去了，医生说在洗胃。")],
+    [(C, "我家猫把我的安眠药吃了，它吞了一整板。")],
+])
+def test_a_pets_poison_is_not_the_callers_act(engine, turns):
+    ra, out = run(engine, turns)
+    assert "suicide_attempt" not in worded(out[-1])
+    assert ra.state.level in ("无", "低")
+
+
+def test_it_without_an_animal_before_it_is_still_the_caller(engine):
+    # a live final's 它 is often a misheard 他 or the caller's own thought: no animal named, no one else
+    ra, out = run(engine, [(C, "躺下就想它，有时候想，要是睡过去不醒了也好。")])
+    assert "passive_ideation" in worded(out[-1]) or "passive_ideation" in out[-1].labels
+    assert ra.state.level == "低"

@@ -78,6 +78,8 @@ QUESTION_PARTICLES = "吗呢吧"
 
 #: a count or a demonstrative before a person ("带两个孩子", "陪这个朋友"): the verb before it governs the person
 QUANTIFIED = re.compile(r"[一二两三四五六七八九几这那]个$")
+#: an animal named before a 它 that is then the subject (_third_party_subject)
+ANIMAL = re.compile(r"猫|狗|鸟|鱼|兔|仓鼠|乌龟|鹦鹉|宠物|鸡|鸭|羊|牛|猪")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +166,8 @@ def _third_party_subject(lex: Lexicon, text: str, pos: int) -> bool:
     for m in lex.cue_re("third_party").finditer(text):
         if m.end() > pos:
             break
+        if m.group(0) == "它" and not ANIMAL.search(text, 0, m.start()):
+            continue  # 它 is an animal named before it ("遛狗的时候没看住，它一口就吞下去了"); else often a misheard 他
         lead = m.start() - 2 if QUANTIFIED.match(before, max(m.start() - 2, 0), m.start()) else m.start()
         if lead > 0 and before[lead - 1] in not_subject:
             continue  # 陪她, 跟他说, 被他打, 拖累他们, 带两个孩子 — an object, not who is speaking of dying
