@@ -326,9 +326,7 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
             continue
         # a day gone by in the sentence, the clause not saying now: "去年冬天，我在江边那座桥上站了很久", "我前两天差点
         # 就跳河了，站在桥上站了好久" (not "我现在在楼顶，昨天就想跳了")
-        s_start = sentence_start(lex, text, a)
-        if (lex.cue_re("distant_past").search(text, s_start, b)
-                or (lex.cue_re("recent_told").search(text, s_start, b) and not lex.cue_re("edge_now").search(clause))):
+        if _gone_by(lex, text, sentence_start(lex, text, a), b, clause):
             continue
         if not bare:
             if lex.cue_re("at_the_edge").search(clause):
@@ -340,6 +338,19 @@ def at_the_edge(lex: Lexicon, text: str, bare: bool = False) -> bool:
                 if len(clause) - m.end() <= 2 and not lex.cue_re("third_party").search(clause[:m.end()]):
                     return True
     return False
+
+
+def _gone_by(lex: Lexicon, text: str, a: int, b: int, now_words: str) -> bool:
+    """A day gone by in ``text[a:b]`` (the sentence, up to where the place is told) with ``now_words`` not saying now:
+    "去年冬天，我在江边那座桥上站了很久", "那天我站在窗台上" (not "我现在在楼顶，昨天就想跳了")."""
+    return bool(lex.cue_re("distant_past").search(text, a, b)
+                or (lex.cue_re("recent_told").search(text, a, b) and not lex.cue_re("edge_now").search(now_words)))
+
+
+def asks_about_then(lex: Lexicon, question: FinalSegment | None) -> bool:
+    """The counselor's question is about a time gone by ("你当时站在那里是想跳下去吗？"): the caller's answer tells of
+    then, and puts no one at the edge now."""
+    return question is not None and bool(EDGE_THEN.search(lex.corrected(question.text)))
 
 
 def at_work(text: str) -> bool:
@@ -366,8 +377,7 @@ def over_the_edge(lex: Lexicon, text: str, asked_where: bool = False, about_risk
         a = sentence_start(lex, text, m.start())
         b = next((i for i in range(m.end(), len(text)) if text[i] in ends), len(text))
         sentence, before = text[a:b], text[a:m.start()]
-        if (lex.cue_re("not_now").search(sentence) or lex.cue_re("distant_past").search(sentence)
-                or (lex.cue_re("recent_told").search(sentence) and not lex.cue_re("edge_now").search(sentence))
+        if (lex.cue_re("not_now").search(sentence) or _gone_by(lex, sentence, 0, len(sentence), sentence)
                 or lex.cue_re("third_party").search(before) or lex.cue_re("hypothetical").search(before)
                 or EDGE_WISH.search(before) or EDGE_NOT_SO.search(before[-3:]) or (b < len(text) and text[b] in "？?")
                 or text[b - 1:b] == "吗"):
@@ -499,8 +509,7 @@ def segment_level(lex: Lexicon, seg: FinalSegment, labels: Sequence[str], contex
                     and bool(lex.cue_re("rope_words").search(whole))
                     and bool(lex.cue_re("on_the_stool").search(whole))
                     and (intent or bool(lex.cue_re("hanging_point").search(whole))))
-    asked = last_counselor(context)
-    then = asked is not None and bool(EDGE_THEN.search(lex.corrected(asked.text)))
+    then = asks_about_then(lex, last_counselor(context))
     # not the answer to a question about then ("你当时站在那里是想跳下去吗？" → "是，腿都跨出去了")
     edge = (at_the_edge(lex, whole) and intent and not then and not at_work(whole)) or on_the_stool
     if suicidal and (edge or lex.cue_re("time_imminent").search(whole)):
@@ -647,7 +656,7 @@ class CallRiskState:
             self._rope_hung = True
         # the counselor's last words before the caller's turn, however many pieces the turn is in
         last_q = next((p for p in reversed(context) if p.speaker == "counselor"), None)
-        then = last_q is not None and bool(EDGE_THEN.search(lex.corrected(last_q.text)))
+        then = asks_about_then(lex, last_q)
         edge = ((at_the_edge(lex, whole, bare=True) and not then and not at_work(whole))
                 or self._confirms_edge(lex, seg, context)
                 # on the stool, from a caller who told of a rope hung or tied: "绳子已经挂好了" … "我现在踩在凳子上"
@@ -682,14 +691,11 @@ class CallRiskState:
         if not own_words and self._wound_dates_attempt(lex, whole, context, seg):
             # "我用美工刀割了手腕" … "伤口现在怎么样了？" … "用纱布缠着，穿长袖就看不出来": a wound still dressed or
             # healing is days old (高), not the history an undated account might be
-            self._undated_attempt = False
-            self._dated_attempt = True
-            self._attempt_when = "recent"
+            self._date_attempt("recent")
             return self._raise_on(seg, "高")
         if not own_words and self._dates_attempt(lex, text, at):
             # "我吃了一整瓶安眠药" | "大概半小时前": the caller dates, in the same turn, the attempt told without a time
-            self._undated_attempt = False
-            self._dated_attempt = True
+            self._date_attempt(self._attempt_when)
             return self._raise_on(seg, "紧急" if self._attempt_when == "now" else "高")
         if not labels:
             return self._raise_plan_level()
@@ -717,9 +723,7 @@ class CallRiskState:
             starts = [k.char_start for k in risk.keywords if k.label == "suicide_attempt"]
             if self._wound_dates_attempt(lex, text[min(starts):], context) and level_rank(seg_level) < level_rank("高"):
                 # "我割了手腕，现在还缠着纱布": the wound, told in the same words, dates the act as recent
-                self._undated_attempt = False
-                self._dated_attempt = True
-                self._attempt_when = "recent"
+                self._date_attempt("recent")
                 seg_level = "高"
         if level_rank(seg_level) > level_rank(UNWORDED_MAX_LEVEL) and set(labels) - worded:
             # the classifier-only labels count up to UNWORDED_MAX_LEVEL; what the words carry counts in full
@@ -956,11 +960,11 @@ class CallRiskState:
         # 过腕" … "什么时候的事？" … "三天前")
         question = self._when_question(at, act=True)
         how = self._asks_about_the_act(lex, question) if question is not None else None
-        asked = how == "named" or (how == "bare" and self._told_just_before(question))
+        bare_after_act = how == "bare" and self._told_just_before(question)
+        asked = how == "named" or bare_after_act
         if self._attempt_history and not asked:
             return False
-        if not self._undated_attempt and (self._attempt_history
-                                          or not (how == "bare" and self._told_just_before(question))):
+        if not self._undated_attempt and (self._attempt_history or not bare_after_act):
             # a date said roughly ("我上个月吃了药" … "具体是哪一天呢？" … "十天前吧") is made exact only by the answer to
             # a bare question when, put right after it (not "你什么时候跳槽的？", "你上次吃药是几号？"), and not for an
             # act told as history ("我小时候喝过农药" … "具体是什么时候？" … "前两天我妈还提起这事")
@@ -981,6 +985,12 @@ class CallRiskState:
             when = "recent"  # "我差点就跳下去了" | "就刚才": stopped short, no act under way
         self._attempt_when = when
         return level_rank(self.level) < level_rank("紧急" if when == "now" else "高")
+
+    def _date_attempt(self, when: str) -> None:
+        """The attempt the caller told without a date is dated now, as ``when`` (attempt_when's values)."""
+        self._undated_attempt = False
+        self._dated_attempt = True
+        self._attempt_when = when
 
     def _wound_dates_attempt(self, lex: Lexicon, text: str, context: list[FinalSegment],
                              seg: FinalSegment | None = None) -> bool:
